@@ -1,0 +1,28 @@
+"""The GraphQL schema, composed from the domains' Query and Mutation classes."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+
+from backend.api.errors import ErrorCodes
+from backend.auth.schema import AuthMutation, AuthQuery
+from backend.telemetry.schema import TelemetryMutation, TelemetryQuery
+from tenants.schema import TenantsMutation, TenantsQuery
+
+Query = merge_types("Query", (AuthQuery, TenantsQuery, TelemetryQuery))
+Mutation = merge_types("Mutation", (AuthMutation, TenantsMutation, TelemetryMutation))
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            ErrorCodes,
+            lambda: QueryDepthLimiter(max_depth=12),
+            lambda: MaxAliasesLimiter(max_alias_count=50),
+            lambda: MaxTokensLimiter(max_token_count=5000),
+        ],
+    )

@@ -1,0 +1,138 @@
+"""The Litestar app factory: GraphQL, health, static portal assets, the embedded workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import anyio
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from sqlalchemy import text
+from strawberry.litestar import make_graphql_controller
+
+from backend.api.schema import build_schema
+from backend.auth import service as auth_service
+from backend.auth.context import RequestContext
+from backend.auth.principal import Principal
+from backend.core.errors import AnjianError
+from backend.core.settings import Settings, load_settings
+from backend.jobs.broker import start_worker
+from backend.runtime import Runtime
+from backend.telemetry.store import ping
+
+log = logging.getLogger("anjian")
+MAX_BODY_BYTES = 4 * 1024 * 1024
+STATIC_DIR = Path(str(resources.files("portal").joinpath("static")))
+
+
+def _bearer(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _principal_for(
+    runtime: Runtime, authorization: str | None
+) -> tuple[Principal, str | None]:
+    token = _bearer(authorization)
+    if authorization and token is None:
+        return Principal.anonymous(), "the Authorization header must be 'Bearer <token>'"
+    if token is None:
+        return Principal.anonymous(), None
+    try:
+        principal = await auth_service.resolve_token(
+            runtime.sessions, runtime.tokens, runtime.authz, token
+        )
+    except AnjianError as exc:
+        return Principal.anonymous(), exc.message
+    return principal, None
+
+
+async def graphql_context(request: Request[Any, Any, State]) -> AsyncGenerator[RequestContext]:
+    runtime: Runtime = request.app.state.runtime
+    principal, error = await _principal_for(runtime, request.headers.get("authorization"))
+    context = RequestContext(runtime=runtime, principal=principal, auth_error=error)
+    try:
+        yield context
+    finally:
+        await context.close()
+
+
+class GraphQLController(
+    make_graphql_controller(build_schema(), path="/graphql", context_getter=graphql_context)
+):
+    """Serves GraphiQL from the project's own assets: government networks are often air-gapped."""
+
+    async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[str]:
+        html = (STATIC_DIR / "graphiql" / "graphiql.html").read_text(encoding="utf-8")
+        return Response(html, media_type="text/html; charset=utf-8")
+
+
+@get("/healthz", sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz")
+async def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
+    runtime: Runtime = request.app.state.runtime
+    checks: dict[str, Any] = {}
+    reasons: list[str] = []
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means "not ready"; the reason is reported
+        reasons.append(f"database: {exc.__class__.__name__}: {exc}")
+    try:
+        checks.update(await anyio.to_thread.run_sync(ping, runtime.clickhouse))
+    except Exception as exc:
+        reasons.append(f"clickhouse: {exc.__class__.__name__}: {exc}")
+    if reasons:
+        return Response(
+            {"status": "unavailable", "reasons": reasons, "checks": checks}, status_code=503
+        )
+    return Response({"status": "ready", "checks": checks})
+
+
+@get("/", sync_to_thread=False)
+def index() -> Redirect:
+    return Redirect("/graphql")
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Litestar:
+    """Build the app. ``runtime`` lets tests share one set of stores across apps."""
+    runtime = runtime or Runtime(settings or load_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Open ClickHouse first: in embedded mode this process becomes the engine's owner.
+        runtime.clickhouse  # noqa: B018
+        worker = start_worker(runtime.jobs.broker) if runtime.settings.embedded_broker else None
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    return Litestar(
+        route_handlers=[
+            GraphQLController,
+            healthz,
+            readyz,
+            index,
+            create_static_files_router(path="/static", directories=[STATIC_DIR]),
+        ],
+        state=State({"runtime": runtime}),
+        lifespan=[lifespan],
+        request_max_body_size=MAX_BODY_BYTES,
+        debug=False,
+    )

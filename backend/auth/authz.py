@@ -1,0 +1,178 @@
+"""Casbin RBAC with domains: what a role may do.
+
+Policies are role templates (``p, role, object, action``) shared by every domain; domains
+appear only in role assignments (``g, user, role, domain``), which come from the memberships
+table. A regulator's ``gov:<code>`` assignment also holds in every division inside its own,
+through a domain-matching function. Keeping domains out of the policies is what keeps a check
+in microseconds when there are thousands of tenants.
+
+Role templates live in ``casbin_rule`` (written through the Casbin SQLAlchemy adapter). Every
+change to a policy or a membership bumps ``authz_state.version`` in the same transaction; each
+request compares that version and reloads when another process changed something.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib import resources
+
+import casbin
+from casbin import persist
+from casbin_sqlalchemy_adapter import Adapter
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from backend.auth.models import AuthzState, CasbinRule, Membership
+from tenants.divisions import covers
+
+ENTERPRISE_ROLES = ("owner", "safety_manager", "operator", "viewer")
+GOVERNMENT_ROLES = ("director", "inspector", "analyst")
+PLATFORM_ROLES = ("platform_admin",)
+ALL_ROLES = ENTERPRISE_ROLES + GOVERNMENT_ROLES + PLATFORM_ROLES
+
+# Objects: tenant, plan, site, zone, subscription, device, sensor, worker, membership,
+# telemetry, audit, regulator. Actions: read, create, update, delete, or "*".
+_READ_OPERATIONS = ["site", "zone", "device", "sensor", "telemetry"]
+ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
+    "owner": [("*", "*")],
+    "safety_manager": [
+        ("site", "read"),
+        ("site", "update"),
+        ("subscription", "read"),
+        ("zone", "*"),
+        ("device", "*"),
+        ("sensor", "*"),
+        ("worker", "*"),
+        ("telemetry", "read"),
+        ("membership", "read"),
+        ("membership", "create"),
+        ("audit", "read"),
+    ],
+    "operator": [*((o, "read") for o in _READ_OPERATIONS), ("worker", "read")],
+    "viewer": [(o, "read") for o in _READ_OPERATIONS],
+    "director": [
+        *((o, "read") for o in _READ_OPERATIONS),
+        ("worker", "read"),
+        ("membership", "read"),
+        ("membership", "create"),
+    ],
+    "inspector": [*((o, "read") for o in _READ_OPERATIONS), ("worker", "read")],
+    "analyst": [("site", "read"), ("telemetry", "read")],
+    "platform_admin": [
+        ("tenant", "*"),
+        ("plan", "read"),
+        ("subscription", "*"),
+        ("regulator", "create"),
+    ],
+}
+
+# Which roles a member of each role may hand out within its own domain.
+GRANTABLE: dict[str, tuple[str, ...]] = {
+    "owner": ENTERPRISE_ROLES,
+    "safety_manager": ("operator", "viewer"),
+    "director": GOVERNMENT_ROLES,
+}
+
+
+def domain_kind(domain: str) -> str:
+    return domain.split(":", 1)[0]
+
+
+def roles_for_domain(domain: str) -> tuple[str, ...]:
+    return {"tenant": ENTERPRISE_ROLES, "gov": GOVERNMENT_ROLES, "platform": PLATFORM_ROLES}.get(
+        domain_kind(domain), ()
+    )
+
+
+def domain_matches(request_domain: str, assigned_domain: str) -> bool:
+    """A ``gov:`` assignment holds in every division inside it; other domains match exactly."""
+    if request_domain == assigned_domain:
+        return True
+    if request_domain.startswith("gov:") and assigned_domain.startswith("gov:"):
+        return covers(assigned_domain[4:], request_domain[4:])
+    return False
+
+
+class _MembershipAdapter(Adapter):
+    """Role templates from ``casbin_rule``; role assignments from the memberships table."""
+
+    def load_policy(self, model: object) -> None:
+        super().load_policy(model)
+        with self._session_scope() as session:
+            for user_id, role, domain in session.execute(
+                select(Membership.user_id, Membership.role, Membership.domain)
+            ):
+                persist.load_policy_line(f"g, {user_id}, {role}, {domain}", model)
+
+
+class Authorizer:
+    """One per process: a Casbin enforcer kept in step with the database."""
+
+    def __init__(self, owner_engine: Engine) -> None:
+        model_path = resources.files("backend.auth").joinpath("rbac_model.conf")
+        self._adapter = _MembershipAdapter(
+            owner_engine, db_class=CasbinRule, create_all_models=False
+        )
+        self._enforcer = casbin.Enforcer(str(model_path), self._adapter)
+        self._enforcer.add_named_domain_matching_func("g", domain_matches)
+        self._version = -1
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str, str, str], bool] = {}
+
+    def reload(self, version: int) -> None:
+        with self._lock:
+            self._enforcer.load_policy()
+            self._cache.clear()
+            self._version = version
+
+    async def ensure_fresh(self, session: AsyncSession) -> None:
+        version = await current_version(session)
+        if version != self._version:
+            self.reload(version)
+
+    def allowed(self, subject: str, domain: str, obj: str, action: str) -> bool:
+        key = (subject, domain, obj, action)
+        cached = self._cache.get(key)
+        if cached is None:
+            with self._lock:
+                cached = bool(self._enforcer.enforce(subject, domain, obj, action))
+            self._cache[key] = cached
+        return cached
+
+
+async def current_version(session: AsyncSession) -> int:
+    return (await session.scalar(select(AuthzState.version).where(AuthzState.id == 1))) or 0
+
+
+async def bump_version(session: AsyncSession) -> None:
+    """Call in the transaction that changes a policy or a membership."""
+    result = await session.execute(
+        update(AuthzState).where(AuthzState.id == 1).values(version=AuthzState.version + 1)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(AuthzState(id=1, version=1))
+
+
+def seed_role_templates(session: Session) -> int:
+    """Make ``casbin_rule`` hold exactly the role templates; returns rules added or removed."""
+    wanted = {(role, obj, act) for role, rules in ROLE_TEMPLATES.items() for obj, act in rules}
+    existing = {
+        (r.v0, r.v1, r.v2): r
+        for r in session.scalars(select(CasbinRule).where(CasbinRule.ptype == "p"))
+    }
+    changes = 0
+    for key in wanted - existing.keys():
+        session.add(CasbinRule(ptype="p", v0=key[0], v1=key[1], v2=key[2]))
+        changes += 1
+    for key in existing.keys() - wanted:
+        session.delete(existing[key])
+        changes += 1
+    if changes:
+        state = session.get(AuthzState, 1)
+        if state is None:
+            session.add(AuthzState(id=1, version=1))
+        else:
+            state.version += 1
+    return changes

@@ -1,0 +1,474 @@
+"""The ``anjian`` command line.
+
+``--json`` prints exactly one JSON object on stdout; progress and logs go to stderr; errors go
+to stderr with a non-zero exit (2 for bad input, 1 for anything else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from backend.auth.principal import Principal
+from backend.core.errors import AnjianError, BadInput
+from backend.core.settings import Settings, load_settings
+from backend.runtime import Runtime
+from tenants.scope import Scope
+
+T = TypeVar("T")
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"anjian: error: {message}", err=True)
+    sys.exit(code)
+
+
+def handles_errors(fn: Callable[..., T]) -> Callable[..., T]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except BadInput as exc:
+            _fail(exc.message, 2)
+        except AnjianError as exc:
+            _fail(exc.message, 1)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def _run(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    async def main() -> T:
+        runtime = Runtime(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main())
+
+
+def _output(as_json: bool, payload: dict[str, Any], text: str) -> None:
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False))
+    else:
+        click.echo(text)
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise BadInput(f"{what} must be a UUID, got {value!r}") from None
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """安监 Anjian: safety-production monitoring. Settings come from ANJIAN_* variables."""
+    try:
+        ctx.obj = load_settings()
+    except AnjianError as exc:
+        _fail(exc.message, 2)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@handles_errors
+def migrate(settings: Settings, as_json: bool) -> None:
+    """Bring the relational and ClickHouse schemas to head and seed plans and roles."""
+    from backend.migrate import migrate as run_migrate
+
+    report = run_migrate(settings)
+    payload = {
+        "relational": {"from": report.relational_before, "to": report.relational_after},
+        "clickhouse_applied": report.clickhouse_applied,
+        "seeded": report.seeded,
+        "changed": report.changed,
+    }
+    text = (
+        f"relational schema: {report.relational_before or 'empty'} → {report.relational_after}\n"
+        f"ClickHouse migrations applied: {', '.join(report.clickhouse_applied) or 'none'}\n"
+        f"seed changes: {report.seeded}"
+        if report.changed
+        else "already at head; nothing to do"
+    )
+    _output(as_json, payload, text)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_obj
+@handles_errors
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Serve the API and portals (and, in embedded mode, the job workers)."""
+    from backend.server import serve as run_server
+
+    run_server(settings, host=host, port=port)
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--no-simulate", is_flag=True, help="Do not start the sensor simulator.")
+@click.pass_obj
+@handles_errors
+def demo(settings: Settings, port: int, host: str, no_simulate: bool) -> None:
+    """Migrate, seed the demo data (idempotent), print the logins and serve."""
+    from backend.demo import print_logins, seed_demo
+    from backend.migrate import migrate as run_migrate
+    from backend.server import serve as run_server
+
+    run_migrate(settings)
+    summary = _run(settings, seed_demo)
+    print_logins(summary)
+    run_server(settings, host=host, port=port, simulate=not no_simulate)
+
+
+@main.group()
+def admin() -> None:
+    """Platform administrators."""
+
+
+@admin.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def admin_create(settings: Settings, email: str, password: str, as_json: bool) -> None:
+    """Create a platform administrator (tenants and billing only; no tenant data)."""
+    from backend.auth import service as auth_service
+
+    async def work(rt: Runtime) -> uuid.UUID:
+        actor = Principal.system().actor()
+        async with rt.sessions() as session, session.begin():
+            user = await auth_service.create_user(
+                session, email=email, password=password, actor=actor, log2_n=rt.log2_n
+            )
+            await auth_service.grant_membership(
+                session, user=user, domain="platform", role="platform_admin", actor=actor
+            )
+        return user.id
+
+    user_id = _run(settings, work)
+    _output(as_json, {"user_id": str(user_id)}, f"platform administrator {email}: {user_id}")
+
+
+@main.group()
+def tenant() -> None:
+    """Tenants (enterprises)."""
+
+
+@tenant.command("create")
+@click.option("--name", required=True)
+@click.option("--division", required=True, help="GB/T 2260 six-digit code.")
+@click.option(
+    "--industry", required=True, type=click.Choice(["chemical", "mining", "construction"])
+)
+@click.option("--owner-email", required=True)
+@click.option("--owner-password", required=True)
+@click.option("--credit-code", default=None, help="Unified social credit code (optional).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def tenant_create(
+    settings: Settings,
+    name: str,
+    division: str,
+    industry: str,
+    owner_email: str,
+    owner_password: str,
+    credit_code: str | None,
+    as_json: bool,
+) -> None:
+    """Provision a tenant and its owner account."""
+    from tenants.service import provision_tenant
+
+    async def work(rt: Runtime) -> uuid.UUID:
+        created = await provision_tenant(
+            rt.sessions,
+            rt.authz,
+            Principal.system(),
+            name=name,
+            division_code=division,
+            industry=industry,
+            owner_email=owner_email,
+            owner_password=owner_password,
+            credit_code=credit_code,
+            log2_n=rt.log2_n,
+        )
+        return created.id
+
+    tenant_id = _run(settings, work)
+    _output(as_json, {"tenant_id": str(tenant_id)}, f"tenant {name}: {tenant_id}")
+
+
+@main.group()
+def site() -> None:
+    """Sites (plants, mines, construction sites) and their subscriptions."""
+
+
+@site.command("create")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--name", required=True)
+@click.option("--division", required=True, help="GB/T 2260 six-digit code.")
+@click.option(
+    "--plan",
+    default="standard",
+    show_default=True,
+    type=click.Choice(["basic", "standard", "enterprise"]),
+)
+@click.option("--major-hazard-grade", type=click.IntRange(1, 4), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def site_create(
+    settings: Settings,
+    tenant_id: str,
+    name: str,
+    division: str,
+    plan: str,
+    major_hazard_grade: int | None,
+    as_json: bool,
+) -> None:
+    """Create a site with a subscription to a plan."""
+    from tenants.service import create_site
+
+    tid = _uuid(tenant_id, "--tenant")
+
+    async def work(rt: Runtime) -> uuid.UUID:
+        created = await create_site(
+            rt.sessions,
+            rt.authz,
+            Principal.system(Scope.for_tenant(tid)),
+            tenant_id=tid,
+            name=name,
+            division_code=division,
+            plan=plan,
+            major_hazard_grade=major_hazard_grade,
+        )
+        return created.id
+
+    site_id = _run(settings, work)
+    _output(as_json, {"site_id": str(site_id)}, f"site {name}: {site_id}")
+
+
+def _set_site_status(settings: Settings, site_id: str, status_name: str) -> None:
+    from tenants.models import SubscriptionStatus
+    from tenants.service import set_subscription_status
+
+    sid = _uuid(site_id, "--site")
+
+    async def work(rt: Runtime) -> None:
+        await set_subscription_status(
+            rt.sessions,
+            rt.authz,
+            Principal.system(),
+            site_id=sid,
+            status=SubscriptionStatus(status_name),
+        )
+
+    _run(settings, work)
+    click.echo(f"site {sid}: subscription {status_name}")
+
+
+@site.command("suspend")
+@click.option("--site", "site_id", required=True)
+@click.pass_obj
+@handles_errors
+def site_suspend(settings: Settings, site_id: str) -> None:
+    """Suspend a site: its devices are refused until it is resumed."""
+    _set_site_status(settings, site_id, "suspended")
+
+
+@site.command("resume")
+@click.option("--site", "site_id", required=True)
+@click.pass_obj
+@handles_errors
+def site_resume(settings: Settings, site_id: str) -> None:
+    """Resume a suspended site."""
+    _set_site_status(settings, site_id, "active")
+
+
+@main.group()
+def device() -> None:
+    """Devices and their sensors."""
+
+
+def _read_sensors_file(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{path} is not valid JSON: {exc}") from None
+
+
+@device.command("create")
+@click.option("--site", "site_id", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--sensors", "sensors_file", required=True, type=click.Path(path_type=Path, dir_okay=False)
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def device_create(
+    settings: Settings, site_id: str, name: str, sensors_file: Path, as_json: bool
+) -> None:
+    """Register a device; prints its token once."""
+    from backend.telemetry.kinds import parse_sensors
+    from backend.telemetry.service import create_device
+    from tenants.scope import scoped_session
+    from tenants.service import unscoped_site_tenant
+
+    sid = _uuid(site_id, "--site")
+    specs = parse_sensors(_read_sensors_file(sensors_file))
+
+    async def work(rt: Runtime) -> dict[str, Any]:
+        tenant_id = await unscoped_site_tenant(rt.sessions, sid)
+        scope = Scope.for_tenant(tenant_id)
+        async with scoped_session(rt.sessions, scope) as session, session.begin():
+            created = await create_device(
+                session, rt.authz, Principal.system(scope), site_id=sid, name=name, sensors=specs
+            )
+        return {
+            "device_id": str(created.device.id),
+            "token": created.token,
+            "sensors": {code: str(i) for code, i in created.sensors.items()},
+        }
+
+    payload = _run(settings, work)
+    _output(
+        as_json,
+        payload,
+        f"device {name}: {payload['device_id']}\n"
+        f"token (shown once): {payload['token']}\nsensors: {len(payload['sensors'])}",
+    )
+
+
+@device.command("revoke")
+@click.option("--device", "device_id", required=True)
+@click.pass_obj
+@handles_errors
+def device_revoke(settings: Settings, device_id: str) -> None:
+    """Revoke a device's token."""
+    from backend.telemetry.service import revoke_device, unscoped_device_tenant
+    from tenants.scope import scoped_session
+
+    did = _uuid(device_id, "--device")
+
+    async def work(rt: Runtime) -> None:
+        scope = Scope.for_tenant(await unscoped_device_tenant(rt.sessions, did))
+        async with scoped_session(rt.sessions, scope) as session, session.begin():
+            await revoke_device(session, rt.authz, Principal.system(scope), device_id=did)
+
+    _run(settings, work)
+    click.echo(f"device {did}: revoked")
+
+
+@main.group()
+def regulator() -> None:
+    """Government regulators."""
+
+
+@regulator.command("create")
+@click.option("--division", required=True, help="GB/T 2260 code of the jurisdiction.")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice(["director", "inspector", "analyst"]))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def regulator_create(
+    settings: Settings, division: str, email: str, password: str, role: str, as_json: bool
+) -> None:
+    """Create a regulator account over a division."""
+    from backend.oversight.service import create_regulator
+
+    async def work(rt: Runtime) -> uuid.UUID:
+        user = await create_regulator(
+            rt.sessions,
+            rt.authz,
+            Principal.system(),
+            division_code=division,
+            email=email,
+            password=password,
+            role=role,
+            log2_n=rt.log2_n,
+        )
+        return user.id
+
+    user_id = _run(settings, work)
+    _output(
+        as_json, {"user_id": str(user_id)}, f"regulator {email} ({role}, {division}): {user_id}"
+    )
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def audit_verify(settings: Settings, as_json: bool) -> None:
+    """Check the hash chain; name the first broken entry."""
+    from privacy.audit import verify_chain
+
+    async def work(rt: Runtime) -> Any:
+        async with rt.sessions() as session:
+            return await verify_chain(session)
+
+    report = _run(settings, work)
+    payload = {
+        "ok": report.ok,
+        "entries": report.entries,
+        "first_broken_seq": report.first_broken_seq,
+        "reason": report.reason,
+    }
+    _output(
+        as_json,
+        payload,
+        f"audit chain intact: {report.entries} entries"
+        if report.ok
+        else f"audit chain BROKEN at entry {report.first_broken_seq}: {report.reason}",
+    )
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command("worker")
+@click.option("--threads", default=4, show_default=True, type=int)
+@click.pass_obj
+@handles_errors
+def worker(settings: Settings, threads: int) -> None:
+    """Run Dramatiq workers against the configured Redis or RabbitMQ broker."""
+    import signal
+    import threading
+
+    from backend.jobs.broker import start_worker
+
+    if settings.embedded_broker:
+        raise BadInput("ANJIAN_BROKER_URL is unset: in embedded mode the server runs the workers")
+    runtime = Runtime(settings)
+    running = start_worker(runtime.jobs.broker, threads=threads)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(f"workers running on {settings.broker_url}", err=True)
+    stop.wait()
+    running.stop()

@@ -1,0 +1,126 @@
+"""Relational store: declarative base, engines, sessions.
+
+Tenant scoping of sessions lives in ``tenants.scope``; this module knows nothing of tenants
+beyond the mixin columns, so every layer can import it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, ForeignKey, MetaData, Uuid, event
+from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from backend.core.settings import Settings
+
+# Alembic's batch mode on SQLite needs named constraints to alter them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# The non-owner role the application works as on PostgreSQL, so row-level security applies.
+APP_ROLE = "anjian_app"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp on every backend (SQLite returns naive values otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; attach a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attributedatetime: UTCDateTime(), uuid.UUID: Uuid()}
+
+
+class IdMixin:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantOwned(IdMixin):
+    """Rows that belong to one tenant: scoped in every session, guarded by RLS on PostgreSQL."""
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+
+
+class SiteOwned(TenantOwned):
+    """Tenant rows that hang off one site; a regulator sees them when it sees the site."""
+
+    site_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _set_app_role(dbapi_connection: object, _record: object) -> None:
+    # Every pooled connection works as the non-owner role, so a forgotten tenant filter
+    # meets row-level security instead of the owner's bypass.
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute(f"SET ROLE {APP_ROLE}")
+    cursor.close()
+    dbapi_connection.commit()  # type: ignore[attr-defined]
+
+
+def create_app_engine(settings: Settings) -> AsyncEngine:
+    if settings.is_postgres:
+        engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=10)
+        event.listen(engine.sync_engine, "connect", _set_app_role)
+        return engine
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def create_owner_engine(settings: Settings) -> Engine:
+    """A synchronous engine as the URL's own user: migrations and the policy adapter."""
+    if not settings.is_postgres:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.sync_database_url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(settings.sync_database_url, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,172 @@
+"""Settings from ``ANJIAN_*`` environment variables (and an optional ``.env``).
+
+Unset means embedded: a SQLite file and a chdb directory under the data dir, Dramatiq
+in-process, MQTT off. Bad values fail fast with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from backend.core.errors import ConfigurationError
+
+_DATABASE_SCHEMES = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+_CLICKHOUSE_SCHEMES = {"chdb", "http", "https"}
+_BROKER_SCHEMES = {"stub", "redis", "rediss", "amqp", "amqps"}
+_MQTT_SCHEMES = {"mqtt", "mqtts"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    clickhouse_url: str
+    clickhouse_cluster: str | None
+    broker_url: str
+    mqtt_url: str | None
+    master_key_file: Path
+    token_ttl_seconds: int = 12 * 3600
+    max_request_bytes: int = 4 * 1024 * 1024
+    # scrypt cost as log2(N); 15 is about 80 ms a hash. Lowered only by test fixtures.
+    password_log2_n: int = 15
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.clickhouse_url.startswith("chdb://")
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url == "stub://"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def sync_database_url(self) -> str:
+        """The same database for synchronous tools (Alembic, the Casbin adapter)."""
+        if self.database_url.startswith("sqlite+aiosqlite"):
+            return self.database_url.replace("sqlite+aiosqlite", "sqlite", 1)
+        return self.database_url  # psycopg 3 serves both sync and async engines
+
+    @property
+    def chdb_path(self) -> Path | None:
+        if not self.embedded_clickhouse:
+            return None
+        return Path(self.clickhouse_url.removeprefix("chdb://"))
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ConfigurationError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _normalise_database_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _DATABASE_SCHEMES:
+        raise ConfigurationError(
+            f"ANJIAN_DATABASE_URL must be a sqlite:/// path or a postgresql:// URL, got {url!r}"
+        )
+    return f"{_DATABASE_SCHEMES[scheme]}://{rest}"
+
+
+def _check_scheme(name: str, url: str, allowed: set[str]) -> None:
+    scheme = urlsplit(url).scheme
+    if scheme not in allowed:
+        choices = ", ".join(f"{s}://" for s in sorted(allowed))
+        raise ConfigurationError(f"{name} must start with one of {choices}; got {url!r}")
+
+
+def _positive_int(name: str, raw: str | None, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _bounded(name: str, raw: str | None, default: int, low: int, high: int) -> int:
+    value = _positive_int(name, raw, default)
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read settings once; ``environ`` overrides the process environment (tests)."""
+    env = dict(os.environ if environ is None else environ)
+    dotenv = _read_dotenv(Path(env.get("ANJIAN_ENV_FILE", ".env")))
+    values = {**dotenv, **{k: v for k, v in env.items() if k.startswith("ANJIAN_")}}
+
+    data_dir = Path(values.get("ANJIAN_DATA_DIR") or "./var").expanduser().resolve()
+
+    database_url = values.get("ANJIAN_DATABASE_URL") or f"sqlite:///{data_dir / 'anjian.db'}"
+    database_url = _normalise_database_url(database_url)
+
+    clickhouse_url = values.get("ANJIAN_CLICKHOUSE_URL") or f"chdb://{data_dir / 'clickhouse'}"
+    _check_scheme("ANJIAN_CLICKHOUSE_URL", clickhouse_url, _CLICKHOUSE_SCHEMES)
+    if clickhouse_url.startswith("chdb://") and not clickhouse_url.startswith("chdb:///"):
+        raise ConfigurationError(
+            f"ANJIAN_CLICKHOUSE_URL: a chdb DSN needs an absolute path (chdb:///...), "
+            f"got {clickhouse_url!r}"
+        )
+
+    broker_url = values.get("ANJIAN_BROKER_URL") or "stub://"
+    _check_scheme("ANJIAN_BROKER_URL", broker_url, _BROKER_SCHEMES)
+
+    mqtt_url = values.get("ANJIAN_MQTT_URL") or None
+    if mqtt_url is not None:
+        _check_scheme("ANJIAN_MQTT_URL", mqtt_url, _MQTT_SCHEMES)
+
+    key_file = values.get("ANJIAN_MASTER_KEY_FILE")
+    master_key_file = (
+        Path(key_file).expanduser().resolve() if key_file else data_dir / "keyring.json"
+    )
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        clickhouse_url=clickhouse_url,
+        clickhouse_cluster=values.get("ANJIAN_CLICKHOUSE_CLUSTER") or None,
+        broker_url=broker_url,
+        mqtt_url=mqtt_url,
+        master_key_file=master_key_file,
+        token_ttl_seconds=_positive_int(
+            "ANJIAN_TOKEN_TTL_SECONDS", values.get("ANJIAN_TOKEN_TTL_SECONDS"), 12 * 3600
+        ),
+        password_log2_n=_bounded(
+            "ANJIAN_PASSWORD_SCRYPT_LOG2N", values.get("ANJIAN_PASSWORD_SCRYPT_LOG2N"), 15, 10, 20
+        ),
+    )

@@ -1,0 +1,29 @@
+"""Every ORM model, imported once so the metadata is complete (Alembic, the scope guard)."""
+
+from __future__ import annotations
+
+from backend.auth.models import AuthSession, AuthzState, CasbinRule, Invitation, Membership, User
+from backend.core.db import Base
+from backend.telemetry.models import Device, Sensor
+from privacy.audit import AuditEntry, AuditHead
+from tenants.models import Plan, Site, Subscription, Tenant, Worker, Zone
+
+__all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "AuthSession",
+    "AuthzState",
+    "Base",
+    "CasbinRule",
+    "Device",
+    "Invitation",
+    "Membership",
+    "Plan",
+    "Sensor",
+    "Site",
+    "Subscription",
+    "Tenant",
+    "User",
+    "Worker",
+    "Zone",
+]

@@ -1,0 +1,72 @@
+"""The wired-up process: stores, the authorizer, the token codec and the job broker.
+
+Built once by the app factory or a CLI command from the settings; everything else receives the
+pieces it needs from here instead of reaching for globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from clickhouse_connect.driver.client import Client
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from backend.auth.authz import Authorizer
+from backend.auth.tokens import TokenCodec
+from backend.core.db import create_app_engine, create_owner_engine, make_sessionmaker
+from backend.core.settings import Settings
+from backend.jobs.broker import Jobs, declare_actors, make_broker
+from backend.jobs.mail import FileMailer
+from backend.telemetry.store import open_client
+from privacy.keyring import Keyring, load_keyring
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> AsyncEngine:
+        return create_app_engine(self.settings)
+
+    @cached_property
+    def owner_engine(self) -> Engine:
+        return create_owner_engine(self.settings)
+
+    @cached_property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return make_sessionmaker(self.engine)
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        return load_keyring(self.settings.master_key_file)
+
+    @cached_property
+    def tokens(self) -> TokenCodec:
+        return TokenCodec(self.keyring, self.settings.token_ttl_seconds)
+
+    @cached_property
+    def authz(self) -> Authorizer:
+        return Authorizer(self.owner_engine)
+
+    @cached_property
+    def clickhouse(self) -> Client:
+        return open_client(self.settings)
+
+    @cached_property
+    def jobs(self) -> Jobs:
+        return declare_actors(make_broker(self.settings), FileMailer(self.settings.mail_dir))
+
+    @property
+    def log2_n(self) -> int:
+        return self.settings.password_log2_n
+
+    async def close(self) -> None:
+        if "engine" in self.__dict__:
+            await self.engine.dispose()
+        if "owner_engine" in self.__dict__:
+            self.owner_engine.dispose()
+        if "jobs" in self.__dict__:
+            self.jobs.broker.close()

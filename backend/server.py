@@ -1,0 +1,22 @@
+"""Running the server process (uvicorn), optionally with the demo's sensor simulator."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from backend.app import create_app
+from backend.core.settings import Settings
+from backend.runtime import Runtime
+
+
+def serve(settings: Settings, *, host: str, port: int, simulate: bool = False) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    runtime = Runtime(settings)
+    app = create_app(runtime=runtime)
+    if simulate:
+        from backend.telemetry.simulator import attach_simulator
+
+        attach_simulator(app, runtime)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

@@ -1,0 +1,266 @@
+"""GraphQL: devices, sensors, their latest values and time-series buckets."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import anyio
+import strawberry
+from sqlalchemy import select
+from strawberry.dataloader import DataLoader
+
+from backend.auth.context import Info
+from backend.auth.permissions import IsAuthenticated
+from backend.auth.service import require
+from backend.core.errors import BadInput, NotFound
+from backend.telemetry import readings, service
+from backend.telemetry.kinds import parse_sensors
+from backend.telemetry.models import Device, Sensor
+from tenants.models import Zone
+from tenants.service import tenant_domain
+
+
+def parse_id(value: strawberry.ID | str, what: str) -> uuid.UUID:
+    """An id that does not parse cannot exist: NOT_FOUND, like any other missing id."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"{what} {value} not found") from None
+
+
+@strawberry.type(name="Reading")
+class LatestType:
+    ts: datetime
+    value: float
+
+
+@strawberry.type(name="TelemetryBucket")
+class BucketType:
+    ts: datetime
+    min: float
+    max: float
+    avg: float
+    count: int
+
+
+def _latest_loader(info: Info) -> DataLoader[uuid.UUID, readings.Latest | None]:
+    ctx = info.context
+
+    async def load(keys: list[uuid.UUID]) -> list[readings.Latest | None]:
+        found = await anyio.to_thread.run_sync(
+            readings.latest, ctx.rt.clickhouse, ctx.principal.scope, keys
+        )
+        return [found.get(k) for k in keys]
+
+    return ctx.loader("latest", lambda: DataLoader(load_fn=load))
+
+
+def _zone_loader(info: Info) -> DataLoader[uuid.UUID, str | None]:
+    ctx = info.context
+
+    async def load(keys: list[uuid.UUID]) -> list[str | None]:
+        rows = await ctx.session.execute(select(Zone.id, Zone.name).where(Zone.id.in_(keys)))
+        names = dict(rows.tuples().all())
+        return [names.get(k) for k in keys]
+
+    return ctx.loader("zone-name", lambda: DataLoader(load_fn=load))
+
+
+@strawberry.type(name="Sensor")
+class SensorType:
+    id: strawberry.ID
+    code: str
+    kind: str
+    unit: str
+    gas: str | None
+    min: float
+    max: float
+    zone_id: strawberry.Private[uuid.UUID | None]
+    device_id: strawberry.ID
+
+    @classmethod
+    def of(cls, sensor: Sensor) -> SensorType:
+        return cls(
+            id=strawberry.ID(str(sensor.id)),
+            code=sensor.code,
+            kind=sensor.kind,
+            unit=sensor.unit,
+            gas=sensor.gas,
+            min=sensor.min_value,
+            max=sensor.max_value,
+            zone_id=sensor.zone_id,
+            device_id=strawberry.ID(str(sensor.device_id)),
+        )
+
+    @strawberry.field(description="The zone's name, when the sensor is placed in one.")
+    async def zone(self, info: Info) -> str | None:
+        return None if self.zone_id is None else await _zone_loader(info).load(self.zone_id)
+
+    @strawberry.field(description="The most recent reading, or null before the first one.")
+    async def latest(self, info: Info) -> LatestType | None:
+        value = await _latest_loader(info).load(uuid.UUID(self.id))
+        return None if value is None else LatestType(ts=value.ts, value=value.value)
+
+
+@strawberry.type(name="Device")
+class DeviceType:
+    id: strawberry.ID
+    name: str
+    revoked: bool
+    site_id: strawberry.ID
+
+
+@strawberry.type
+class NewDeviceType:
+    device: DeviceType
+    token: str = strawberry.field(description="Shown once; only its hash is kept.")
+    sensors: list[SensorType]
+
+
+@strawberry.input
+class SensorInput:
+    code: str
+    kind: str
+    unit: str | None = None
+    zone: str | None = None
+    gas: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+    def as_entry(self) -> dict[str, object]:
+        entry: dict[str, object] = {"code": self.code, "kind": self.kind}
+        for key in ("unit", "zone", "gas", "min", "max"):
+            if getattr(self, key) is not None:
+                entry[key] = getattr(self, key)
+        return entry
+
+
+def device_type(device: Device) -> DeviceType:
+    return DeviceType(
+        id=strawberry.ID(str(device.id)),
+        name=device.name,
+        revoked=device.revoked,
+        site_id=strawberry.ID(str(device.site_id)),
+    )
+
+
+MAX_BUCKETS = 10_000
+
+
+@strawberry.type
+class TelemetryQuery:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Aggregates of one sensor over [from, to), epoch-aligned buckets.",
+    )
+    async def telemetry(
+        self,
+        info: Info,
+        sensor_id: strawberry.ID,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        bucket_seconds: int | None = None,
+    ) -> list[BucketType]:
+        ctx = info.context
+        sid = parse_id(sensor_id, "sensor")
+        sensor = await ctx.session.scalar(select(Sensor).where(Sensor.id == sid))
+        if sensor is None:
+            raise NotFound(f"sensor {sensor_id} not found")
+        require(ctx.rt.authz, ctx.principal, tenant_domain(sensor.tenant_id), "telemetry", "read")
+        if from_.tzinfo is None or to.tzinfo is None:
+            raise BadInput("from and to need a time zone (RFC 3339 with Z or an offset)")
+        if to <= from_:
+            raise BadInput("to must be after from")
+        span = (to - from_).total_seconds()
+        step = bucket_seconds or max(1, int(span // 300) or 1)
+        if step <= 0 or span / step > MAX_BUCKETS:
+            raise BadInput(f"bucketSeconds must be positive and give at most {MAX_BUCKETS} buckets")
+        rows = await anyio.to_thread.run_sync(
+            readings.buckets,
+            ctx.rt.clickhouse,
+            ctx.principal.scope,
+            sid,
+            from_.astimezone(UTC),
+            to.astimezone(UTC),
+            step,
+        )
+        return [BucketType(ts=b.ts, min=b.min, max=b.max, avg=b.avg, count=b.count) for b in rows]
+
+
+@strawberry.type
+class TelemetryMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def create_device(
+        self,
+        info: Info,
+        site_id: strawberry.ID,
+        name: str,
+        sensors: list[SensorInput],
+        worker_id: strawberry.ID | None = None,
+    ) -> NewDeviceType:
+        ctx = info.context
+        specs = parse_sensors([s.as_entry() for s in sensors])
+        async with ctx.write() as session:
+            created = await service.create_device(
+                session,
+                ctx.rt.authz,
+                ctx.principal,
+                site_id=parse_id(site_id, "site"),
+                name=name,
+                sensors=specs,
+                worker_id=None if worker_id is None else parse_id(worker_id, "worker"),
+            )
+            rows = (
+                await session.scalars(
+                    select(Sensor)
+                    .where(Sensor.device_id == created.device.id)
+                    .order_by(Sensor.code)
+                )
+            ).all()
+        return NewDeviceType(
+            device=device_type(created.device),
+            token=created.token,
+            sensors=[SensorType.of(s) for s in rows],
+        )
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def add_sensors(
+        self, info: Info, device_id: strawberry.ID, sensors: list[SensorInput]
+    ) -> list[SensorType]:
+        ctx = info.context
+        specs = parse_sensors([s.as_entry() for s in sensors])
+        async with ctx.write() as session:
+            added = await service.add_sensors(
+                session,
+                ctx.rt.authz,
+                ctx.principal,
+                device_id=parse_id(device_id, "device"),
+                sensors=specs,
+            )
+        return [SensorType.of(s) for s in added]
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def revoke_device(self, info: Info, device_id: strawberry.ID) -> DeviceType:
+        ctx = info.context
+        async with ctx.write() as session:
+            device = await service.revoke_device(
+                session, ctx.rt.authz, ctx.principal, device_id=parse_id(device_id, "device")
+            )
+        return device_type(device)
+
+
+def _sensors_loader(info: Info) -> DataLoader[uuid.UUID, list[Sensor]]:
+    ctx = info.context
+
+    async def load(keys: list[uuid.UUID]) -> list[list[Sensor]]:
+        grouped = await service.sensors_of_sites(ctx.session, keys)
+        return [grouped.get(k, []) for k in keys]
+
+    return ctx.loader("sensors-by-site", lambda: DataLoader(load_fn=load))
+
+
+async def sensors_of_site(info: Info, site_id: uuid.UUID) -> list[SensorType]:
+    """The site → sensors edge of the Site type (tenants/ reaches it through strawberry.lazy)."""
+    return [SensorType.of(s) for s in await _sensors_loader(info).load(site_id)]

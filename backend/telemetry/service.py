@@ -1,0 +1,221 @@
+"""The device registry's operations: devices, their tokens and sensors."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.auth.authz import Authorizer
+from backend.auth.principal import Principal
+from backend.auth.service import require
+from backend.core.db import utcnow
+from backend.core.errors import BadInput, Conflict, NotFound
+from backend.telemetry.kinds import SensorSpec
+from backend.telemetry.models import Device, Sensor
+from privacy.audit import record
+from tenants.models import Plan, Subscription, Worker, Zone
+from tenants.scope import unscoped_session
+from tenants.service import get_site, tenant_domain
+
+
+@dataclass(frozen=True)
+class NewDevice:
+    device: Device
+    token: str  # shown once; only its hash is stored
+    sensors: dict[str, uuid.UUID]
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def _zone_named(
+    session: AsyncSession, site_id: uuid.UUID, tenant_id: uuid.UUID, name: str
+) -> Zone:
+    zone = await session.scalar(select(Zone).where(Zone.site_id == site_id, Zone.name == name))
+    if zone is None:
+        zone = Zone(tenant_id=tenant_id, site_id=site_id, name=name)
+        session.add(zone)
+        await session.flush()
+    return zone
+
+
+async def create_device(
+    session: AsyncSession,
+    authz: Authorizer,
+    principal: Principal,
+    *,
+    site_id: uuid.UUID,
+    name: str,
+    sensors: list[SensorSpec],
+    worker_id: uuid.UUID | None = None,
+) -> NewDevice:
+    """Register a device and its sensors; zones named by sensors are created as needed."""
+    site = await get_site(session, site_id)
+    domain = tenant_domain(site.tenant_id)
+    require(authz, principal, domain, "device", "create")
+    device_name = name.strip()
+    if not device_name or len(device_name) > 200:
+        raise BadInput("device name must be 1 to 200 characters")
+    if not sensors:
+        raise BadInput("a device needs at least one sensor")
+    if worker_id is not None:
+        worker = await session.scalar(select(Worker).where(Worker.id == worker_id))
+        if worker is None or worker.tenant_id != site.tenant_id:
+            raise NotFound(f"worker {worker_id} not found")
+    await _check_sensor_quota(session, site_id, len(sensors))
+    token = secrets.token_urlsafe(32)
+    device = Device(
+        tenant_id=site.tenant_id,
+        site_id=site.id,
+        name=device_name,
+        token_hash=hash_token(token),
+        worker_id=worker_id,
+    )
+    session.add(device)
+    await session.flush()
+    created = {s.code: s.id for s in await _add_sensor_rows(session, device, sensors)}
+    await record(
+        session,
+        principal.actor(domain),
+        "device.create",
+        domain=domain,
+        object_type="device",
+        object_id=device.id,
+        detail={"site_id": str(site.id), "sensors": len(created)},
+    )
+    return NewDevice(device, token, created)
+
+
+async def _add_sensor_rows(
+    session: AsyncSession, device: Device, specs: list[SensorSpec]
+) -> list[Sensor]:
+    taken = set(await session.scalars(select(Sensor.code).where(Sensor.device_id == device.id)))
+    clash = sorted(taken & {s.code for s in specs})
+    if clash:
+        raise Conflict(f"the device already has sensor code(s) {', '.join(clash)}")
+    rows: list[Sensor] = []
+    for spec in specs:
+        zone = (
+            None
+            if spec.zone is None
+            else await _zone_named(session, device.site_id, device.tenant_id, spec.zone)
+        )
+        sensor = Sensor(
+            tenant_id=device.tenant_id,
+            site_id=device.site_id,
+            device_id=device.id,
+            code=spec.code,
+            kind=spec.kind,
+            unit=spec.unit,
+            gas=spec.gas,
+            min_value=spec.min_value,
+            max_value=spec.max_value,
+            zone_id=None if zone is None else zone.id,
+        )
+        session.add(sensor)
+        rows.append(sensor)
+    await session.flush()
+    return rows
+
+
+async def add_sensors(
+    session: AsyncSession,
+    authz: Authorizer,
+    principal: Principal,
+    *,
+    device_id: uuid.UUID,
+    sensors: list[SensorSpec],
+) -> list[Sensor]:
+    device = await get_device(session, device_id)
+    domain = tenant_domain(device.tenant_id)
+    require(authz, principal, domain, "sensor", "create")
+    if device.revoked:
+        raise Conflict(f"device {device_id} is revoked")
+    await _check_sensor_quota(session, device.site_id, len(sensors))
+    added = await _add_sensor_rows(session, device, sensors)
+    await record(
+        session,
+        principal.actor(domain),
+        "sensor.create",
+        domain=domain,
+        object_type="device",
+        object_id=device.id,
+        detail={"codes": [s.code for s in added]},
+    )
+    return added
+
+
+async def _check_sensor_quota(session: AsyncSession, site_id: uuid.UUID, adding: int) -> None:
+    plan = await session.scalar(
+        select(Plan)
+        .join(Subscription, Subscription.plan_code == Plan.code)
+        .where(Subscription.site_id == site_id)
+    )
+    if plan is None:
+        raise NotFound(f"site {site_id} has no subscription")
+    have = (
+        await session.scalar(
+            select(func.count()).select_from(Sensor).where(Sensor.site_id == site_id)
+        )
+        or 0
+    )
+    if have + adding > plan.max_sensors:
+        raise Conflict(
+            f"the {plan.code} plan allows {plan.max_sensors} sensors per site; the site has "
+            f"{have} and this device adds {adding}"
+        )
+
+
+async def get_device(session: AsyncSession, device_id: uuid.UUID) -> Device:
+    device = await session.scalar(select(Device).where(Device.id == device_id))
+    if device is None:
+        raise NotFound(f"device {device_id} not found")
+    return device
+
+
+async def revoke_device(
+    session: AsyncSession, authz: Authorizer, principal: Principal, *, device_id: uuid.UUID
+) -> Device:
+    device = await get_device(session, device_id)
+    domain = tenant_domain(device.tenant_id)
+    require(authz, principal, domain, "device", "update")
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        await record(
+            session,
+            principal.actor(domain),
+            "device.revoke",
+            domain=domain,
+            object_type="device",
+            object_id=device.id,
+        )
+    return device
+
+
+async def sensors_of_sites(
+    session: AsyncSession, site_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Sensor]]:
+    rows = await session.scalars(
+        select(Sensor).where(Sensor.site_id.in_(site_ids)).order_by(Sensor.code, Sensor.id)
+    )
+    grouped: dict[uuid.UUID, list[Sensor]] = {site_id: [] for site_id in site_ids}
+    for sensor in rows:
+        grouped[sensor.site_id].append(sensor)
+    return grouped
+
+
+async def unscoped_device_tenant(
+    maker: async_sessionmaker[AsyncSession], device_id: uuid.UUID
+) -> uuid.UUID:
+    """The tenant owning a device, for the operator's CLI."""
+    async with unscoped_session(maker) as session:
+        tenant_id = await session.scalar(select(Device.tenant_id).where(Device.id == device_id))
+    if tenant_id is None:
+        raise NotFound(f"device {device_id} not found")
+    return tenant_id
