@@ -60,7 +60,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attributedatetime: UTCDateTime(), uuid.UUID: Uuid()}
+    # SQLAlchemy reads this as a class attribute.
+    type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid()}  # noqa: RUF012
 
 
 class IdMixin:
