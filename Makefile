@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: $(STAMP) lint
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest
 
 clean:
