@@ -73,6 +73,8 @@ class Site(TenantOwned, Base):
     __table_args__ = (
         CheckConstraint("major_hazard_grade BETWEEN 1 AND 4", name="major_hazard_grade"),
         CheckConstraint("length(division_code) = 6", name="division_code"),
+        # The target of site-owned rows' composite foreign keys.
+        UniqueConstraint("id", "tenant_id"),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -86,7 +88,7 @@ class Site(TenantOwned, Base):
 
 class Subscription(SiteOwned, Base):
     __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("site_id"),)
+    __site_table_args__ = (UniqueConstraint("site_id"),)
 
     plan_code: Mapped[str] = mapped_column(ForeignKey("plans.code"))
     status: Mapped[SubscriptionStatus] = mapped_column(
@@ -113,7 +115,7 @@ class ZoneKind(enum.StrEnum):
 
 class Zone(SiteOwned, Base):
     __tablename__ = "zones"
-    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    __site_table_args__ = (UniqueConstraint("site_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[ZoneKind] = mapped_column(_enum(ZoneKind), default=ZoneKind.GENERAL)

@@ -41,6 +41,14 @@ def tenant_domain(tenant_id: uuid.UUID) -> str:
     return f"tenant:{tenant_id}"
 
 
+def site_domain(scope: Scope, site: Site) -> str:
+    """The domain whose role governs the caller on a site: the tenant's for its members, the
+    site's division for a regulator (a province's role holds there through domain matching)."""
+    if site.tenant_id in scope.tenant_ids:
+        return tenant_domain(site.tenant_id)
+    return f"gov:{site.division_code}"
+
+
 def _text(value: str, field: str, max_length: int) -> str:
     cleaned = value.strip()
     if not cleaned or len(cleaned) > max_length:
@@ -258,7 +266,7 @@ async def create_zone(
     kind: str = ZoneKind.GENERAL.value,
 ) -> Zone:
     site = await get_site(session, site_id)
-    domain = tenant_domain(site.tenant_id)
+    domain = site_domain(principal.scope, site)
     auth_service.require(authz, principal, domain, "zone", "create")
     try:
         zone_kind = ZoneKind(kind)

@@ -250,6 +250,16 @@ async def invite_user(
     actor = principal.actor(domain)
     async with unscoped_session(maker) as session, session.begin():
         user = await session.scalar(select(User).where(User.email == normalise_email(email)))
+        if user is not None and principal.kind != "system":
+            held = await session.scalar(
+                select(Membership.role).where(
+                    Membership.user_id == user.id, Membership.domain == domain
+                )
+            )
+            # Re-inviting changes a member's role: only someone who could grant the role the
+            # member holds now may do that (a safety manager cannot demote an owner).
+            if held is not None and held not in GRANTABLE.get(inviter_role or "", ()):
+                raise Forbidden(f"a {inviter_role} may not change the role of a {held}")
         if user is None:
             user = await create_user(
                 session, email=email, password=None, actor=actor, log2_n=log2_n

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, Uuid, event
+from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, MetaData, Uuid, event
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from backend.core.settings import Settings
@@ -78,11 +78,25 @@ class TenantOwned(IdMixin):
 
 
 class SiteOwned(TenantOwned):
-    """Tenant rows that hang off one site; a regulator sees them when it sees the site."""
+    """Tenant rows that hang off one site; a regulator sees them when it sees the site.
 
-    site_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("sites.id", ondelete="CASCADE"), index=True
-    )
+    The foreign key is composite, (site_id, tenant_id) → sites(id, tenant_id), so the database
+    itself refuses a row whose site belongs to another tenant. Subclasses list their own
+    constraints in ``__site_table_args__``.
+    """
+
+    __site_table_args__: tuple[object, ...] = ()
+
+    site_id: Mapped[uuid.UUID] = mapped_column(index=True)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[object, ...]:
+        return (
+            ForeignKeyConstraint(
+                ["site_id", "tenant_id"], ["sites.id", "sites.tenant_id"], ondelete="CASCADE"
+            ),
+            *cls.__site_table_args__,
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

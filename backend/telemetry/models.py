@@ -29,7 +29,7 @@ class Device(SiteOwned, Base):
 
 class Sensor(SiteOwned, Base):
     __tablename__ = "sensors"
-    __table_args__ = (UniqueConstraint("device_id", "code"),)
+    __site_table_args__ = (UniqueConstraint("device_id", "code"),)
 
     device_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("devices.id", ondelete="CASCADE"), index=True

@@ -19,7 +19,7 @@ from backend.telemetry import readings, service
 from backend.telemetry.kinds import parse_sensors
 from backend.telemetry.models import Device, Sensor
 from tenants.models import Zone
-from tenants.service import tenant_domain
+from tenants.service import get_site, site_domain
 
 
 def parse_id(value: strawberry.ID | str, what: str) -> uuid.UUID:
@@ -62,7 +62,7 @@ def _zone_loader(info: Info) -> DataLoader[uuid.UUID, str | None]:
 
     async def load(keys: list[uuid.UUID]) -> list[str | None]:
         rows = await ctx.session.execute(select(Zone.id, Zone.name).where(Zone.id.in_(keys)))
-        names = dict(rows.tuples().all())
+        names = {zone_id: name for zone_id, name in rows}
         return [names.get(k) for k in keys]
 
     return ctx.loader("zone-name", lambda: DataLoader(load_fn=load))
@@ -168,7 +168,10 @@ class TelemetryQuery:
         sensor = await ctx.session.scalar(select(Sensor).where(Sensor.id == sid))
         if sensor is None:
             raise NotFound(f"sensor {sensor_id} not found")
-        require(ctx.rt.authz, ctx.principal, tenant_domain(sensor.tenant_id), "telemetry", "read")
+        site = await get_site(ctx.session, sensor.site_id)
+        require(
+            ctx.rt.authz, ctx.principal, site_domain(ctx.principal.scope, site), "telemetry", "read"
+        )
         if from_.tzinfo is None or to.tzinfo is None:
             raise BadInput("from and to need a time zone (RFC 3339 with Z or an offset)")
         if to <= from_:

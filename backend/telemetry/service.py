@@ -20,7 +20,7 @@ from backend.telemetry.models import Device, Sensor
 from privacy.audit import record
 from tenants.models import Plan, Subscription, Worker, Zone
 from tenants.scope import unscoped_session
-from tenants.service import get_site, tenant_domain
+from tenants.service import get_site, site_domain
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ async def create_device(
 ) -> NewDevice:
     """Register a device and its sensors; zones named by sensors are created as needed."""
     site = await get_site(session, site_id)
-    domain = tenant_domain(site.tenant_id)
+    domain = site_domain(principal.scope, site)
     require(authz, principal, domain, "device", "create")
     device_name = name.strip()
     if not device_name or len(device_name) > 200:
@@ -133,7 +133,7 @@ async def add_sensors(
     sensors: list[SensorSpec],
 ) -> list[Sensor]:
     device = await get_device(session, device_id)
-    domain = tenant_domain(device.tenant_id)
+    domain = site_domain(principal.scope, await get_site(session, device.site_id))
     require(authz, principal, domain, "sensor", "create")
     if device.revoked:
         raise Conflict(f"device {device_id} is revoked")
@@ -183,7 +183,7 @@ async def revoke_device(
     session: AsyncSession, authz: Authorizer, principal: Principal, *, device_id: uuid.UUID
 ) -> Device:
     device = await get_device(session, device_id)
-    domain = tenant_domain(device.tenant_id)
+    domain = site_domain(principal.scope, await get_site(session, device.site_id))
     require(authz, principal, domain, "device", "update")
     if device.revoked_at is None:
         device.revoked_at = utcnow()

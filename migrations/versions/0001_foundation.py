@@ -203,6 +203,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
+        sa.UniqueConstraint("id", "tenant_id", name=op.f("uq_sites_id_tenant_id")),
     )
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sites_division_code"), ["division_code"], unique=False)
@@ -234,8 +235,8 @@ def upgrade() -> None:
             ["plan_code"], ["plans.code"], name=op.f("fk_subscriptions_plan_code_plans")
         ),
         sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
+            ["site_id", "tenant_id"],
+            ["sites.id", "sites.tenant_id"],
             name=op.f("fk_subscriptions_site_id_sites"),
             ondelete="CASCADE",
         ),
@@ -307,7 +308,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_zones_site_id_sites"), ondelete="CASCADE"
+            ["site_id", "tenant_id"],
+            ["sites.id", "sites.tenant_id"],
+            name=op.f("fk_zones_site_id_sites"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
@@ -333,7 +337,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_devices_site_id_sites"), ondelete="CASCADE"
+            ["site_id", "tenant_id"],
+            ["sites.id", "sites.tenant_id"],
+            name=op.f("fk_devices_site_id_sites"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
@@ -375,7 +382,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_sensors_site_id_sites"), ondelete="CASCADE"
+            ["site_id", "tenant_id"],
+            ["sites.id", "sites.tenant_id"],
+            name=op.f("fk_sensors_site_id_sites"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
@@ -513,7 +523,8 @@ def _disable_row_level_security() -> None:
         f"REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM {APP_ROLE}"
     )
     op.execute(
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM {APP_ROLE}"
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+        f"REVOKE USAGE, SELECT ON SEQUENCES FROM {APP_ROLE}"
     )
     op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {APP_ROLE}")
     op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {APP_ROLE}")

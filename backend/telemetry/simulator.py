@@ -1,0 +1,263 @@
+"""The demo's sensor simulator: live readings for every demo sensor, every few seconds.
+
+A system process inside the server (``anjian demo``): it reads the demo sensors once at
+start-up and every minute after (an unscoped read; it works for no user), and on each tick
+writes one reading per sensor into ClickHouse with the current UTC time. Values wander around
+a plausible baseline per kind (a mean-reverting random walk), always inside the sensor's
+physical range; the circulating-water pumps of the chemical sites replay real measurements
+from the SKAB test bed (``data/skab_valve1_excerpt.csv``, see ``data/PROVENANCE.md``).
+
+One tick is ``Simulator.tick(runtime, sensors)``, which tests call directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+
+import anyio
+from litestar import Litestar
+from sqlalchemy import select
+
+from backend._demo_data import SKAB_PUMP_CODES, build_plan
+from backend.runtime import Runtime
+from backend.telemetry.models import Device, Sensor
+from backend.telemetry.readings import insert_columns
+from tenants.models import Subscription, SubscriptionStatus, Tenant
+from tenants.scope import unscoped_session
+
+log = logging.getLogger("anjian.simulator")
+TICK_SECONDS = 5.0
+REFRESH_SECONDS = 60.0
+REVERSION = 0.3  # share of the distance to the baseline recovered per tick
+
+
+@dataclass(frozen=True)
+class SimSensor:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    site_id: uuid.UUID
+    code: str
+    kind: str
+    gas: str | None
+    min_value: float
+    max_value: float
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where a kind's values plausibly sit: a baseline drawn in [low, high] per sensor, noise
+    per tick (absolute, or relative to the baseline), and the band values stay inside."""
+
+    low: float
+    high: float
+    noise: float
+    floor: float
+    ceiling: float
+    relative: bool = False
+
+
+PROFILES: dict[str, Profile] = {
+    "combustible_gas": Profile(0.5, 2.5, 0.3, 0.0, 5.0),  # %LEL
+    "oxygen": Profile(20.8, 20.95, 0.03, 20.5, 21.2),  # %VOL
+    "methane": Profile(0.12, 0.35, 0.02, 0.1, 0.4),  # %VOL
+    "carbon_monoxide": Profile(2.0, 8.0, 0.6, 0.0, 15.0),  # ppm
+    "temperature": Profile(22.0, 45.0, 0.3, 20.0, 60.0),  # °C
+    "pressure": Profile(150.0, 1600.0, 0.01, 100.0, 2500.0, relative=True),  # kPa
+    "level": Profile(30.0, 80.0, 0.4, 5.0, 95.0),  # %
+    "flow": Profile(20.0, 120.0, 0.02, 0.0, 200.0, relative=True),  # m3/h
+    "vibration": Profile(1.5, 4.0, 0.15, 0.3, 7.1),  # mm/s
+    "wind_speed": Profile(1.0, 6.0, 0.4, 0.0, 12.0),  # m/s
+    "load_ratio": Profile(15.0, 70.0, 3.0, 0.0, 90.0),  # %
+    "moment_ratio": Profile(15.0, 70.0, 3.0, 0.0, 88.0),  # %
+    "displacement": Profile(-6.0, 6.0, 0.1, -15.0, 15.0),  # mm
+    "tilt": Profile(-0.5, 0.5, 0.02, -1.0, 1.0),  # °
+    "heart_rate": Profile(68.0, 95.0, 2.0, 55.0, 120.0),  # bpm
+}
+GAS_PROFILES: dict[str, Profile] = {  # toxic_gas, ppm
+    "H2S": Profile(0.2, 1.5, 0.15, 0.0, 3.0),
+    "CO": Profile(1.0, 6.0, 0.5, 0.0, 15.0),
+    "NH3": Profile(1.0, 5.0, 0.4, 0.0, 10.0),
+    "Cl2": Profile(0.02, 0.15, 0.02, 0.0, 0.5),
+}
+
+# SKAB column and its conversion to the sensor's unit, per pump sensor code.
+_SHAFT_HZ = 48.3  # 2,900 rpm
+SKAB_COLUMNS: dict[str, tuple[str, Callable[[float], float]]] = {
+    "PT-901": ("Pressure", lambda bar: 300.0 + 100.0 * bar),  # relative bar → kPa
+    "TT-901": ("Thermocouple", lambda celsius: celsius),
+    "FT-901": ("Volume Flow RateRMS", lambda l_min: l_min * 0.06),  # L/min → m3/h
+    "VT-901": ("Accelerometer1RMS", lambda g: g * 9806.65 / (2 * math.pi * _SHAFT_HZ)),
+}
+assert set(SKAB_COLUMNS) == set(SKAB_PUMP_CODES)
+
+
+@cache
+def skab_rows() -> tuple[dict[str, float], ...]:
+    """The SKAB excerpt shipped with the package (never the shared dataset directory)."""
+    data = resources.files("backend.telemetry").joinpath("data/skab_valve1_excerpt.csv")
+    reader = csv.DictReader(io.StringIO(data.read_text(encoding="ascii")), delimiter=";")
+    columns = {column for column, _ in SKAB_COLUMNS.values()}
+    return tuple({c: float(row[c]) for c in columns} for row in reader)
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def profile_for(sensor: SimSensor) -> Profile:
+    if sensor.kind == "toxic_gas" and sensor.gas in GAS_PROFILES:
+        return GAS_PROFILES[sensor.gas]
+    known = PROFILES.get(sensor.kind) if sensor.kind != "toxic_gas" else None
+    if known is not None:
+        return known
+    span = sensor.max_value - sensor.min_value  # unknown: the low end of the sensor's range
+    low = sensor.min_value
+    return Profile(low + 0.05 * span, low + 0.2 * span, 0.01 * span, low, low + 0.3 * span)
+
+
+class Simulator:
+    """Generates the next value of every sensor; keeps each sensor's walk between ticks."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.rng = rng or random.Random()
+        self._baselines: dict[uuid.UUID, float] = {}
+        self._values: dict[uuid.UUID, float] = {}
+
+    def value(self, sensor: SimSensor, now: datetime) -> float:
+        replay = sensor.code in SKAB_COLUMNS
+        value = self._replayed(sensor, now) if replay else self._walk(sensor)
+        return _clamp(value, sensor.min_value, sensor.max_value)
+
+    def _replayed(self, sensor: SimSensor, now: datetime) -> float:
+        # One row per second of wall time, each site at its own place in the run.
+        rows = skab_rows()
+        row = rows[(int(now.timestamp()) + sensor.site_id.int) % len(rows)]
+        column, convert = SKAB_COLUMNS[sensor.code]
+        return convert(row[column])
+
+    def _walk(self, sensor: SimSensor) -> float:
+        p = profile_for(sensor)
+        low, high = max(p.floor, sensor.min_value), min(p.ceiling, sensor.max_value)
+        if low > high:  # a sensor range outside the plausible band: use the sensor's own
+            low, high = sensor.min_value, sensor.max_value
+        baseline = self._baselines.get(sensor.id)
+        if baseline is None:
+            baseline = _clamp(self.rng.uniform(p.low, p.high), low, high)
+            self._baselines[sensor.id] = baseline
+        previous = self._values.get(sensor.id, baseline)
+        noise = p.noise * abs(baseline) if p.relative else p.noise
+        value = previous + REVERSION * (baseline - previous) + self.rng.gauss(0.0, noise)
+        value = _clamp(value, low, high)
+        self._values[sensor.id] = value
+        return value
+
+    def generate(
+        self, sensors: Sequence[SimSensor], now: datetime | None = None
+    ) -> tuple[list[uuid.UUID], list[uuid.UUID], list[uuid.UUID], list[datetime], list[float]]:
+        """One reading per sensor at ``now`` (UTC), as the columns of the readings table."""
+        ts = now or datetime.now(UTC)
+        values = [self.value(s, ts) for s in sensors]
+        return (
+            [s.tenant_id for s in sensors],
+            [s.site_id for s in sensors],
+            [s.id for s in sensors],
+            [ts] * len(sensors),
+            values,
+        )
+
+    def tick(
+        self, runtime: Runtime, sensors: Sequence[SimSensor], now: datetime | None = None
+    ) -> int:
+        """Generate and store one reading per sensor (blocking: run it in a worker thread)."""
+        if not sensors:
+            return 0
+        return insert_columns(runtime.clickhouse, self.generate(sensors, now))
+
+
+def demo_tenant_names() -> list[str]:
+    return [tenant.name for tenant in build_plan().tenants]
+
+
+async def unscoped_demo_sensors(runtime: Runtime) -> list[SimSensor]:
+    """Every sensor of the demo tenants on a live device of an active site (all tenants)."""
+    query = (
+        select(
+            Sensor.id,
+            Sensor.tenant_id,
+            Sensor.site_id,
+            Sensor.code,
+            Sensor.kind,
+            Sensor.gas,
+            Sensor.min_value,
+            Sensor.max_value,
+        )
+        .join(Device, Device.id == Sensor.device_id)
+        .join(Subscription, Subscription.site_id == Sensor.site_id)
+        .join(Tenant, Tenant.id == Sensor.tenant_id)
+        .where(
+            Device.revoked_at.is_(None),
+            Subscription.status == SubscriptionStatus.ACTIVE,
+            Tenant.name.in_(demo_tenant_names()),
+        )
+        .order_by(Sensor.site_id, Sensor.code, Sensor.id)
+    )
+    async with unscoped_session(runtime.sessions) as session, session.begin():
+        rows = (await session.execute(query)).all()
+    return [SimSensor(*row) for row in rows]
+
+
+async def run_simulator(
+    runtime: Runtime,
+    simulator: Simulator,
+    *,
+    interval: float = TICK_SECONDS,
+    refresh: float = REFRESH_SECONDS,
+) -> None:
+    """Tick forever; a failed tick is logged and the next one runs on schedule."""
+    sensors: list[SimSensor] = []
+    loaded_at = -math.inf
+    while True:
+        started = time.monotonic()
+        try:
+            if started - loaded_at >= refresh:
+                sensors = await unscoped_demo_sensors(runtime)
+                loaded_at = started
+                log.info("simulating %d demo sensors every %.0f s", len(sensors), interval)
+            await anyio.to_thread.run_sync(simulator.tick, runtime, sensors)
+        except Exception:
+            log.exception("simulator tick failed; the next tick will try again")
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def attach_simulator(app: Litestar, runtime: Runtime) -> None:
+    """Run the simulator while ``app`` runs: started after the app's own start-up (so this
+    process already owns the ClickHouse engine), cancelled on shutdown. The running task is
+    ``app.state.simulator``."""
+
+    async def start(app: Litestar) -> None:
+        task = asyncio.create_task(run_simulator(runtime, Simulator()), name="anjian-simulator")
+        app.state.simulator = task
+
+    async def stop(app: Litestar) -> None:
+        task: asyncio.Task[None] | None = app.state.get("simulator")
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
