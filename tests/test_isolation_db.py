@@ -21,7 +21,7 @@ from backend.core.errors import ScopeRequired
 from backend.runtime import Runtime
 from backend.telemetry.models import Device, Sensor
 from tenants.models import Industry, Site, Subscription, Worker, Zone
-from tenants.scope import Scope, scoped_session
+from tenants.scope import Scope, scoped_session, unscoped_session
 from tests.factories import TenantWorld, World, unique
 
 MODELS: dict[str, type[Any]] = {
@@ -299,3 +299,16 @@ async def test_tenant_setting_ends_with_its_transaction(runtime: Runtime, world:
         await conn.commit()
         assert await tenants_in(conn, "sites") == []
         await conn.rollback()
+
+
+@pytest.mark.parametrize("model", [Zone, Device], ids=["zones", "devices"])
+async def test_database_refuses_a_row_on_another_tenants_site(
+    runtime: Runtime, world: World, model: type[Any]
+) -> None:
+    """Below the session guard: the composite foreign key ties a row's site to its tenant."""
+    row = new_row(model, world.a, unique("cross"))
+    row.site_id = world.b.site_id  # A's row pointing at B's site
+    async with unscoped_session(runtime.sessions) as session:
+        session.add(row)
+        with pytest.raises(exc.IntegrityError):
+            await session.commit()
