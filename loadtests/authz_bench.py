@@ -71,8 +71,14 @@ def _requests(tenants: list[str], count: int, rng: random.Random) -> list[tuple[
         tenant = rng.choice(tenants)
         # One request in four crosses tenants: the answer must be "no".
         target = tenant if rng.random() > 0.25 else rng.choice(tenants)
-        out.append((f"{rng.choice(ENTERPRISE_ROLES)}@{tenant}", f"tenant:{target}",
-                    rng.choice(objects), rng.choice(actions)))
+        out.append(
+            (
+                f"{rng.choice(ENTERPRISE_ROLES)}@{tenant}",
+                f"tenant:{target}",
+                rng.choice(objects),
+                rng.choice(actions),
+            )
+        )
     return out
 
 
@@ -86,8 +92,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--checks", type=int, default=20000)
-    parser.add_argument("--per-domain-checks", type=int, default=200,
-                        help="checks against the rejected per-domain layout (it is slow)")
+    parser.add_argument(
+        "--per-domain-checks",
+        type=int,
+        default=200,
+        help="checks against the rejected per-domain layout (it is slow)",
+    )
     args = parser.parse_args()
     rng = random.Random(2026)
     tenants = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(args.tenants)]
@@ -115,8 +125,11 @@ def main() -> None:
         "template_speedup_over_per_domain": round(template_rate / per_domain_rate, 1),
     }
     print(json.dumps(result))
-    print(f"role templates: {template_rate:,.0f} checks/s; per-domain policies: "
-          f"{per_domain_rate:,.0f} checks/s", file=sys.stderr)
+    print(
+        f"role templates: {template_rate:,.0f} checks/s; per-domain policies: "
+        f"{per_domain_rate:,.0f} checks/s",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -141,14 +141,17 @@ class ChainReport:
 
 
 async def verify_chain(session: AsyncSession, batch: int = 5000) -> ChainReport:
-    """Walk the chain in order; name the first entry whose link or content does not hold."""
-    prev, expected_seq, count = GENESIS, None, 0
-    last_seq = -1
+    """Walk the chain from the first entry; name the first whose link or content does not hold.
+
+    The chain starts at entry 1 from the genesis hash, and the head row records the last entry,
+    so removing entries at the start, in the middle or at the end is detected as well as edits.
+    """
+    prev, expected_seq, count = GENESIS, 1, 0
     while True:
         rows = (
             await session.scalars(
                 select(AuditEntry)
-                .where(AuditEntry.seq > last_seq)
+                .where(AuditEntry.seq >= expected_seq)
                 .order_by(AuditEntry.seq)
                 .limit(batch)
             )
@@ -156,9 +159,6 @@ async def verify_chain(session: AsyncSession, batch: int = 5000) -> ChainReport:
         if not rows:
             break
         for entry in rows:
-            if expected_seq is None:
-                expected_seq = entry.seq
-                prev = entry.prev_hash if entry.seq != 1 else GENESIS
             if entry.seq != expected_seq:
                 return ChainReport(count, expected_seq, f"entry {expected_seq} is missing")
             if entry.prev_hash != prev:
@@ -166,8 +166,8 @@ async def verify_chain(session: AsyncSession, batch: int = 5000) -> ChainReport:
             if _digest(entry) != entry.hash:
                 return ChainReport(count, entry.seq, "content does not match its hash")
             prev, expected_seq, count = entry.hash, entry.seq + 1, count + 1
-            last_seq = entry.seq
     head = await session.get(AuditHead, 1)
-    if head is not None and count and head.hash != prev:
-        return ChainReport(count, last_seq + 1, "entries after the last one were removed")
+    head_seq, head_hash = (0, GENESIS) if head is None else (head.seq, head.hash)
+    if head_seq != count or head_hash != prev:
+        return ChainReport(count, count + 1, "entries after the last one were removed")
     return ChainReport(count, None, None)

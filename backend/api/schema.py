@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from backend.api.errors import ErrorCodes
+from backend.api.scalars import DateTimeScalar
 from backend.auth.schema import AuthMutation, AuthQuery
 from backend.telemetry.schema import TelemetryMutation, TelemetryQuery
 from tenants.schema import TenantsMutation, TenantsQuery
@@ -19,6 +23,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        config=StrawberryConfig(scalar_map={datetime: DateTimeScalar}),
         extensions=[
             ErrorCodes,
             lambda: QueryDepthLimiter(max_depth=12),

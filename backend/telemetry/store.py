@@ -41,7 +41,7 @@ def _connect(settings: Settings) -> Client:
     if path is not None:
         return _connect_embedded(path)
     try:
-        return clickhouse_connect.get_client(dsn=settings.clickhouse_url)
+        return clickhouse_connect.get_client(dsn=settings.clickhouse_url, tz_mode="aware")
     except Exception as exc:  # the driver raises several unrelated types for "unreachable"
         raise StoreUnavailable(
             f"ClickHouse at {settings.clickhouse_url} is unreachable: {exc}"
@@ -51,7 +51,7 @@ def _connect(settings: Settings) -> Client:
 def _connect_embedded(path: Path) -> Client:
     path.mkdir(parents=True, exist_ok=True)
     try:
-        return clickhouse_connect.get_client(dsn=f"chdb://{path}")
+        return clickhouse_connect.get_client(dsn=f"chdb://{path}", tz_mode="aware")
     except Exception as exc:
         if "EmbeddedServer" in str(exc) or "lock" in str(exc).lower():
             raise EngineBusy(

@@ -487,6 +487,8 @@ def _enable_row_level_security() -> None:
     op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
     op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
+    # The audit trail is append-only for the application.
+    op.execute(f"REVOKE UPDATE, DELETE ON audit_entries FROM {APP_ROLE}")
     # Tables of later revisions are the app's to use too; their RLS is each revision's job.
     op.execute(
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public "

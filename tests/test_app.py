@@ -1,0 +1,255 @@
+"""The HTTP surface: health, readiness, GraphiQL served offline, and GraphQL error codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from backend.app import create_app
+from backend.auth.tokens import TokenClaims
+from backend.runtime import Runtime
+from tests.conftest import make_settings
+from tests.factories import World, unique
+from tests.graphql import GraphQLClient, Result
+
+LEAK_MARKERS = ("Traceback", 'File "', "sqlalchemy", "sqlite3", "OperationalError", "no such")
+
+
+class AssetCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[tuple[str, str]] = []  # (tag, url)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        wanted = {"script": "src", "link": "href", "img": "src", "iframe": "src"}.get(tag)
+        for name, value in attrs:
+            if name == wanted and value is not None:
+                self.urls.append((tag, value.strip()))
+
+
+# --- health -------------------------------------------------------------------------------------
+
+
+async def test_healthz(api: GraphQLClient) -> None:
+    response = await api.http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_its_checks(api: GraphQLClient) -> None:
+    response = await api.http.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["clickhouse"]
+
+
+async def test_readyz_is_503_when_the_database_is_down(tmp_path: Path, chdb_dir: Path) -> None:
+    settings = make_settings(
+        tmp_path, chdb_dir, ANJIAN_DATABASE_URL="postgresql://root@127.0.0.1:9/nowhere"
+    )
+    runtime = Runtime(settings)
+    try:
+        async with AsyncTestClient(app=create_app(runtime=runtime)) as client:
+            response = await client.get("/readyz")
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        await runtime.close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert any(reason.startswith("database") for reason in body["reasons"])
+
+
+# --- GraphiQL, offline --------------------------------------------------------------------------
+
+
+async def test_graphiql_page_uses_only_local_assets(api: GraphQLClient) -> None:
+    response = await api.http.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "GraphiQL" in page
+
+    collector = AssetCollector()
+    collector.feed(page)
+    assets = [url for _, url in collector.urls if not url.startswith("data:")]
+    assert any(tag == "script" for tag, _ in collector.urls)
+    assert any(url.endswith(".css") for url in assets)
+    for url in assets:
+        assert not url.lower().startswith(("http:", "https:", "//")), url
+        assert url.startswith("/static/"), url
+    for marker in ("unpkg.com", "cdn.jsdelivr", "cdnjs", "googleapis"):
+        assert marker not in page
+
+    for url in assets:
+        asset = await api.http.get(url)
+        assert asset.status_code == 200, url
+        assert len(asset.content) > 100, url
+        kind = asset.headers["content-type"]
+        expected = "javascript" if url.endswith(".js") else "css"
+        assert expected in kind, (url, kind)
+
+
+async def test_static_router_does_not_escape_its_folder(api: GraphQLClient) -> None:
+    for path in ("/static/../backend/app.py", "/static/%2e%2e/backend/app.py", "/static/nope.js"):
+        response = await api.http.get(path)
+        assert response.status_code == 404, path
+        assert "create_app" not in response.text
+
+
+async def test_root_leads_to_graphql(api: GraphQLClient) -> None:
+    response = await api.http.get("/", follow_redirects=False)
+    assert response.status_code in (301, 302, 307, 308)
+    assert response.headers["location"].endswith("/graphql")
+
+
+# --- GraphQL error codes ------------------------------------------------------------------------
+
+
+async def test_unauthenticated_code(api: GraphQLClient) -> None:
+    result = await api.query("{ sites { id } }")
+    assert result.codes == ["UNAUTHENTICATED"], result.body
+
+
+@pytest.mark.parametrize("site_id", ["random", "not-a-uuid", "", "other-tenant"])
+async def test_unknown_or_malformed_site_is_not_found(
+    api: GraphQLClient, world: World, site_id: str
+) -> None:
+    value = {"random": str(uuid.uuid4()), "other-tenant": str(world.b.site_id)}.get(
+        site_id, site_id
+    )
+    result = await api.query(
+        "query($id: ID!) { site(id: $id) { id name } }",
+        {"id": value},
+        as_user=world.a.users["owner"],
+    )
+    assert result.codes == ["NOT_FOUND"], result.body
+    assert result.data is None
+
+
+async def test_own_site_is_found(api: GraphQLClient, world: World) -> None:
+    result = await api.query(
+        "query($id: ID!) { site(id: $id) { id divisionCode } }",
+        {"id": str(world.a.site_id)},
+        as_user=world.a.users["viewer"],
+    )
+    assert result.code is None, result.body
+    assert result.data["site"] == {"id": str(world.a.site_id), "divisionCode": world.a.division}
+
+
+@pytest.mark.parametrize("division", ["999999", "12345", "abcdef", "3201020", "000000", ""])
+async def test_bad_division_code_in_create_site(
+    api: GraphQLClient, world: World, division: str
+) -> None:
+    result = await api.query(
+        """mutation($t: ID!, $n: String!, $d: String!) {
+             createSite(tenantId: $t, name: $n, divisionCode: $d) { id }
+           }""",
+        {"t": str(world.a.tenant_id), "n": unique("二厂"), "d": division},
+        as_user=world.a.users["owner"],
+    )
+    assert result.codes == ["BAD_USER_INPUT"], result.body
+    assert result.data is None
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("{ sites { id noSuchField } }", {}),
+        ("{ noSuchQuery }", {}),
+        ("{ sites { id ", {}),  # syntax error
+        ("query($id: ID!) { site(id: $id) { id } }", {}),  # missing variable
+        ("query($n: Int) { sites(first: $n) { id } }", {"n": 1}),  # unknown argument
+        ("query($id: ID!) { site(id: $id) { id } }", {"id": {"nested": True}}),  # bad type
+    ],
+)
+async def test_invalid_documents_are_bad_user_input(
+    api: GraphQLClient, world: World, query: str, variables: dict[str, object]
+) -> None:
+    result = await api.query(query, variables, as_user=world.a.users["owner"])
+    assert result.status in (200, 400)
+    assert result.codes, result.body
+    assert set(result.codes) == {"BAD_USER_INPUT"}, result.body
+
+
+async def test_every_error_carries_a_code(api: GraphQLClient, world: World) -> None:
+    known = {"UNAUTHENTICATED", "NOT_FOUND", "FORBIDDEN", "BAD_USER_INPUT"}
+    result = await api.query(
+        'query($id: ID!) { a: site(id: "x") { id } b: site(id: $id) { id } }',
+        {"id": str(uuid.uuid4())},
+        as_user=world.a.users["owner"],
+    )
+    assert result.data is None
+    assert result.codes, result.body
+    assert set(result.codes) == {"NOT_FOUND"}, result.body
+    for error in result.body["errors"]:
+        assert error["extensions"]["code"] in known
+
+
+# --- internal errors stay opaque ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def broken_client(tmp_path: Path, chdb_dir: Path) -> AsyncIterator[tuple[Runtime, object]]:
+    """An app on a relational store that was never migrated: every query fails inside."""
+    runtime = Runtime(make_settings(tmp_path, chdb_dir))
+    try:
+        async with AsyncTestClient(app=create_app(runtime=runtime)) as client:
+            yield runtime, client
+    finally:
+        await runtime.close()
+
+
+def assert_opaque(text: str) -> None:
+    for marker in LEAK_MARKERS:
+        assert marker not in text, f"{marker!r} leaked: {text[:500]}"
+
+
+async def test_internal_error_in_a_resolver_is_opaque(
+    broken_client: tuple[Runtime, AsyncTestClient],
+    caplog: pytest.LogCaptureFixture,  # type: ignore[type-arg]
+) -> None:
+    _, client = broken_client
+    with caplog.at_level(logging.ERROR, logger="anjian"):
+        response = await client.post(
+            "/graphql",
+            json={
+                "query": "mutation($e: String!, $p: String!) { login(email: $e, password: $p) "
+                "{ token } }",
+                "variables": {"e": "a@example.cn", "p": "whatever1"},
+            },
+        )
+    assert_opaque(response.text)
+    result = Result(response.status_code, response.json())
+    assert result.codes == ["INTERNAL_SERVER_ERROR"], result.body
+    error = result.body["errors"][0]
+    assert error["message"] == "internal error"
+    assert set(error) <= {"message", "locations", "path", "extensions"}
+    assert set(error["extensions"]) == {"code"}
+    # The operators still get the details, in the log.
+    assert any(r.exc_info for r in caplog.records if r.name.startswith("anjian"))
+
+
+async def test_internal_error_while_resolving_the_caller_is_opaque(
+    broken_client: tuple[Runtime, AsyncTestClient],  # type: ignore[type-arg]
+) -> None:
+    runtime, client = broken_client
+    token = runtime.tokens.issue(TokenClaims(uuid.uuid4(), uuid.uuid4()))
+    response = await client.post(
+        "/graphql",
+        json={"query": "{ me { email } }"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code in (200, 500, 503)
+    assert_opaque(response.text)
+    body = json.loads(response.text)
+    assert "errors" in body or "detail" in body
