@@ -12,20 +12,13 @@ from strawberry.dataloader import DataLoader
 
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
-from backend.core.errors import NotFound
+from backend.core.ids import parse_id
 from tenants import service
 from tenants.models import Site, Subscription, Tenant, Worker, Zone
 from tenants.plans import DEFAULT_PLAN
 
 if TYPE_CHECKING:
     from backend.telemetry.schema import SensorType
-
-
-def parse_id(value: strawberry.ID | str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound(f"{what} {value} not found") from None
 
 
 @strawberry.type(name="Tenant")

@@ -364,11 +364,7 @@ async def list_workers(
     readable = [
         t
         for t in principal.scope.tenant_ids
-        if principal.kind == "system"
-        or (
-            principal.id is not None
-            and authz.allowed(str(principal.id), tenant_domain(t), "worker", "read")
-        )
+        if auth_service.may(authz, principal, tenant_domain(t), "worker", "read")
     ]
     query = select(Worker).where(Worker.tenant_id.in_(readable)).order_by(Worker.id).limit(first)
     if after is not None:
@@ -380,9 +376,7 @@ async def list_tenants(
     maker: async_sessionmaker[AsyncSession], authz: Authorizer, principal: Principal
 ) -> list[Tenant]:
     """All tenants for the platform (billing); otherwise the caller's own."""
-    platform = principal.kind == "system" or (
-        principal.id is not None and authz.allowed(str(principal.id), "platform", "tenant", "read")
-    )
+    platform = auth_service.may(authz, principal, "platform", "tenant", "read")
     async with maker() as session:
         query = select(Tenant).order_by(Tenant.name)
         if not platform:

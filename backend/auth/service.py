@@ -53,11 +53,16 @@ def check_role(domain: str, role: str) -> None:
         )
 
 
-def require(authz: Authorizer, principal: Principal, domain: str, obj: str, action: str) -> None:
-    """The permission check of every service operation: Casbin decides, the scope already did."""
+def may(authz: Authorizer, principal: Principal, domain: str, obj: str, action: str) -> bool:
+    """Whether the principal's role in ``domain`` allows ``action`` on ``obj`` (Casbin decides)."""
     if principal.kind == "system":
-        return
-    if principal.id is None or not authz.allowed(str(principal.id), domain, obj, action):
+        return True
+    return principal.id is not None and authz.allowed(str(principal.id), domain, obj, action)
+
+
+def require(authz: Authorizer, principal: Principal, domain: str, obj: str, action: str) -> None:
+    """The permission check of every service operation; the scope has already found the object."""
+    if not may(authz, principal, domain, obj, action):
         raise Forbidden(f"your role may not {action} {obj} here")
 
 

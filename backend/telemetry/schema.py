@@ -15,19 +15,12 @@ from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
 from backend.auth.service import require
 from backend.core.errors import BadInput, NotFound
+from backend.core.ids import parse_id
 from backend.telemetry import readings, service
 from backend.telemetry.kinds import parse_sensors
 from backend.telemetry.models import Device, Sensor
 from tenants.models import Zone
 from tenants.service import get_site, site_domain
-
-
-def parse_id(value: strawberry.ID | str, what: str) -> uuid.UUID:
-    """An id that does not parse cannot exist: NOT_FOUND, like any other missing id."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound(f"{what} {value} not found") from None
 
 
 @strawberry.type(name="Reading")
