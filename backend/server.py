@@ -13,6 +13,8 @@ from backend.runtime import Runtime
 
 def serve(settings: Settings, *, host: str, port: int, simulate: bool = False) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Casbin logs every role link (user ids, domains) at INFO on each policy load.
+    logging.getLogger("casbin").setLevel(logging.WARNING)
     runtime = Runtime(settings)
     app = create_app(runtime=runtime)
     if simulate:

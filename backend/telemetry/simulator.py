@@ -101,16 +101,22 @@ SKAB_COLUMNS: dict[str, tuple[str, Callable[[float], float]]] = {
     "FT-901": ("Volume Flow RateRMS", lambda l_min: l_min * 0.06),  # L/min → m3/h
     "VT-901": ("Accelerometer1RMS", lambda g: g * 9806.65 / (2 * math.pi * _SHAFT_HZ)),
 }
-assert set(SKAB_COLUMNS) == set(SKAB_PUMP_CODES)
+if set(SKAB_COLUMNS) != set(SKAB_PUMP_CODES):  # the demo's pump and the replay must agree
+    raise RuntimeError("SKAB_COLUMNS must cover exactly the demo's SKAB_PUMP_CODES")
 
 
 @cache
 def skab_rows() -> tuple[dict[str, float], ...]:
-    """The SKAB excerpt shipped with the package (never the shared dataset directory)."""
-    data = resources.files("backend.telemetry").joinpath("data/skab_valve1_excerpt.csv")
-    reader = csv.DictReader(io.StringIO(data.read_text(encoding="ascii")), delimiter=";")
+    """The SKAB excerpt shipped with the package (never the shared dataset directory); empty,
+    with one warning, when an installation lacks it: the pumps then get random walks too."""
     columns = {column for column, _ in SKAB_COLUMNS.values()}
-    return tuple({c: float(row[c]) for c in columns} for row in reader)
+    try:
+        data = resources.files("backend.telemetry").joinpath("data/skab_valve1_excerpt.csv")
+        reader = csv.DictReader(io.StringIO(data.read_text(encoding="ascii")), delimiter=";")
+        return tuple({c: float(row[c]) for c in columns} for row in reader)
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("SKAB excerpt unavailable (%s); pump sensors get simulated values", exc)
+        return ()
 
 
 def _clamp(value: float, low: float, high: float) -> float:
@@ -128,6 +134,12 @@ def profile_for(sensor: SimSensor) -> Profile:
     return Profile(low + 0.05 * span, low + 0.2 * span, 0.01 * span, low, low + 0.3 * span)
 
 
+def resolution(profile: Profile) -> int:
+    """Decimals reported: finer for narrow bands (CH4 %VOL, tilt), coarser for wide ones."""
+    band = profile.ceiling - profile.floor
+    return 3 if band <= 2 else 2 if band <= 200 else 1
+
+
 class Simulator:
     """Generates the next value of every sensor; keeps each sensor's walk between ticks."""
 
@@ -137,8 +149,10 @@ class Simulator:
         self._values: dict[uuid.UUID, float] = {}
 
     def value(self, sensor: SimSensor, now: datetime) -> float:
-        replay = sensor.code in SKAB_COLUMNS
+        replay = sensor.code in SKAB_COLUMNS and bool(skab_rows())
         value = self._replayed(sensor, now) if replay else self._walk(sensor)
+        # A transmitter reports a few significant decimals, not a float's full precision.
+        value = round(value, resolution(profile_for(sensor)))
         return _clamp(value, sensor.min_value, sensor.max_value)
 
     def _replayed(self, sensor: SimSensor, now: datetime) -> float:
