@@ -81,8 +81,17 @@ def _criterion(cls: type[Any], scope: Scope) -> ColumnElement[bool]:
     return cls.tenant_id.in_(scope.all_tenant_ids)
 
 
-def tenant_owned_classes() -> list[type[TenantOwned]]:
-    return [m.class_ for m in Base.registry.mappers if issubclass(m.class_, TenantOwned)]
+_owned: tuple[int, tuple[type[TenantOwned], ...]] = (-1, ())
+
+
+def tenant_owned_classes() -> tuple[type[TenantOwned], ...]:
+    """Every mapped tenant-owned class; recomputed only when a model module is imported."""
+    global _owned
+    mappers = Base.registry.mappers
+    if _owned[0] != len(mappers):
+        classes = tuple(m.class_ for m in mappers if issubclass(m.class_, TenantOwned))
+        _owned = (len(mappers), classes)
+    return _owned[1]
 
 
 @event.listens_for(Session, "do_orm_execute")

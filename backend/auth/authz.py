@@ -107,6 +107,9 @@ class _MembershipAdapter(Adapter):
                 persist.load_policy_line(f"g, {user_id}, {role}, {domain}", model)
 
 
+_CACHE_LIMIT = 200_000  # decisions kept between reloads; cleared wholesale when full
+
+
 class Authorizer:
     """One per process: a Casbin enforcer kept in step with the database."""
 
@@ -138,6 +141,8 @@ class Authorizer:
         if cached is None:
             with self._lock:
                 cached = bool(self._enforcer.enforce(subject, domain, obj, action))
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
             self._cache[key] = cached
         return cached
 
