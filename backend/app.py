@@ -25,6 +25,7 @@ from backend.core.errors import AnjianError
 from backend.core.settings import Settings, load_settings
 from backend.jobs.broker import start_worker
 from backend.runtime import Runtime
+from backend.telemetry.http import ROUTES as ingest_routes
 from backend.telemetry.store import ping
 
 log = logging.getLogger("anjian")
@@ -96,6 +97,16 @@ async def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
         checks.update(await anyio.to_thread.run_sync(ping, runtime.clickhouse))
     except Exception as exc:
         reasons.append(f"clickhouse: {exc.__class__.__name__}: {exc}")
+    flusher = runtime.flusher
+    unflushed = runtime.spool.unflushed_bytes()
+    checks["spool"] = {
+        "unflushed_bytes": unflushed,
+        "limit_bytes": runtime.spool.max_unflushed_bytes,
+    }
+    if unflushed >= runtime.spool.max_unflushed_bytes:
+        reasons.append("ingest spool is full: the telemetry store is not keeping up")
+    if not flusher.status.healthy:
+        reasons.append(f"telemetry store writes are failing: {flusher.status.last_error}")
     if reasons:
         return Response(
             {"status": "unavailable", "reasons": reasons, "checks": checks}, status_code=503
@@ -116,18 +127,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Open ClickHouse first: in embedded mode this process becomes the engine's owner.
         runtime.clickhouse  # noqa: B018
+        runtime.flusher.start()
         worker = start_worker(runtime.jobs.broker) if runtime.settings.embedded_broker else None
         try:
             yield
         finally:
             if worker is not None:
                 worker.stop()
+            runtime.flusher.stop()
 
     return Litestar(
         route_handlers=[
             GraphQLController,
             healthz,
             readyz,
+            *ingest_routes,
             index,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],

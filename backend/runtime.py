@@ -16,9 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from backend.auth.authz import Authorizer
 from backend.auth.tokens import TokenCodec
 from backend.core.db import create_app_engine, create_owner_engine, make_sessionmaker
+from backend.core.objects import FileObjectStore
 from backend.core.settings import Settings
 from backend.jobs.broker import Jobs, declare_actors, make_broker
 from backend.jobs.mail import FileMailer
+from backend.telemetry.batches import BatchLedger
+from backend.telemetry.flusher import Flusher
+from backend.telemetry.ingest import Ingest
+from backend.telemetry.quota import RateLimiter
+from backend.telemetry.registry import DeviceRegistry
+from backend.telemetry.spool import Spool
 from backend.telemetry.store import open_client
 from privacy.keyring import Keyring, load_keyring
 
@@ -59,6 +66,30 @@ class Runtime:
     def jobs(self) -> Jobs:
         return declare_actors(make_broker(self.settings), FileMailer(self.settings.mail_dir))
 
+    @cached_property
+    def spool(self) -> Spool:
+        return Spool(self.settings.spool_dir, max_unflushed_bytes=self.settings.spool_max_bytes)
+
+    @cached_property
+    def ledger(self) -> BatchLedger:
+        return BatchLedger(self.settings.spool_dir / "batches.sqlite")
+
+    @cached_property
+    def ingest(self) -> Ingest:
+        return Ingest(
+            DeviceRegistry(self.sessions),
+            self.spool,
+            self.ledger,
+            RateLimiter(),
+            FileObjectStore(self.settings.objects_dir),
+        )
+
+    @cached_property
+    def flusher(self) -> Flusher:
+        return Flusher(
+            self.spool, self.clickhouse, self.ledger, self.settings.spool_dir / "flushed.json"
+        )
+
     @property
     def log2_n(self) -> int:
         return self.settings.password_log2_n
@@ -70,3 +101,9 @@ class Runtime:
             self.owner_engine.dispose()
         if "jobs" in self.__dict__:
             self.jobs.broker.close()
+        if "flusher" in self.__dict__:
+            self.flusher.stop()
+        if "spool" in self.__dict__:
+            self.spool.close()
+        if "ledger" in self.__dict__:
+            self.ledger.close()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from backend.auth import service as auth_service
 from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
+from backend.core import counters
 from backend.core.errors import BadInput, Conflict, NotFound
 from privacy.audit import record
 from tenants.divisions import validate_division
@@ -239,6 +240,7 @@ async def set_subscription_status(
             raise NotFound(f"site {site_id} not found")
         previous = subscription.status
         subscription.status = status
+        await counters.bump(session, counters.REGISTRY)
         await record(
             session,
             principal.actor("platform"),

@@ -139,3 +139,13 @@ def create_owner_engine(settings: Settings) -> Engine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class ChangeCounter(Base):
+    """Named counters bumped in the transaction of a change, so other processes' caches can
+    tell cheaply that they are stale (``registry``: devices, sensors, subscriptions)."""
+
+    __tablename__ = "change_counters"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)

@@ -38,6 +38,10 @@ class Settings:
     max_request_bytes: int = 4 * 1024 * 1024
     # scrypt cost as log2(N); 15 is about 80 ms a hash. Lowered only by test fixtures.
     password_log2_n: int = 15
+    # Unflushed bytes the ingest spool may hold before ingest answers 503.
+    spool_max_bytes: int = 1024 * 1024 * 1024
+    # A device (or sensor) not heard from for this long is offline.
+    offline_after_seconds: int = 300
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -64,6 +68,10 @@ class Settings:
         if not self.embedded_clickhouse:
             return None
         return Path(self.clickhouse_url.removeprefix("chdb://"))
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
 
     @property
     def objects_dir(self) -> Path:
@@ -165,6 +173,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         master_key_file=master_key_file,
         token_ttl_seconds=_positive_int(
             "ANJIAN_TOKEN_TTL_SECONDS", values.get("ANJIAN_TOKEN_TTL_SECONDS"), 12 * 3600
+        ),
+        spool_max_bytes=_positive_int(
+            "ANJIAN_SPOOL_MAX_BYTES", values.get("ANJIAN_SPOOL_MAX_BYTES"), 1024 * 1024 * 1024
+        ),
+        offline_after_seconds=_positive_int(
+            "ANJIAN_OFFLINE_AFTER_SECONDS", values.get("ANJIAN_OFFLINE_AFTER_SECONDS"), 300
         ),
         password_log2_n=_bounded(
             "ANJIAN_PASSWORD_SCRYPT_LOG2N", values.get("ANJIAN_PASSWORD_SCRYPT_LOG2N"), 15, 10, 20

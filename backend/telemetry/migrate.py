@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from backend.core.errors import ConfigurationError
+from backend.core.errors import ConfigurationError, StoreUnavailable
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LEDGER = """
@@ -73,8 +74,16 @@ def migrate(client: Client) -> list[Migration]:
                     "after it was applied; add a new migration instead"
                 )
             continue
-        for statement in migration.statements():
-            client.command(statement)
+        # Statements are idempotent (IF NOT EXISTS), so a migration that failed half-way is
+        # simply run again from the top next time.
+        for number, statement in enumerate(migration.statements(), start=1):
+            try:
+                client.command(statement)
+            except ClickHouseError as exc:
+                raise StoreUnavailable(
+                    f"ClickHouse migration {migration.version:04d}_{migration.name}, statement "
+                    f"{number}, failed: {exc}"
+                ) from exc
         client.insert(
             "anjian_schema_migrations",
             [[migration.version, migration.name, migration.checksum]],

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
 from backend.auth.service import require
+from backend.core import counters
 from backend.core.db import utcnow
 from backend.core.errors import BadInput, Conflict, NotFound
 from backend.telemetry.kinds import SensorSpec
@@ -80,6 +81,7 @@ async def create_device(
     session.add(device)
     await session.flush()
     created = {s.code: s.id for s in await _add_sensor_rows(session, device, sensors)}
+    await counters.bump(session, counters.REGISTRY)
     await record(
         session,
         principal.actor(domain),
@@ -139,6 +141,7 @@ async def add_sensors(
         raise Conflict(f"device {device_id} is revoked")
     await _check_sensor_quota(session, device.site_id, len(sensors))
     added = await _add_sensor_rows(session, device, sensors)
+    await counters.bump(session, counters.REGISTRY)
     await record(
         session,
         principal.actor(domain),
@@ -187,6 +190,7 @@ async def revoke_device(
     require(authz, principal, domain, "device", "update")
     if device.revoked_at is None:
         device.revoked_at = utcnow()
+        await counters.bump(session, counters.REGISTRY)
         await record(
             session,
             principal.actor(domain),

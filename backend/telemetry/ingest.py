@@ -1,0 +1,439 @@
+"""Device ingestion: one code path for every transport (HTTP and MQTT).
+
+A request is checked against the device's registry entry (authenticated, site active), decoded
+with msgspec, validated reading by reading (an invalid batch stores nothing and gets every
+reading's error), de-duplicated by batch id, held to the site's plan rate, and appended to the
+durable spool. Only then is it acknowledged; the flusher takes it on to ClickHouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import msgspec
+
+from backend.core.objects import ObjectStore
+from backend.telemetry import records
+from backend.telemetry.batches import BatchLedger
+from backend.telemetry.quota import RateLimiter
+from backend.telemetry.registry import DeviceInfo, DeviceRegistry
+from backend.telemetry.spool import Spool, SpoolFull
+
+MAX_READINGS = 10_000
+MAX_EVENTS = 1_000
+MAX_FUTURE_MS = 5 * 60 * 1000
+MAX_ATTRIBUTES_BYTES = 4096
+SNAPSHOT_TYPES = {
+    "image/jpeg": (b"\xff\xd8\xff", "jpg"),
+    "image/png": (b"\x89PNG\r\n\x1a\n", "png"),
+}
+MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
+
+
+class IngestError(Exception):
+    """A refusal with its HTTP status and JSON body (MQTT logs it instead)."""
+
+    def __init__(self, status: int, body: dict[str, Any], retry_after: int | None = None) -> None:
+        super().__init__(body.get("error") or body)
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+
+
+def _error(status: int, message: str, retry_after: int | None = None) -> IngestError:
+    return IngestError(status, {"error": message}, retry_after)
+
+
+class Reading(msgspec.Struct, forbid_unknown_fields=True):
+    sensor: str
+    ts: datetime | int
+    value: float
+
+
+class TelemetryBody(msgspec.Struct, forbid_unknown_fields=True):
+    batch_id: uuid.UUID
+    readings: list[Reading]
+
+
+class Event(msgspec.Struct, forbid_unknown_fields=True):
+    type: str
+    ts: datetime | int
+    sensor: str | None = None
+    attributes: dict[str, str | int | float | bool | list[float]] = {}
+    snapshot: str | None = None
+
+
+class EventsBody(msgspec.Struct, forbid_unknown_fields=True):
+    batch_id: uuid.UUID
+    events: list[Event]
+
+
+class HeartbeatBody(msgspec.Struct, forbid_unknown_fields=True):
+    ts: datetime | int | None = None
+
+
+_TELEMETRY = msgspec.json.Decoder(TelemetryBody)
+_EVENTS = msgspec.json.Decoder(EventsBody)
+_HEARTBEAT = msgspec.json.Decoder(HeartbeatBody)
+_PATH = re.compile(r"`\$((?:\.[a-z_]+|\[\d+\])*)`")
+
+
+def _decode_error(exc: msgspec.DecodeError, items: str) -> IngestError:
+    """msgspec's first error, as the contract's per-item error list."""
+    message = str(exc)
+    match = _PATH.search(message)
+    index, field = None, None
+    if match:
+        parts = re.findall(r"\.([a-z_]+)|\[(\d+)\]", match.group(1))
+        if len(parts) >= 2 and parts[0][0] == items and parts[1][1]:
+            index = int(parts[1][1])
+            field = parts[2][0] if len(parts) > 2 else None
+        elif parts:
+            field = parts[0][0] or None
+    text = message.split(" - at ")[0]
+    unknown = re.search(r"unknown field `([^`]+)`", message)
+    if unknown:
+        field = unknown.group(1)
+    if isinstance(exc, msgspec.ValidationError):
+        return IngestError(400, {"errors": [{"index": index, "field": field, "message": text}]})
+    return IngestError(
+        400, {"errors": [{"index": None, "field": None, "message": f"malformed JSON: {text}"}]}
+    )
+
+
+def epoch_ms(value: datetime | int) -> int | None:
+    """Milliseconds since the epoch, or None for a timestamp without a zone."""
+    if isinstance(value, int):
+        return value
+    if value.tzinfo is None:
+        return None
+    return round(value.timestamp() * 1000)
+
+
+def _event_catalog() -> dict[str, set[str]]:
+    text = resources.files("backend.telemetry").joinpath("event_types.json").read_text("utf-8")
+    return {name: set(spec["attributes"]) for name, spec in json.loads(text)["types"].items()}
+
+
+@dataclass(frozen=True)
+class Accepted:
+    accepted: int
+    duplicates: int
+
+    def as_json(self) -> dict[str, int]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates}
+
+
+class Ingest:
+    def __init__(
+        self,
+        registry: DeviceRegistry,
+        spool: Spool,
+        ledger: BatchLedger,
+        limiter: RateLimiter,
+        objects: ObjectStore,
+    ) -> None:
+        self.registry = registry
+        self.spool = spool
+        self.ledger = ledger
+        self.limiter = limiter
+        self.objects = objects
+        self.event_types = _event_catalog()
+
+    # -- who is sending ----------------------------------------------------------------------
+
+    async def authenticate(self, token: str | None) -> DeviceInfo:
+        if not token:
+            raise _error(401, "missing device token: send Authorization: Bearer <token>")
+        # The lookup is by SHA-256 of a 256-bit token: equal hashes, not a string comparison
+        # of secrets, so timing tells nothing about the stored token.
+        device = await self.registry.by_token_hash(hashlib.sha256(token.encode()).digest())
+        return self._admit(device)
+
+    async def device(self, device_id: uuid.UUID) -> DeviceInfo:
+        """For MQTT, where the broker authenticated the device and the topic names it."""
+        return self._admit(await self.registry.by_id(device_id))
+
+    @staticmethod
+    def _admit(device: DeviceInfo | None) -> DeviceInfo:
+        if device is None or device.revoked:
+            raise _error(401, "unknown or revoked device token")
+        if not device.site_active:
+            raise _error(403, "the site's subscription is suspended")
+        return device
+
+    # -- readings ----------------------------------------------------------------------------
+
+    async def telemetry(self, device: DeviceInfo, body: bytes) -> Accepted:
+        try:
+            batch = _TELEMETRY.decode(body)
+        except msgspec.DecodeError as exc:
+            raise _decode_error(exc, "readings") from None
+        count = len(batch.readings)
+        if count > MAX_READINGS:
+            raise _error(413, f"a batch holds at most {MAX_READINGS} readings, got {count}")
+        if count == 0:
+            raise IngestError(
+                400,
+                {
+                    "errors": [
+                        {
+                            "index": None,
+                            "field": "readings",
+                            "message": "a batch needs at least one reading",
+                        }
+                    ]
+                },
+            )
+        sensor_ids, stamps, values = self._validate(device, batch.readings)
+        payload = records.encode_readings(
+            tenant_id=device.tenant_id,
+            site_id=device.site_id,
+            device_id=device.id,
+            batch_id=batch.batch_id,
+            retention_days=device.retention_days,
+            sensor_ids=sensor_ids,
+            ts_ms=stamps,
+            values=values,
+        )
+        return await self._store(device, batch.batch_id, count, payload, count)
+
+    def _validate(
+        self, device: DeviceInfo, readings: list[Reading]
+    ) -> tuple[list[bytes], list[int], list[float]]:
+        sensors = device.sensors
+        latest = int(time.time() * 1000) + MAX_FUTURE_MS
+        errors: list[dict[str, Any]] = []
+        sensor_ids: list[bytes] = []
+        stamps: list[int] = []
+        values: list[float] = []
+        for index, reading in enumerate(readings):
+            sensor = sensors.get(reading.sensor)
+            if sensor is None:
+                errors.append(
+                    {
+                        "index": index,
+                        "field": "sensor",
+                        "message": f"unknown sensor code {reading.sensor!r}",
+                    }
+                )
+                continue
+            value = reading.value
+            if not math.isfinite(value):
+                errors.append({"index": index, "field": "value", "message": "not a finite number"})
+            elif not sensor.min_value <= value <= sensor.max_value:
+                errors.append(
+                    {
+                        "index": index,
+                        "field": "value",
+                        "message": f"{value} is outside the sensor's range "
+                        f"[{sensor.min_value}, {sensor.max_value}]",
+                    }
+                )
+            ms = epoch_ms(reading.ts)
+            if ms is None:
+                errors.append(
+                    {
+                        "index": index,
+                        "field": "ts",
+                        "message": "timestamp has no time zone (add Z or an offset)",
+                    }
+                )
+            elif ms > latest:
+                errors.append(
+                    {
+                        "index": index,
+                        "field": "ts",
+                        "message": "timestamp is more than 5 minutes in the future",
+                    }
+                )
+            elif ms < 0:
+                errors.append({"index": index, "field": "ts", "message": "timestamp before 1970"})
+            sensor_ids.append(sensor.id_bytes)
+            stamps.append(ms or 0)
+            values.append(value)
+        if errors:
+            raise IngestError(400, {"errors": errors})
+        return sensor_ids, stamps, values
+
+    async def _store(
+        self, device: DeviceInfo, batch_id: uuid.UUID, count: int, payload: bytes, quota_cost: int
+    ) -> Accepted:
+        key = (device.id.bytes, batch_id.bytes)
+        if not self.ledger.reserve(key):
+            return Accepted(0, count)
+        try:
+            wait = self.limiter.take(device.site_id, quota_cost, device.readings_per_minute)
+            if wait:
+                raise _error(
+                    429,
+                    f"over the plan's {device.readings_per_minute} readings per "
+                    "minute for this site",
+                    retry_after=int(wait),
+                )
+            try:
+                await self.spool.append(payload)
+            except SpoolFull:
+                raise _error(
+                    503, "ingest is backed up while the telemetry store catches up", retry_after=5
+                ) from None
+        except BaseException:
+            self.ledger.unreserve(key)
+            raise
+        return Accepted(count, 0)
+
+    # -- heartbeats and events ---------------------------------------------------------------
+
+    async def heartbeat(self, device: DeviceInfo, body: bytes) -> None:
+        try:
+            beat = _HEARTBEAT.decode(body) if body.strip() else HeartbeatBody()
+        except msgspec.DecodeError as exc:
+            raise _decode_error(exc, "") from None
+        now = int(time.time() * 1000)
+        ms = now if beat.ts is None else epoch_ms(beat.ts)
+        if ms is None or ms > now + MAX_FUTURE_MS:
+            raise IngestError(
+                400,
+                {
+                    "errors": [
+                        {
+                            "index": None,
+                            "field": "ts",
+                            "message": "ts needs a time zone and must not be in the future",
+                        }
+                    ]
+                },
+            )
+        payload = records.encode_heartbeat(
+            tenant_id=device.tenant_id, site_id=device.site_id, device_id=device.id, ts_ms=ms
+        )
+        try:
+            await self.spool.append(payload)
+        except SpoolFull:
+            raise _error(503, "ingest is backed up", retry_after=5) from None
+
+    async def events(self, device: DeviceInfo, body: bytes) -> Accepted:
+        try:
+            batch = _EVENTS.decode(body)
+        except msgspec.DecodeError as exc:
+            raise _decode_error(exc, "events") from None
+        if len(batch.events) > MAX_EVENTS:
+            raise _error(413, f"a batch holds at most {MAX_EVENTS} events")
+        if not batch.events:
+            raise IngestError(
+                400,
+                {
+                    "errors": [
+                        {
+                            "index": None,
+                            "field": "events",
+                            "message": "a batch needs at least one event",
+                        }
+                    ]
+                },
+            )
+        rows = self._validate_events(device, batch.events)
+        payload = records.encode_events(
+            records.EventsRecord(
+                tenant_id=device.tenant_id.bytes,
+                site_id=device.site_id.bytes,
+                device_id=device.id.bytes,
+                batch_id=batch.batch_id.bytes,
+                retention_days=device.retention_days,
+                events=rows,
+            )
+        )
+        return await self._store(device, batch.batch_id, len(rows), payload, len(rows))
+
+    def _validate_events(self, device: DeviceInfo, events: list[Event]) -> list[records.EventRow]:
+        latest = int(time.time() * 1000) + MAX_FUTURE_MS
+        errors: list[dict[str, Any]] = []
+        rows: list[records.EventRow] = []
+        for index, event in enumerate(events):
+            allowed = self.event_types.get(event.type)
+            if allowed is None:
+                errors.append(
+                    {
+                        "index": index,
+                        "field": "type",
+                        "message": f"unknown event type {event.type!r}",
+                    }
+                )
+                continue
+            extra = sorted(set(event.attributes) - allowed)
+            if extra:
+                errors.append(
+                    {
+                        "index": index,
+                        "field": "attributes",
+                        "message": f"attributes not declared for {event.type}: {', '.join(extra)}",
+                    }
+                )
+            attributes = json.dumps(event.attributes, ensure_ascii=False, sort_keys=True)
+            if len(attributes.encode()) > MAX_ATTRIBUTES_BYTES:
+                errors.append({"index": index, "field": "attributes", "message": "too large"})
+            sensor_id = None
+            if event.sensor is not None:
+                sensor = device.sensors.get(event.sensor)
+                if sensor is None:
+                    errors.append(
+                        {
+                            "index": index,
+                            "field": "sensor",
+                            "message": f"unknown sensor code {event.sensor!r}",
+                        }
+                    )
+                else:
+                    sensor_id = sensor.id_bytes
+            if event.snapshot is not None and not (
+                event.snapshot.startswith(snapshot_prefix(device))
+                and self.objects.exists(event.snapshot)
+            ):
+                errors.append(
+                    {
+                        "index": index,
+                        "field": "snapshot",
+                        "message": "unknown snapshot; upload it to /api/v1/snapshots first",
+                    }
+                )
+            ms = epoch_ms(event.ts)
+            if ms is None or ms > latest or ms < 0:
+                errors.append(
+                    {
+                        "index": index,
+                        "field": "ts",
+                        "message": "timestamp needs a time zone and must not be in the future",
+                    }
+                )
+            rows.append(
+                records.EventRow(event.type, sensor_id, ms or 0, attributes, event.snapshot)
+            )
+        if errors:
+            raise IngestError(400, {"errors": errors})
+        return rows
+
+    def snapshot(self, device: DeviceInfo, content_type: str, data: bytes) -> str:
+        kind = SNAPSHOT_TYPES.get(content_type.split(";")[0].strip().lower())
+        if kind is None:
+            raise _error(415, "snapshots are image/jpeg or image/png")
+        if len(data) > MAX_SNAPSHOT_BYTES:
+            raise _error(413, "a snapshot is at most 8 MiB")
+        magic, extension = kind
+        if not data.startswith(magic):
+            raise _error(400, f"the body is not a {content_type} image")
+        key = f"{snapshot_prefix(device)}{uuid.uuid4()}.{extension}"
+        self.objects.put(key, data, content_type)
+        return key
+
+
+def snapshot_prefix(device: DeviceInfo) -> str:
+    return f"snapshots/{device.tenant_id}/"
