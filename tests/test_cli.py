@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from backend.migrate import head_revision
+from backend.telemetry.migrate import discover
 from tests.factories import PASSWORD, unique
 
 ANJIAN = Path(sys.executable).parent / "anjian"
@@ -478,4 +479,5 @@ def test_migrate_refuses_an_engine_in_use(tmp_path: Path) -> None:
     assert "in use" in done.stderr
     assert str(chdb) in done.stderr
     # Once the other process is gone the same command works.
-    assert busy.ok_json("migrate")["clickhouse_applied"] == ["0001_readings"]
+    applied = busy.ok_json("migrate")["clickhouse_applied"]
+    assert applied == [f"{m.version:04d}_{m.name}" for m in discover()]
