@@ -472,3 +472,34 @@ def worker(settings: Settings, threads: int) -> None:
     click.echo(f"workers running on {settings.broker_url}", err=True)
     stop.wait()
     running.stop()
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks against a real server process (figures as JSON on stdout)."""
+
+
+@bench.command("ingest")
+@click.option("--devices", default=20, show_default=True, help="Concurrent device clients.")
+@click.option("--duration", default=60.0, show_default=True, help="Seconds of load.")
+@click.option("--batch", "batch_size", default=500, show_default=True, help="Readings a batch.")
+@click.option(
+    "--sensors", "sensors_per_device", default=50, show_default=True, help="Sensors per device."
+)
+@click.option("--keep", is_flag=True, help="Keep the scratch data dir.")
+def bench_ingest(
+    devices: int, duration: float, batch_size: int, sensors_per_device: int, keep: bool
+) -> None:
+    """Readings/s over HTTP end to end versus a direct ClickHouse insert."""
+    from backend.bench.ingest import as_dict, run
+
+    figures = run(devices, duration, batch_size, sensors_per_device, keep=keep)
+    click.echo(json.dumps(as_dict(figures), ensure_ascii=False))
+    click.echo(
+        f"accepted {figures.accepted_per_s:,.0f} readings/s, landed {figures.landed_per_s:,.0f}/s "
+        f"({figures.readings_landed:,} of {figures.readings_accepted:,}); p50 "
+        f"{figures.latency_p50_ms} ms, p99 {figures.latency_p99_ms} ms; server peak RSS "
+        f"{figures.server_peak_rss_mib} MiB; raw insert "
+        f"{figures.raw_insert_rows_per_s:,.0f} rows/s; ratio {figures.ratio_to_raw}",
+        err=True,
+    )

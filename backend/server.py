@@ -21,4 +21,5 @@ def serve(settings: Settings, *, host: str, port: int, simulate: bool = False) -
         from backend.telemetry.simulator import attach_simulator
 
         attach_simulator(app, runtime)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    # No per-request access log: devices post hundreds of batches a second.
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, access_log=False)

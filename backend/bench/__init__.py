@@ -1,0 +1,1 @@
+"""Benchmarks run by ``anjian bench …``: real processes, real HTTP, figures as JSON."""

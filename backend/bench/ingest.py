@@ -1,0 +1,400 @@
+"""``anjian bench ingest``: devices posting 500-reading batches over real HTTP to a server.
+
+The benchmark provisions an enterprise-plan site with N devices in a scratch data dir, starts
+``anjian serve`` as a separate process, and drives it from this process with N concurrent
+keep-alive clients for a fixed duration. It reports readings/s acknowledged, readings/s landed
+in ClickHouse (counted through the server's GraphQL API once the flusher has drained), accept
+latency percentiles, and the server's peak RSS. Then, in another process on a scratch chdb
+directory (the server owns its own), it inserts the same number of rows with a direct
+clickhouse-connect columnar insert, and reports the ratio of the two rates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+ANJIAN = str(Path(sys.executable).parent / "anjian")
+PASSWORD = "bench-password-1"
+
+
+@dataclass
+class IngestFigures:
+    devices: int
+    batch_size: int
+    duration_s: float
+    batches_accepted: int
+    readings_accepted: int
+    readings_landed: int
+    accepted_per_s: float
+    landed_per_s: float
+    drain_s: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_max_ms: float
+    refused: dict[str, int]
+    server_peak_rss_mib: float
+    raw_insert_rows_per_s: float
+    ratio_to_raw: float
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANJIAN_")}
+    env.update(
+        {
+            "ANJIAN_DATA_DIR": str(data_dir),
+            "ANJIAN_ENV_FILE": str(data_dir / "none.env"),
+            "ANJIAN_PASSWORD_SCRYPT_LOG2N": "12",
+        }
+    )
+    return env
+
+
+def _cli(data_dir: Path, *args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [ANJIAN, *args, "--json"], env=_env(data_dir), capture_output=True, text=True, timeout=300
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"anjian {' '.join(args)}: {done.stderr.strip()}")
+    return json.loads(done.stdout)
+
+
+def _provision(
+    data_dir: Path, devices: int, sensors_per_device: int
+) -> list[tuple[str, list[str]]]:
+    _cli(data_dir, "migrate")
+    owner = "bench-owner@example.cn"
+    tenant = _cli(
+        data_dir,
+        "tenant",
+        "create",
+        "--name",
+        "基准测试化工",
+        "--division",
+        "320100",
+        "--industry",
+        "chemical",
+        "--owner-email",
+        owner,
+        "--owner-password",
+        PASSWORD,
+    )
+    site = _cli(
+        data_dir,
+        "site",
+        "create",
+        "--tenant",
+        str(tenant["tenant_id"]),
+        "--name",
+        "基准测试厂区",
+        "--division",
+        "320102",
+        "--plan",
+        "enterprise",
+    )
+    sensors_file = data_dir / "bench-sensors.json"
+    codes = [f"TT-{i:03d}" for i in range(sensors_per_device)]
+    sensors_file.write_text(
+        json.dumps([{"code": c, "kind": "temperature", "unit": "°C"} for c in codes])
+    )
+    out = []
+    for number in range(devices):
+        device = _cli(
+            data_dir,
+            "device",
+            "create",
+            "--site",
+            str(site["site_id"]),
+            "--name",
+            f"bench-{number}",
+            "--sensors",
+            str(sensors_file),
+        )
+        out.append((str(device["token"]), codes))
+    (data_dir / "bench-site.json").write_text(json.dumps({"site": site["site_id"], "owner": owner}))
+    return out
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class _BodyFactory:
+    """Pre-encoded JSON templates: the load generator must not be the bottleneck."""
+
+    def __init__(self, codes: list[str], batch_size: int) -> None:
+        per_ts = len(codes)
+        self.timestamps = max(1, batch_size // per_ts)
+        parts = []
+        for t in range(self.timestamps):
+            for i, code in enumerate(codes[:batch_size]):
+                value = 20.0 + (i % 40) + t * 0.01
+                parts.append(f'{{"sensor":"{code}","ts":%(t{t})d,"value":{value:.2f}}}')
+        self.template = '{"batch_id":"%(batch)s","readings":[' + ",".join(parts) + "]}"
+        self.count = len(parts)
+        self.sequence = 0
+
+    def next(self) -> bytes:
+        # Every batch gets its own milliseconds, so readings never collide on (sensor, ts).
+        base = int(time.time() * 1000) - 60_000 + (self.sequence % 50_000)
+        self.sequence += 1
+        stamps = {f"t{t}": base - t * 60_000 for t in range(self.timestamps)}
+        return (self.template % {"batch": uuid.uuid4(), **stamps}).encode()
+
+
+async def _device_loop(
+    client: httpx.AsyncClient,
+    token: str,
+    factory: _BodyFactory,
+    deadline: float,
+    latencies: list[float],
+    refused: dict[str, int],
+    counter: list[int],
+) -> None:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    while time.monotonic() < deadline:
+        body = factory.next()
+        started = time.perf_counter()
+        response = await client.post("/api/v1/telemetry", content=body, headers=headers)
+        elapsed = time.perf_counter() - started
+        if response.status_code == 202:
+            latencies.append(elapsed)
+            counter[0] += response.json()["accepted"]
+        else:
+            refused[str(response.status_code)] = refused.get(str(response.status_code), 0) + 1
+            retry = response.headers.get("Retry-After")
+            await asyncio.sleep(float(retry) if retry else 0.5)
+
+
+async def _load(
+    url: str, devices: list[tuple[str, list[str]]], batch_size: int, duration: float
+) -> tuple[list[float], dict[str, int], int, float]:
+    latencies: list[float] = []
+    refused: dict[str, int] = {}
+    counter = [0]
+    limits = httpx.Limits(max_connections=len(devices), max_keepalive_connections=len(devices))
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        started = time.monotonic()
+        deadline = started + duration
+        tasks = [
+            asyncio.create_task(
+                _device_loop(
+                    client,
+                    token,
+                    _BodyFactory(codes, batch_size),
+                    deadline,
+                    latencies,
+                    refused,
+                    counter,
+                )
+            )
+            for token, codes in devices
+        ]
+        with Progress(
+            TextColumn("[bold]ingest[/] {task.fields[rate]}"),
+            BarColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+            console=_stderr_console(),
+        ) as progress:
+            task = progress.add_task("load", total=duration, rate="")
+            while not all(t.done() for t in tasks):
+                await asyncio.sleep(0.5)
+                elapsed = time.monotonic() - started
+                progress.update(
+                    task,
+                    completed=min(elapsed, duration),
+                    rate=f"{counter[0] / max(elapsed, 1e-9):,.0f} readings/s",
+                )
+        await asyncio.gather(*tasks)
+        return latencies, refused, counter[0], time.monotonic() - started
+
+
+def _stderr_console() -> object:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _graphql(
+    url: str, query: str, variables: dict[str, object], token: str | None = None
+) -> dict[str, object]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.post(
+        f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=60
+    )
+    body = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"GraphQL error: {body['errors']}")
+    return body["data"]
+
+
+def _landed(url: str, token: str, site_id: str) -> int:
+    data = _graphql(
+        url,
+        "query($s: ID!, $f: DateTime!, $t: DateTime!) "
+        "{ siteReadingCount(siteId: $s, from: $f, to: $t) }",
+        {"s": site_id, "f": "2000-01-01T00:00:00Z", "t": datetime.now(UTC).isoformat()},
+        token,
+    )
+    return int(data["siteReadingCount"])  # type: ignore[arg-type]
+
+
+_RAW_INSERT = r"""
+import sys, time, uuid, tempfile
+import clickhouse_connect
+from datetime import UTC, datetime, timedelta
+from backend.telemetry import migrate
+rows, sensors = int(sys.argv[1]), int(sys.argv[2])
+client = clickhouse_connect.get_client(dsn="chdb://" + tempfile.mkdtemp(prefix="anjian-raw-"))
+migrate.migrate(client)
+tenant, site = uuid.uuid4(), uuid.uuid4()
+sensor_ids = [uuid.uuid4() for _ in range(sensors)]
+now = datetime.now(UTC)
+block = 100_000
+columns = [[tenant] * block, [site] * block,
+           [sensor_ids[i % sensors] for i in range(block)],
+           [now - timedelta(milliseconds=i) for i in range(block)],
+           [20.0 + (i % 40) for i in range(block)], [365] * block]
+names = ["tenant_id", "site_id", "sensor_id", "ts", "value", "retention_days"]
+started = time.perf_counter()
+done = 0
+while done < rows:
+    client.insert("readings", columns, column_names=names, column_oriented=True)
+    done += block
+print(done / (time.perf_counter() - started))
+"""
+
+
+def _raw_insert_rate(rows: int, sensors: int) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", _RAW_INSERT, str(max(rows, 100_000)), str(sensors)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"raw insert benchmark failed: {done.stderr[-2000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def run(
+    devices: int,
+    duration: float,
+    batch_size: int,
+    sensors_per_device: int,
+    data_dir: Path | None = None,
+    keep: bool = False,
+) -> IngestFigures:
+    scratch = data_dir or Path(tempfile.mkdtemp(prefix="anjian-bench-"))
+    try:
+        print(f"provisioning {devices} devices in {scratch} …", file=sys.stderr)
+        fleet = _provision(scratch, devices, sensors_per_device)
+        site = json.loads((scratch / "bench-site.json").read_text())
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = (scratch / "server.log").open("wb")
+        server = subprocess.Popen(
+            [ANJIAN, "serve", "--port", str(port)], env=_env(scratch), stdout=log, stderr=log
+        )
+        try:
+            _wait_healthy(url, server)
+            token = _graphql(
+                url,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+                {"e": site["owner"], "p": PASSWORD},
+            )["login"]["token"]  # type: ignore[index]
+            latencies, refused, accepted, elapsed = asyncio.run(
+                _load(url, fleet, batch_size, duration)
+            )
+            drain_started = time.monotonic()
+            landed = _landed(url, token, site["site"])
+            while landed < accepted and time.monotonic() - drain_started < 120:
+                time.sleep(0.5)
+                landed = _landed(url, token, site["site"])
+            drain = time.monotonic() - drain_started
+            rss = _peak_rss_mib(server.pid)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+        print("measuring the raw engine insert in a separate process …", file=sys.stderr)
+        raw = _raw_insert_rate(accepted, sensors_per_device * devices)
+    finally:
+        if data_dir is None and not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return (
+            1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))]
+            if latencies
+            else float("nan")
+        )
+
+    accepted_rate = accepted / elapsed
+    return IngestFigures(
+        devices=devices,
+        batch_size=batch_size,
+        duration_s=round(elapsed, 1),
+        batches_accepted=len(latencies),
+        readings_accepted=accepted,
+        readings_landed=landed,
+        accepted_per_s=round(accepted_rate),
+        landed_per_s=round(landed / (elapsed + drain)),
+        drain_s=round(drain, 2),
+        latency_p50_ms=round(pct(0.50), 1),
+        latency_p99_ms=round(pct(0.99), 1),
+        latency_max_ms=round(pct(1.0), 1),
+        refused=refused,
+        server_peak_rss_mib=round(rss, 1),
+        raw_insert_rows_per_s=round(raw),
+        ratio_to_raw=round(accepted_rate / raw, 3),
+    )
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the server exited during start-up; see server.log")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the server did not become healthy within 60 s")
+
+
+def as_dict(figures: IngestFigures) -> dict[str, object]:
+    return asdict(figures)
