@@ -249,7 +249,11 @@ class Flusher:
 
     def _loop(self) -> None:
         backoff = 0.5
+        next_purge = 0.0
         while not self._stop.is_set():
+            if time.monotonic() >= next_purge:  # forget batch ids older than the ledger keeps
+                self.ledger.purge()
+                next_purge = time.monotonic() + 600
             try:
                 flushed = self.flush_once(wait=self.linger)
             except Exception as exc:  # ClickHouse down, disk trouble: keep the run, retry

@@ -15,8 +15,19 @@ from clickhouse_connect.driver.client import Client
 from backend.core.errors import ScopeRequired
 from tenants.scope import Scope
 
-# Tables a scoped query may read; each has a tenant_id column first in its ORDER BY.
-SCOPED_TABLES = frozenset({"readings"})
+# Tables a scoped query may read; each has a tenant_id column first in its ORDER BY, so the
+# tenant filter is also what prunes the primary index.
+SCOPED_TABLES = frozenset(
+    {
+        "readings",
+        "readings_1m",
+        "readings_1h",
+        "sensor_latest",
+        "events",
+        "device_seen",
+        "device_last_seen",
+    }
+)
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SCOPE_PARAM = "scope_tenant_ids"
 
