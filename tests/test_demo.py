@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import io
 import math
 import random
@@ -367,7 +368,8 @@ async def test_live_values_show_in_graphql(demo: Demo) -> None:
     owner = next(x for x in demo.first.logins if x.role == "owner")
     sensors = await unscoped_demo_sensors(demo.rt)
     now = utc_now_ms()
-    await anyio.to_thread.run_sync(Simulator(random.Random(5)).tick, demo.rt, sensors, now)
+    await Simulator(random.Random(5)).tick(demo.rt, sensors, now)
+    await anyio.to_thread.run_sync(demo.rt.flusher.flush_once)
     ranges = {str(s.id): (s.min_value, s.max_value) for s in sensors}
     zones = {z.id: z.name for z in await all_rows(demo.rt, Zone)}
     placed = {str(s.id): zones.get(s.zone_id) for s in await all_rows(demo.rt, Sensor)}
@@ -388,10 +390,9 @@ async def test_one_tick_writes_a_plausible_reading_for_every_sensor(demo: Demo) 
     sensors = await unscoped_demo_sensors(demo.rt)
     assert len(sensors) == demo.first.sensors
     now = utc_now_ms()
-    written = await anyio.to_thread.run_sync(
-        Simulator(random.Random(7)).tick, demo.rt, sensors, now
-    )
+    written = await Simulator(random.Random(7)).tick(demo.rt, sensors, now)
     assert written == len(sensors)
+    await anyio.to_thread.run_sync(demo.rt.flusher.flush_once)
     scope = Scope(tenant_ids=frozenset(s.tenant_id for s in sensors))
     latest = await anyio.to_thread.run_sync(
         readings.latest, demo.rt.clickhouse, scope, [s.id for s in sensors]
@@ -438,11 +439,12 @@ async def test_pump_sensors_replay_the_skab_recording(demo: Demo) -> None:
 
 
 async def test_simulator_runs_with_the_app_and_stops_on_shutdown(
-    demo: Demo, caplog: pytest.LogCaptureFixture
+    demo: Demo, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     # The app's lifespan runs in the test client's own event loop thread: give it its own
     # runtime (same stores) rather than sharing this loop's connection pool.
-    app_runtime = Runtime(demo.rt.settings)
+    # Its own spool too: one process writes a spool directory.
+    app_runtime = Runtime(dataclasses.replace(demo.rt.settings, spool_dir=tmp_path / "spool"))
     app = create_app(runtime=app_runtime)
     attach_simulator(app, app_runtime)
     sensors = await unscoped_demo_sensors(demo.rt)
@@ -477,7 +479,7 @@ class FlakySimulator(Simulator):
         self.wanted = wanted
         self.enough = threading.Event()
 
-    def tick(
+    async def tick(
         self, runtime: Runtime, sensors: Sequence[SimSensor], now: datetime | None = None
     ) -> int:
         self.calls += 1
@@ -485,7 +487,7 @@ class FlakySimulator(Simulator):
             self.enough.set()
         if self.calls == 1:
             raise RuntimeError("ClickHouse went away")
-        return super().tick(runtime, sensors, now)
+        return await super().tick(runtime, sensors, now)
 
 
 async def test_a_failed_tick_is_logged_and_the_loop_goes_on(

@@ -38,7 +38,9 @@ class Settings:
     max_request_bytes: int = 4 * 1024 * 1024
     # scrypt cost as log2(N); 15 is about 80 ms a hash. Lowered only by test fixtures.
     password_log2_n: int = 15
-    # Unflushed bytes the ingest spool may hold before ingest answers 503.
+    # Where acknowledged-but-unflushed telemetry waits (default: under the data dir), and how
+    # many unflushed bytes it may hold before ingest answers 503.
+    spool_dir: Path = Path("var/spool")
     spool_max_bytes: int = 1024 * 1024 * 1024
     # A device (or sensor) not heard from for this long is offline.
     offline_after_seconds: int = 300
@@ -68,10 +70,6 @@ class Settings:
         if not self.embedded_clickhouse:
             return None
         return Path(self.clickhouse_url.removeprefix("chdb://"))
-
-    @property
-    def spool_dir(self) -> Path:
-        return self.data_dir / "spool"
 
     @property
     def objects_dir(self) -> Path:
@@ -173,6 +171,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         master_key_file=master_key_file,
         token_ttl_seconds=_positive_int(
             "ANJIAN_TOKEN_TTL_SECONDS", values.get("ANJIAN_TOKEN_TTL_SECONDS"), 12 * 3600
+        ),
+        spool_dir=(
+            Path(values["ANJIAN_SPOOL_DIR"]).expanduser().resolve()
+            if values.get("ANJIAN_SPOOL_DIR")
+            else data_dir / "spool"
         ),
         spool_max_bytes=_positive_int(
             "ANJIAN_SPOOL_MAX_BYTES", values.get("ANJIAN_SPOOL_MAX_BYTES"), 1024 * 1024 * 1024

@@ -216,6 +216,7 @@ class Flusher:
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._flushing = threading.Lock()  # one run at a time, whoever calls
         spool.release(self.checkpoint.flushed)
         self.ledger.restore_pending(self._unflushed_keys())
 
@@ -270,6 +271,10 @@ class Flusher:
 
     def flush_once(self, wait: float = 0.0) -> int:
         """Flush one run (the pending intent first); returns rows flushed."""
+        with self._flushing:
+            return self._flush_once(wait)
+
+    def _flush_once(self, wait: float) -> int:
         if self.checkpoint.intent is None:
             if not self.spool.wait_for_data(self.checkpoint.flushed, timeout=max(wait, 0.001)):
                 return 0

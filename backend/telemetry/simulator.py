@@ -2,12 +2,14 @@
 
 A system process inside the server (``anjian demo``): it reads the demo sensors once at
 start-up and every minute after (an unscoped read; it works for no user), and on each tick
-writes one reading per sensor into ClickHouse with the current UTC time. Values wander around
-a plausible baseline per kind (a mean-reverting random walk), always inside the sensor's
-physical range; the circulating-water pumps of the chemical sites replay real measurements
-from the SKAB test bed (``data/skab_valve1_excerpt.csv``, see ``data/PROVENANCE.md``).
+hands one batch per device to the ingest spool, exactly as a device's accepted batch would
+be, so the readings, rollups, latest values and device status all come from the real path.
+Values wander around a plausible baseline per kind (a mean-reverting random walk), always
+inside the sensor's physical range; the circulating-water pumps of the chemical sites
+replay real measurements from the SKAB test bed (``data/skab_valve1_excerpt.csv``, see
+``data/PROVENANCE.md``).
 
-One tick is ``Simulator.tick(runtime, sensors)``, which tests call directly.
+One tick is ``await Simulator.tick(runtime, sensors)``, which tests call directly.
 """
 
 from __future__ import annotations
@@ -27,14 +29,13 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 
-import anyio
 from litestar import Litestar
 from sqlalchemy import select
 
 from backend._demo_data import SKAB_PUMP_CODES, build_plan
 from backend.runtime import Runtime
 from backend.telemetry.models import Device, Sensor
-from backend.telemetry.readings import insert_columns
+from backend.telemetry.records import encode_readings
 from tenants.models import Subscription, SubscriptionStatus, Tenant
 from tenants.scope import unscoped_session
 
@@ -49,6 +50,8 @@ class SimSensor:
     id: uuid.UUID
     tenant_id: uuid.UUID
     site_id: uuid.UUID
+    device_id: uuid.UUID
+    retention_days: int
     code: str
     kind: str
     gas: str | None
@@ -192,13 +195,32 @@ class Simulator:
             values,
         )
 
-    def tick(
+    async def tick(
         self, runtime: Runtime, sensors: Sequence[SimSensor], now: datetime | None = None
     ) -> int:
-        """Generate and store one reading per sensor (blocking: run it in a worker thread)."""
+        """One reading per sensor, appended to the spool as one batch per device."""
         if not sensors:
             return 0
-        return insert_columns(runtime.clickhouse, self.generate(sensors, now))
+        columns = self.generate(sensors, now)
+        stamp = round(columns[3][0].timestamp() * 1000)
+        by_device: dict[uuid.UUID, list[tuple[SimSensor, float]]] = {}
+        for sensor, value in zip(sensors, columns[4], strict=True):
+            by_device.setdefault(sensor.device_id, []).append((sensor, value))
+        for device_id, batch in by_device.items():
+            first = batch[0][0]
+            await runtime.spool.append(
+                encode_readings(
+                    tenant_id=first.tenant_id,
+                    site_id=first.site_id,
+                    device_id=device_id,
+                    batch_id=uuid.uuid4(),
+                    retention_days=first.retention_days,
+                    sensor_ids=[sensor.id.bytes for sensor, _ in batch],
+                    ts_ms=[stamp] * len(batch),
+                    values=[value for _, value in batch],
+                )
+            )
+        return len(sensors)
 
 
 def demo_tenant_names() -> list[str]:
@@ -212,6 +234,8 @@ async def unscoped_demo_sensors(runtime: Runtime) -> list[SimSensor]:
             Sensor.id,
             Sensor.tenant_id,
             Sensor.site_id,
+            Sensor.device_id,
+            Subscription.retention_days,
             Sensor.code,
             Sensor.kind,
             Sensor.gas,
@@ -250,7 +274,7 @@ async def run_simulator(
                 sensors = await unscoped_demo_sensors(runtime)
                 loaded_at = started
                 log.info("simulating %d demo sensors every %.0f s", len(sensors), interval)
-            await anyio.to_thread.run_sync(simulator.tick, runtime, sensors)
+            await simulator.tick(runtime, sensors)
         except Exception:
             log.exception("simulator tick failed; the next tick will try again")
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -14,6 +14,7 @@ was never acknowledged.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import queue
 import struct
@@ -22,6 +23,8 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from backend.core.errors import StoreUnavailable
 
 _HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
 _SEGMENT = "{:010d}.spool"
@@ -48,6 +51,10 @@ class SpoolFull(Exception):
 
 class SpoolClosed(Exception):
     pass
+
+
+class SpoolBusy(StoreUnavailable):
+    """Another process has this spool open: one writer per spool directory."""
 
 
 @dataclass
@@ -88,6 +95,14 @@ class Spool:
         self.segment_bytes = segment_bytes
         self.max_unflushed_bytes = max_unflushed_bytes
         directory.mkdir(parents=True, exist_ok=True)
+        self._lock_file = (directory / "LOCK").open("a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise SpoolBusy(
+                f"the ingest spool {directory} is in use by another Anjian process"
+            ) from None
         segments = self.segments()
         if segments:
             last = segments[-1]
@@ -252,6 +267,7 @@ class Spool:
         with self._changed:
             self._changed.notify_all()
         self._file.close()
+        self._lock_file.close()
 
 
 def _resolve(future: asyncio.Future[Position], value: Position) -> None:
