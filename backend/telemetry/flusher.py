@@ -49,6 +49,7 @@ class FlusherStatus:
 
 @dataclass
 class _Run:
+    spool_id: str
     start: Position
     end: Position
     readings: list[records.ReadingsRecord] = field(default_factory=list)
@@ -57,7 +58,7 @@ class _Run:
 
     @property
     def token(self) -> str:
-        return f"spool:{self.start}-{self.end}"
+        return f"spool:{self.spool_id}:{self.start}-{self.end}"
 
     def batch_keys(self) -> list[tuple[bytes, bytes]]:
         keys = [(r.device_id, r.batch_id) for r in self.readings]
@@ -217,6 +218,8 @@ class Flusher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._flushing = threading.Lock()  # one run at a time, whoever calls
+        self._owners = 0
+        self._owners_lock = threading.Lock()
         spool.release(self.checkpoint.flushed)
         self.ledger.restore_pending(self._unflushed_keys())
 
@@ -229,11 +232,21 @@ class Flusher:
         return keys
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="flusher", daemon=True)
-        self._thread.start()
+        """Start the flushing thread; several owners may start it, the last stop stops it."""
+        with self._owners_lock:
+            self._owners += 1
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="flusher", daemon=True)
+            self._thread.start()
 
     def stop(self, drain_seconds: float = 5.0) -> None:
         """Stop after flushing what is durable (for at most ``drain_seconds``)."""
+        with self._owners_lock:
+            self._owners = max(0, self._owners - 1)
+            if self._owners:
+                return
         deadline = time.monotonic() + drain_seconds
         while (
             time.monotonic() < deadline
@@ -304,7 +317,7 @@ class Flusher:
         run: _Run | None = None
         for begin, end, payload in self.spool.read(start, until=until, max_bytes=self.max_bytes):
             if run is None:
-                run = _Run(begin, end)
+                run = _Run(self.spool.id, begin, end)
             run.end = end
             record = records.decode(payload)
             if isinstance(record, records.ReadingsRecord):

@@ -100,7 +100,7 @@ def _decode_error(exc: msgspec.DecodeError, items: str) -> IngestError:
         elif parts:
             field = parts[0][0] or None
     text = message.split(" - at ")[0]
-    unknown = re.search(r"unknown field `([^`]+)`", message)
+    unknown = re.search(r"(?:unknown|missing required) field `([^`]+)`", message)
     if unknown:
         field = unknown.group(1)
     if isinstance(exc, msgspec.ValidationError):

@@ -19,6 +19,7 @@ import os
 import queue
 import struct
 import threading
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,6 +104,7 @@ class Spool:
             raise SpoolBusy(
                 f"the ingest spool {directory} is in use by another Anjian process"
             ) from None
+        self.id = self._identity()
         segments = self.segments()
         if segments:
             last = segments[-1]
@@ -123,6 +125,21 @@ class Spool:
         self._closed = False
         self._writer = threading.Thread(target=self._write_loop, name="spool-writer", daemon=True)
         self._writer.start()
+
+    def _identity(self) -> str:
+        """A random id made once per spool directory: it tells two spools' positions apart
+        wherever they meet (ClickHouse deduplication tokens)."""
+        path = self.directory / "SPOOL_ID"
+        if path.exists():
+            return path.read_text().strip()
+        identity = uuid.uuid4().hex
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w") as handle:
+            handle.write(identity)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        return identity
 
     # -- writing -----------------------------------------------------------------------------
 
