@@ -26,6 +26,7 @@ from backend.core.settings import Settings, load_settings
 from backend.jobs.broker import start_worker
 from backend.runtime import Runtime
 from backend.telemetry.http import ROUTES as ingest_routes
+from backend.telemetry.mqtt import DynsecError, MqttConsumer, sync_from_registry
 from backend.telemetry.store import ping
 
 log = logging.getLogger("anjian")
@@ -107,6 +108,12 @@ async def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
         reasons.append("ingest spool is full: the telemetry store is not keeping up")
     if not flusher.status.healthy:
         reasons.append(f"telemetry store writes are failing: {flusher.status.last_error}")
+    consumer: MqttConsumer | None = request.app.state.get("mqtt")
+    if consumer is not None:
+        checks["mqtt"] = {
+            "connected": consumer.stats.connected,
+            "last_error": consumer.stats.last_error,
+        }
     if reasons:
         return Response(
             {"status": "unavailable", "reasons": reasons, "checks": checks}, status_code=503
@@ -119,6 +126,20 @@ def index() -> Redirect:
     return Redirect("/graphql")
 
 
+async def _start_mqtt(runtime: Runtime) -> MqttConsumer | None:
+    """The MQTT consumer, inside the server when ``ANJIAN_MQTT_URL`` is set."""
+    if not runtime.settings.mqtt_url:
+        return None
+    if runtime.mqtt_directory is not None:
+        try:
+            await sync_from_registry(runtime.mqtt_directory, runtime)
+        except DynsecError as exc:
+            log.warning("MQTT: could not reconcile the broker's devices: %s", exc)
+    consumer = MqttConsumer(runtime.settings.mqtt_url, runtime.ingest)
+    await consumer.start()
+    return consumer
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Litestar:
     """Build the app. ``runtime`` lets tests share one set of stores across apps."""
     runtime = runtime or Runtime(settings or load_settings())
@@ -129,9 +150,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         runtime.clickhouse  # noqa: B018
         runtime.flusher.start()
         worker = start_worker(runtime.jobs.broker) if runtime.settings.embedded_broker else None
+        consumer = await _start_mqtt(runtime)
+        app.state.mqtt = consumer
         try:
             yield
         finally:
+            if consumer is not None:
+                await consumer.stop()
             if worker is not None:
                 worker.stop()
             runtime.flusher.stop()

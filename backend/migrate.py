@@ -69,6 +69,6 @@ def seed(runtime: Runtime) -> int:
 def migrate(settings: Settings, runtime: Runtime | None = None) -> MigrationReport:
     runtime = runtime or Runtime(settings)
     before, after = upgrade_relational(runtime)
-    applied = clickhouse_migrate.migrate(runtime.clickhouse)
+    applied = clickhouse_migrate.migrate(runtime.clickhouse, settings.clickhouse_cluster)
     seeded = seed(runtime)
     return MigrationReport(before, after, [f"{m.version:04d}_{m.name}" for m in applied], seeded)

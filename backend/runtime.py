@@ -23,6 +23,7 @@ from backend.jobs.mail import FileMailer
 from backend.telemetry.batches import BatchLedger
 from backend.telemetry.flusher import Flusher
 from backend.telemetry.ingest import Ingest
+from backend.telemetry.mqtt import MqttDirectory
 from backend.telemetry.quota import RateLimiter
 from backend.telemetry.registry import DeviceRegistry
 from backend.telemetry.spool import Spool
@@ -90,6 +91,12 @@ class Runtime:
             self.spool, self.clickhouse, self.ledger, self.settings.spool_dir / "flushed.json"
         )
 
+    @cached_property
+    def mqtt_directory(self) -> MqttDirectory | None:
+        """The broker's device accounts, when Anjian manages an MQTT broker."""
+        url = self.settings.mqtt_admin_url
+        return MqttDirectory(url) if url else None
+
     @property
     def log2_n(self) -> int:
         return self.settings.password_log2_n
@@ -107,3 +114,5 @@ class Runtime:
             self.spool.close()
         if "ledger" in self.__dict__:
             self.ledger.close()
+        if self.__dict__.get("mqtt_directory") is not None:
+            self.mqtt_directory.close()

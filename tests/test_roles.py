@@ -210,10 +210,15 @@ async def test_every_role_reads_own_site_and_sensors(
     sites = {s["id"]: s for s in result.data["sites"]}
     own = sites[str(world.a.site_id)]
     assert own["divisionCode"] == "320102"
-    codes = {s["code"]: s for s in own["sensors"]}
-    assert codes["GT-101"]["id"] == str(world.a.sensor_ids["GT-101"])
-    assert (codes["GT-101"]["kind"], codes["GT-101"]["unit"]) == ("combustible_gas", "%LEL")
-    assert (codes["TT-201"]["kind"], codes["TT-201"]["unit"]) == ("temperature", "°C")
+    # Codes are unique per device, not per site: find the world device's sensors by id.
+    by_id = {s["id"]: s for s in own["sensors"]}
+    gas, temperature = (by_id[str(world.a.sensor_ids[c])] for c in ("GT-101", "TT-201"))
+    assert (gas["code"], gas["kind"], gas["unit"]) == ("GT-101", "combustible_gas", "%LEL")
+    assert (temperature["code"], temperature["kind"], temperature["unit"]) == (
+        "TT-201",
+        "temperature",
+        "°C",
+    )
 
 
 async def test_contract_sites_query_answers_with_zones(api: GraphQLClient, world: World) -> None:
@@ -224,9 +229,9 @@ async def test_contract_sites_query_answers_with_zones(api: GraphQLClient, world
     )
     assert result.code is None, result.body
     own = next(s for s in result.data["sites"] if s["id"] == str(world.a.site_id))
-    zones = {s["code"]: s["zone"] for s in own["sensors"]}
-    assert zones["GT-101"] == "tank-farm-A"
-    assert zones["TT-201"] is None
+    zones = {s["id"]: s["zone"] for s in own["sensors"]}
+    assert zones[str(world.a.sensor_ids["GT-101"])] == "tank-farm-A"
+    assert zones[str(world.a.sensor_ids["TT-201"])] is None
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -33,6 +33,7 @@ class Settings:
     clickhouse_cluster: str | None
     broker_url: str
     mqtt_url: str | None
+    mqtt_admin_url: str | None
     master_key_file: Path
     token_ttl_seconds: int = 12 * 3600
     max_request_bytes: int = 4 * 1024 * 1024
@@ -155,6 +156,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     mqtt_url = values.get("ANJIAN_MQTT_URL") or None
     if mqtt_url is not None:
         _check_scheme("ANJIAN_MQTT_URL", mqtt_url, _MQTT_SCHEMES)
+    # The broker's dynamic-security admin: device accounts follow the registry.
+    mqtt_admin_url = values.get("ANJIAN_MQTT_ADMIN_URL") or None
+    if mqtt_admin_url is not None:
+        _check_scheme("ANJIAN_MQTT_ADMIN_URL", mqtt_admin_url, _MQTT_SCHEMES)
 
     key_file = values.get("ANJIAN_MASTER_KEY_FILE")
     master_key_file = (
@@ -168,6 +173,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         clickhouse_cluster=values.get("ANJIAN_CLICKHOUSE_CLUSTER") or None,
         broker_url=broker_url,
         mqtt_url=mqtt_url,
+        mqtt_admin_url=mqtt_admin_url,
         master_key_file=master_key_file,
         token_ttl_seconds=_positive_int(
             "ANJIAN_TOKEN_TTL_SECONDS", values.get("ANJIAN_TOKEN_TTL_SECONDS"), 12 * 3600

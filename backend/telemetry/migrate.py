@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from backend.core.errors import ConfigurationError, StoreUnavailable
+from backend.telemetry.cluster import cluster_statements
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LEDGER = """
@@ -62,8 +63,9 @@ def applied(client: Client) -> dict[int, str]:
     return {int(version): str(checksum) for version, checksum in rows}
 
 
-def migrate(client: Client) -> list[Migration]:
-    """Apply what is missing, in order; returns the migrations applied now."""
+def migrate(client: Client, cluster: str | None = None) -> list[Migration]:
+    """Apply what is missing, in order; returns the migrations applied now. With a cluster
+    name, each migration runs in its replicated + distributed form (``cluster.py``)."""
     done = applied(client)
     newly: list[Migration] = []
     for migration in discover():
@@ -76,7 +78,10 @@ def migrate(client: Client) -> list[Migration]:
             continue
         # Statements are idempotent (IF NOT EXISTS), so a migration that failed half-way is
         # simply run again from the top next time.
-        for number, statement in enumerate(migration.statements(), start=1):
+        statements = (
+            cluster_statements(migration.sql, cluster) if cluster else migration.statements()
+        )
+        for number, statement in enumerate(statements, start=1):
             try:
                 client.command(statement)
             except ClickHouseError as exc:

@@ -7,6 +7,7 @@ the caller adds, with the ids bound as a typed parameter. There is no method to 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -30,6 +31,7 @@ SCOPED_TABLES = frozenset(
 )
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SCOPE_PARAM = "scope_tenant_ids"
+_OWNER_PARAM = "owner_tenant_id"
 
 
 @dataclass
@@ -53,10 +55,18 @@ class ScopedSelect:
         self.conditions.append(condition)
         return self.bind(**parameters)
 
+    def owned_by(self, tenant_id: uuid.UUID) -> Self:
+        """Narrow to the tenant owning the site or sensor asked about, so a regulator's wider
+        scope never mixes in rows another tenant wrote under the same ids. The scope's filter
+        still comes first: a tenant outside the scope simply matches nothing."""
+        self.conditions.append(f"tenant_id = {{{_OWNER_PARAM}:UUID}}")
+        self.parameters[_OWNER_PARAM] = str(tenant_id)
+        return self
+
     def bind(self, **parameters: Any) -> Self:
         """Bind parameters used in the column list or in conditions."""
         for name in parameters:
-            if not _IDENTIFIER.match(name) or name == _SCOPE_PARAM:
+            if not _IDENTIFIER.match(name) or name in (_SCOPE_PARAM, _OWNER_PARAM):
                 raise ValueError(f"bad parameter name {name!r}")
         self.parameters.update(parameters)
         return self

@@ -1,9 +1,10 @@
-"""GraphQL: devices, sensors, their latest values and time-series buckets."""
+"""GraphQL: devices, sensors, their latest values, time-series buckets and site status."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
 import anyio
@@ -16,10 +17,10 @@ from backend.auth.permissions import IsAuthenticated
 from backend.auth.service import require
 from backend.core.errors import BadInput, NotFound
 from backend.core.ids import parse_id
-from backend.telemetry import readings, service
+from backend.telemetry import readings, service, status
 from backend.telemetry.kinds import parse_sensors
 from backend.telemetry.models import Device, Sensor
-from tenants.models import Zone
+from tenants.models import Site, Zone
 from tenants.service import get_site, site_domain
 
 
@@ -31,11 +32,56 @@ class LatestType:
 
 @strawberry.type(name="TelemetryBucket")
 class BucketType:
-    ts: datetime
+    ts: datetime = strawberry.field(description="Start of the bucket (epoch-aligned, UTC).")
     min: float
     max: float
     avg: float
     count: int
+    last: float = strawberry.field(description="The value with the latest timestamp.")
+
+
+@strawberry.type(name="DeviceStatus")
+class DeviceStatusType:
+    id: strawberry.ID
+    name: str
+    online: bool
+    last_seen: datetime | None = strawberry.field(
+        description="Last heartbeat or data; null when never heard from."
+    )
+
+
+@strawberry.type(name="SiteStatus")
+class SiteStatusType:
+    site_id: strawberry.ID
+    as_of: datetime = strawberry.field(description="The instant the status was evaluated at.")
+    offline_after_seconds: int
+    sensors_total: int
+    sensors_online: int
+    online_rate: float | None = strawberry.field(
+        description="Online sensors / all sensors of the site (在线率); null without sensors."
+    )
+    devices_total: int
+    devices_online: int
+    devices: list[DeviceStatusType]
+
+    @classmethod
+    def of(cls, value: status.SiteStatus) -> SiteStatusType:
+        return cls(
+            site_id=strawberry.ID(str(value.site_id)),
+            as_of=value.as_of,
+            offline_after_seconds=value.offline_after_seconds,
+            sensors_total=value.sensors_total,
+            sensors_online=value.sensors_online,
+            online_rate=value.online_rate,
+            devices_total=value.devices_total,
+            devices_online=value.devices_online,
+            devices=[
+                DeviceStatusType(
+                    id=strawberry.ID(str(d.id)), name=d.name, online=d.online, last_seen=d.last_seen
+                )
+                for d in value.devices
+            ],
+        )
 
 
 def _latest_loader(info: Info) -> DataLoader[uuid.UUID, readings.Latest | None]:
@@ -142,11 +188,30 @@ def device_type(device: Device) -> DeviceType:
 MAX_BUCKETS = 10_000
 
 
+async def _telemetry_site(info: Info, site_id: uuid.UUID) -> Site:
+    """A site whose telemetry the caller may read: NOT_FOUND outside the scope, FORBIDDEN for
+    a role without ``telemetry read`` there."""
+    ctx = info.context
+    site = await get_site(ctx.session, site_id)
+    require(
+        ctx.rt.authz, ctx.principal, site_domain(ctx.principal.scope, site), "telemetry", "read"
+    )
+    return site
+
+
+def _range(from_: datetime, to: datetime) -> tuple[datetime, datetime]:
+    if to <= from_:
+        raise BadInput("to must be after from")
+    return from_.astimezone(UTC), to.astimezone(UTC)
+
+
 @strawberry.type
 class TelemetryQuery:
     @strawberry.field(
         permission_classes=[IsAuthenticated],
-        description="Aggregates of one sensor over [from, to), epoch-aligned buckets.",
+        description="Aggregates of one sensor over [from, to), epoch-aligned buckets. Without "
+        "bucketSeconds a bucket giving about 300 buckets is chosen. Bucket sizes that are "
+        "multiples of a minute or an hour are served from the rollups.",
     )
     async def telemetry(
         self,
@@ -161,27 +226,66 @@ class TelemetryQuery:
         sensor = await ctx.session.scalar(select(Sensor).where(Sensor.id == sid))
         if sensor is None:
             raise NotFound(f"sensor {sensor_id} not found")
-        site = await get_site(ctx.session, sensor.site_id)
-        require(
-            ctx.rt.authz, ctx.principal, site_domain(ctx.principal.scope, site), "telemetry", "read"
+        site = await _telemetry_site(info, sensor.site_id)
+        start, end = _range(from_, to)
+        span = end - start
+        step = (
+            bucket_seconds if bucket_seconds is not None else readings.default_bucket_seconds(span)
         )
-        if to <= from_:
-            raise BadInput("to must be after from")
-        span = (to - from_).total_seconds()
-        # About 300 buckets when the caller does not choose.
-        step = bucket_seconds if bucket_seconds is not None else max(1, int(span // 300))
-        if step <= 0 or span / step > MAX_BUCKETS:
+        if step <= 0 or span.total_seconds() / step > MAX_BUCKETS:
             raise BadInput(f"bucketSeconds must be positive and give at most {MAX_BUCKETS} buckets")
         rows = await anyio.to_thread.run_sync(
-            readings.buckets,
+            partial(readings.buckets, owner=site.tenant_id),
             ctx.rt.clickhouse,
             ctx.principal.scope,
             sid,
-            from_.astimezone(UTC),
-            to.astimezone(UTC),
+            start,
+            end,
             step,
         )
-        return [BucketType(ts=b.ts, min=b.min, max=b.max, avg=b.avg, count=b.count) for b in rows]
+        return [
+            BucketType(ts=b.ts, min=b.min, max=b.max, avg=b.avg, count=b.count, last=b.last)
+            for b in rows
+        ]
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Sensors and devices of a site online now, and its sensor online rate.",
+    )
+    async def site_status(self, info: Info, site_id: strawberry.ID) -> SiteStatusType | None:
+        ctx = info.context
+        site = await _telemetry_site(info, parse_id(site_id, "site"))
+        value = await status.site_status(
+            ctx.session,
+            ctx.rt.clickhouse,
+            ctx.principal.scope,
+            site,
+            offline_after_seconds=ctx.rt.settings.offline_after_seconds,
+        )
+        return SiteStatusType.of(value)
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="How many raw readings of a site are stored with timestamps in [from, to).",
+    )
+    async def site_reading_count(
+        self,
+        info: Info,
+        site_id: strawberry.ID,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> int:
+        ctx = info.context
+        site = await _telemetry_site(info, parse_id(site_id, "site"))
+        start, end = _range(from_, to)
+        return await anyio.to_thread.run_sync(
+            partial(readings.reading_count, owner=site.tenant_id),
+            ctx.rt.clickhouse,
+            ctx.principal.scope,
+            site.id,
+            start,
+            end,
+        )
 
 
 @strawberry.type
@@ -206,6 +310,7 @@ class TelemetryMutation:
                 name=name,
                 sensors=specs,
                 worker_id=None if worker_id is None else parse_id(worker_id, "worker"),
+                mqtt=ctx.rt.mqtt_directory,
             )
             rows = (
                 await session.scalars(
@@ -243,6 +348,7 @@ class TelemetryMutation:
             device = await service.revoke_device(
                 session, ctx.rt.authz, ctx.principal, device_id=parse_id(device_id, "device")
             )
+        await service.remove_from_broker(ctx.rt.mqtt_directory, device.id)
         return device_type(device)
 
 

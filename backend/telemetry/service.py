@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -18,10 +19,13 @@ from backend.core.db import utcnow
 from backend.core.errors import BadInput, Conflict, NotFound
 from backend.telemetry.kinds import SensorSpec
 from backend.telemetry.models import Device, Sensor
+from backend.telemetry.mqtt import DynsecError, MqttDirectory
 from privacy.audit import record
 from tenants.models import Plan, Subscription, Worker, Zone
 from tenants.scope import unscoped_session
 from tenants.service import get_site, site_domain
+
+log = logging.getLogger("anjian.devices")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ async def create_device(
     name: str,
     sensors: list[SensorSpec],
     worker_id: uuid.UUID | None = None,
+    mqtt: MqttDirectory | None = None,
 ) -> NewDevice:
     """Register a device and its sensors; zones named by sensors are created as needed."""
     site = await get_site(session, site_id)
@@ -82,6 +87,10 @@ async def create_device(
     await session.flush()
     created = {s.code: s.id for s in await _add_sensor_rows(session, device, sensors)}
     await counters.bump(session, counters.REGISTRY)
+    if mqtt is not None:
+        # The broker learns the token now (it keeps only a hash); if it cannot, the device is
+        # not created, so a device never exists that could not connect over MQTT.
+        await mqtt.ensure_device(device.id, token)
     await record(
         session,
         principal.actor(domain),
@@ -223,3 +232,14 @@ async def unscoped_device_tenant(
     if tenant_id is None:
         raise NotFound(f"device {device_id} not found")
     return tenant_id
+
+
+async def remove_from_broker(mqtt: MqttDirectory | None, device_id: uuid.UUID) -> None:
+    """After a revocation commits: disconnect the device from the broker now. If the broker
+    cannot be reached, ingest refuses the device anyway and the next sync removes it."""
+    if mqtt is None:
+        return
+    try:
+        await mqtt.remove_device(device_id)
+    except DynsecError as exc:
+        log.warning("MQTT broker did not remove revoked device %s: %s", device_id, exc)

@@ -1,0 +1,142 @@
+"""Device and sensor status: online/offline, and each site's sensor online rate (在线率).
+
+* A device is online when it was last heard from (a heartbeat or a batch of data, recorded in
+  ``device_last_seen``) at most ``offline_after_seconds`` ago.
+* A sensor is online when its latest reading (``sensor_latest``) is at most that old.
+* A site's online rate is online sensors / all sensors of the site. The sensors are the
+  relational registry's (what the site declared it monitors), not what happened to report, so
+  a sensor that never sent anything counts as offline. Sensors of revoked devices are
+  decommissioned and count in neither total.
+
+Regulators require a rate of at least 99.5 % (``REQUIRED_ONLINE_RATE``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import anyio
+from clickhouse_connect.driver.client import Client
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.telemetry import readings
+from backend.telemetry.models import Device, Sensor
+from backend.telemetry.query import select_from
+from tenants.models import Site
+from tenants.scope import Scope
+
+REQUIRED_ONLINE_RATE = 0.995
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    id: uuid.UUID
+    name: str
+    online: bool
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    site_id: uuid.UUID
+    as_of: datetime
+    offline_after_seconds: int
+    sensors_total: int
+    sensors_online: int
+    devices: list[DeviceStatus]
+
+    @property
+    def devices_total(self) -> int:
+        return len(self.devices)
+
+    @property
+    def devices_online(self) -> int:
+        return sum(1 for d in self.devices if d.online)
+
+    @property
+    def online_rate(self) -> float | None:
+        """Online sensors / all sensors; None for a site without sensors."""
+        if not self.sensors_total:
+            return None
+        return self.sensors_online / self.sensors_total
+
+
+def is_online(last: datetime | None, now: datetime, offline_after_seconds: int) -> bool:
+    return last is not None and now - last <= timedelta(seconds=offline_after_seconds)
+
+
+def devices_last_seen(
+    client: Client, scope: Scope, site_id: uuid.UUID, *, owner: uuid.UUID
+) -> dict[uuid.UUID, datetime]:
+    """When each device of a site (owned by tenant ``owner``) was last heard from; devices
+    never heard from are absent."""
+    rows = (
+        select_from(scope, "device_last_seen", "device_id", "max(last_seen)")
+        .owned_by(owner)
+        .where("site_id = {site_id:UUID}", site_id=str(site_id))
+        .grouped("device_id")
+        .run(client)
+    )
+    return dict(rows)
+
+
+def _last_seen_and_reported(
+    client: Client, scope: Scope, site: Site
+) -> tuple[dict[uuid.UUID, datetime], dict[uuid.UUID, datetime]]:
+    return (
+        devices_last_seen(client, scope, site.id, owner=site.tenant_id),
+        readings.latest_of_site(client, scope, site.id, owner=site.tenant_id),
+    )
+
+
+async def site_status(
+    session: AsyncSession,
+    client: Client,
+    scope: Scope,
+    site: Site,
+    *,
+    offline_after_seconds: int,
+    now: datetime | None = None,
+) -> SiteStatus:
+    """The status of a site the caller already may see (``session`` is scoped to ``scope``)."""
+    site_id = site.id
+    devices = (
+        await session.scalars(
+            select(Device)
+            .where(Device.site_id == site_id, Device.revoked_at.is_(None))
+            .order_by(Device.name, Device.id)
+        )
+    ).all()
+    sensor_ids = set(
+        (
+            await session.scalars(
+                select(Sensor.id).where(
+                    Sensor.site_id == site_id, Sensor.device_id.in_([d.id for d in devices])
+                )
+            )
+        ).all()
+    )
+    seen, reported = await anyio.to_thread.run_sync(_last_seen_and_reported, client, scope, site)
+    at = (now or datetime.now(UTC)).astimezone(UTC)
+    online_sensors = sum(
+        1 for s in sensor_ids if is_online(reported.get(s), at, offline_after_seconds)
+    )
+    return SiteStatus(
+        site_id=site_id,
+        as_of=at,
+        offline_after_seconds=offline_after_seconds,
+        sensors_total=len(sensor_ids),
+        sensors_online=online_sensors,
+        devices=[
+            DeviceStatus(
+                id=d.id,
+                name=d.name,
+                online=is_online(seen.get(d.id), at, offline_after_seconds),
+                last_seen=seen.get(d.id),
+            )
+            for d in devices
+        ],
+    )
