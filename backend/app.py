@@ -11,12 +11,17 @@ from typing import Any
 
 import anyio
 from litestar import Litestar, Request, Response, get
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
+from litestar.types import Scope as LitestarScope
 from sqlalchemy import text
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 
+from backend.alarms.pipeline import AlarmPipeline
+from backend.alarms.relay import OutboxRelay
 from backend.api.schema import build_schema
 from backend.auth import service as auth_service
 from backend.auth.context import RequestContext
@@ -58,9 +63,12 @@ async def _principal_for(
     return principal, None
 
 
-async def graphql_context(request: Request[Any, Any, State]) -> AsyncGenerator[RequestContext]:
-    runtime: Runtime = request.app.state.runtime
-    principal, error = await _principal_for(runtime, request.headers.get("authorization"))
+async def graphql_context(scope: LitestarScope) -> AsyncGenerator[RequestContext]:
+    # ``scope`` serves both HTTP requests and WebSocket subscriptions; a WebSocket's token
+    # arrives later, in connection_init (see GraphQLController.on_ws_connect).
+    connection: ASGIConnection[Any, Any, Any, State] = ASGIConnection(scope)
+    runtime: Runtime = connection.app.state.runtime
+    principal, error = await _principal_for(runtime, connection.headers.get("authorization"))
     context = RequestContext(runtime=runtime, principal=principal, auth_error=error)
     try:
         yield context
@@ -76,6 +84,22 @@ class GraphQLController(
     async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[str]:
         html = (STATIC_DIR / "graphiql" / "graphiql.html").read_text(encoding="utf-8")
         return Response(html, media_type="text/html; charset=utf-8")
+
+    async def on_ws_connect(self, context: RequestContext) -> dict[str, object] | None:
+        """Browsers cannot set headers on a WebSocket: the token comes in connection_init."""
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        if context.principal.authenticated and not authorization:
+            return None
+        principal, error = await _principal_for(
+            context.rt, authorization if isinstance(authorization, str) else None
+        )
+        if not principal.authenticated:
+            raise ConnectionRejectionError(
+                {"code": "UNAUTHENTICATED", "message": error or "send authorization"}
+            )
+        context.principal = principal
+        return None
 
 
 @get("/healthz", sync_to_thread=False)
@@ -150,6 +174,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         runtime.clickhouse  # noqa: B018
         runtime.flusher.start()
         worker = start_worker(runtime.jobs.broker) if runtime.settings.embedded_broker else None
+        alarms = AlarmPipeline(runtime)
+        await alarms.start()
+        runtime.ingest.subscribers.append(alarms)
+        relay = OutboxRelay(runtime, runtime.alarm_broadcaster, alarms.relay_wakeup)
+        relay.start()
+        app.state.alarms = alarms
         consumer = await _start_mqtt(runtime)
         app.state.mqtt = consumer
         try:
@@ -157,6 +187,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             if consumer is not None:
                 await consumer.stop()
+            runtime.ingest.subscribers.remove(alarms)
+            await alarms.stop()
+            await relay.stop()
             if worker is not None:
                 worker.stop()
             runtime.flusher.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend.alarms.models import Alarm, AlarmRule, AlarmTransition, OutboxMessage, RuleRevision
 from backend.auth.models import AuthSession, AuthzState, CasbinRule, Invitation, Membership, User
 from backend.core.db import Base
 from backend.telemetry.models import Device, Sensor
@@ -9,6 +10,9 @@ from privacy.audit import AuditEntry, AuditHead
 from tenants.models import Plan, Site, Subscription, Tenant, Worker, Zone
 
 __all__ = [
+    "Alarm",
+    "AlarmRule",
+    "AlarmTransition",
     "AuditEntry",
     "AuditHead",
     "AuthSession",
@@ -18,7 +22,9 @@ __all__ = [
     "Device",
     "Invitation",
     "Membership",
+    "OutboxMessage",
     "Plan",
+    "RuleRevision",
     "Sensor",
     "Site",
     "Subscription",

@@ -13,6 +13,7 @@ from clickhouse_connect.driver.client import Client
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from backend.alarms.broadcast import AlarmBroadcaster
 from backend.auth.authz import Authorizer
 from backend.auth.tokens import TokenCodec
 from backend.core.db import create_app_engine, create_owner_engine, make_sessionmaker
@@ -96,6 +97,10 @@ class Runtime:
         """The broker's device accounts, when Anjian manages an MQTT broker."""
         url = self.settings.mqtt_admin_url
         return MqttDirectory(url) if url else None
+
+    @cached_property
+    def alarm_broadcaster(self) -> AlarmBroadcaster:
+        return AlarmBroadcaster()
 
     @property
     def log2_n(self) -> int:

@@ -6,21 +6,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.core.db import Base, IdMixin, SiteOwned, TenantOwned, utcnow
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    # Stored as checked strings, not native enums: downgrades leave no PostgreSQL types behind.
-    return Enum(
-        cls,
-        native_enum=False,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
+from backend.core.db import Base, IdMixin, SiteOwned, TenantOwned, string_enum, utcnow
 
 
 class Industry(enum.StrEnum):
@@ -48,9 +37,11 @@ class Tenant(IdMixin, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
-    industry: Mapped[Industry] = mapped_column(_enum(Industry))
+    industry: Mapped[Industry] = mapped_column(string_enum(Industry))
     division_code: Mapped[str] = mapped_column(String(6))
-    status: Mapped[TenantStatus] = mapped_column(_enum(TenantStatus), default=TenantStatus.ACTIVE)
+    status: Mapped[TenantStatus] = mapped_column(
+        string_enum(TenantStatus), default=TenantStatus.ACTIVE
+    )
 
 
 class Plan(Base):
@@ -79,7 +70,7 @@ class Site(TenantOwned, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     division_code: Mapped[str] = mapped_column(String(6), index=True)
-    industry: Mapped[Industry] = mapped_column(_enum(Industry))
+    industry: Mapped[Industry] = mapped_column(string_enum(Industry))
     address: Mapped[str | None] = mapped_column(String(300))
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
@@ -92,7 +83,7 @@ class Subscription(SiteOwned, Base):
 
     plan_code: Mapped[str] = mapped_column(ForeignKey("plans.code"))
     status: Mapped[SubscriptionStatus] = mapped_column(
-        _enum(SubscriptionStatus), default=SubscriptionStatus.ACTIVE
+        string_enum(SubscriptionStatus), default=SubscriptionStatus.ACTIVE
     )
     retention_days: Mapped[int]
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -118,7 +109,7 @@ class Zone(SiteOwned, Base):
     __site_table_args__ = (UniqueConstraint("site_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[ZoneKind] = mapped_column(_enum(ZoneKind), default=ZoneKind.GENERAL)
+    kind: Mapped[ZoneKind] = mapped_column(string_enum(ZoneKind), default=ZoneKind.GENERAL)
 
 
 class Worker(TenantOwned, Base):

@@ -51,7 +51,7 @@ class ZoneType:
         return cls(id=strawberry.ID(str(zone.id)), name=zone.name, kind=zone.kind.value)
 
 
-@strawberry.type(name="Subscription")
+@strawberry.type(name="SitePlan", description="The site's subscription: plan, status, retention.")
 class SubscriptionType:
     plan: str
     status: str

@@ -9,20 +9,25 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from backend.alarms.schema import AlarmsMutation, AlarmsQuery, AlarmsSubscription
 from backend.api.errors import ErrorCodes
 from backend.api.scalars import DateTimeScalar
 from backend.auth.schema import AuthMutation, AuthQuery
 from backend.telemetry.schema import TelemetryMutation, TelemetryQuery
 from tenants.schema import TenantsMutation, TenantsQuery
 
-Query = merge_types("Query", (AuthQuery, TenantsQuery, TelemetryQuery))
-Mutation = merge_types("Mutation", (AuthMutation, TenantsMutation, TelemetryMutation))
+Query = merge_types("Query", (AuthQuery, TenantsQuery, TelemetryQuery, AlarmsQuery))
+Mutation = merge_types(
+    "Mutation", (AuthMutation, TenantsMutation, TelemetryMutation, AlarmsMutation)
+)
+Subscription = merge_types("Subscription", (AlarmsSubscription,))
 
 
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map={datetime: DateTimeScalar}),
         extensions=[
             ErrorCodes,

@@ -33,8 +33,9 @@ PLATFORM_ROLES = ("platform_admin",)
 ALL_ROLES = ENTERPRISE_ROLES + GOVERNMENT_ROLES + PLATFORM_ROLES
 
 # Objects: tenant, plan, site, zone, subscription, device, sensor, worker, membership,
-# telemetry, audit, regulator. Actions: read, create, update, delete, or "*".
-_READ_OPERATIONS = ["site", "zone", "device", "sensor", "telemetry"]
+# telemetry, alarm, alarm_rule, audit, regulator. Actions: read, create, update, delete, "*".
+# "alarm update" is handling an alarm: acknowledge, dispatch, clear, close.
+_READ_OPERATIONS = ["site", "zone", "device", "sensor", "telemetry", "alarm", "alarm_rule"]
 ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
     "owner": [("*", "*")],
     "safety_manager": [
@@ -46,11 +47,17 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("sensor", "*"),
         ("worker", "*"),
         ("telemetry", "read"),
+        ("alarm", "*"),
+        ("alarm_rule", "*"),
         ("membership", "read"),
         ("membership", "create"),
         ("audit", "read"),
     ],
-    "operator": [*((o, "read") for o in _READ_OPERATIONS), ("worker", "read")],
+    "operator": [
+        *((o, "read") for o in _READ_OPERATIONS),
+        ("worker", "read"),
+        ("alarm", "update"),
+    ],
     "viewer": [(o, "read") for o in _READ_OPERATIONS],
     "director": [
         *((o, "read") for o in _READ_OPERATIONS),
@@ -59,7 +66,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("membership", "create"),
     ],
     "inspector": [*((o, "read") for o in _READ_OPERATIONS), ("worker", "read")],
-    "analyst": [("site", "read"), ("telemetry", "read")],
+    "analyst": [("site", "read"), ("telemetry", "read"), ("alarm", "read")],
     "platform_admin": [
         ("tenant", "*"),
         ("plan", "read"),

@@ -28,6 +28,7 @@ class RequestContext(BaseContext, kw_only=True):
     runtime: Any  # Runtime; typed loosely because msgspec resolves annotations at runtime
     principal: Principal
     auth_error: str | None = None
+    connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
     _session: AsyncSession | None = None
     _loaders: dict[str, Any] = {}  # noqa: RUF012 - msgspec copies mutable defaults
 

@@ -6,10 +6,11 @@ beyond the mixin columns, so every layer can import it.
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, MetaData, Uuid, event
+from sqlalchemy import DateTime, Enum, ForeignKey, ForeignKeyConstraint, MetaData, Uuid, event
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -56,6 +57,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def string_enum(cls: type[enum.Enum]) -> Enum:
+    """Enums stored as checked strings, not native types: downgrades leave no PostgreSQL
+    types behind."""
+    return Enum(
+        cls,
+        native_enum=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
 
 
 class Base(DeclarativeBase):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 import time
@@ -17,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -27,6 +28,8 @@ from backend.telemetry.batches import BatchLedger
 from backend.telemetry.quota import RateLimiter
 from backend.telemetry.registry import DeviceInfo, DeviceRegistry
 from backend.telemetry.spool import Spool, SpoolFull
+
+log = logging.getLogger("anjian.ingest")
 
 MAX_READINGS = 10_000
 MAX_EVENTS = 1_000
@@ -124,6 +127,17 @@ def _event_catalog() -> dict[str, set[str]]:
     return {name: set(spec["attributes"]) for name, spec in json.loads(text)["types"].items()}
 
 
+class IngestSubscriber(Protocol):
+    """Told of every batch once it is durable (the rule engine is one). Telemetry does not
+    know who listens: subscribers are registered at start-up."""
+
+    def readings_accepted(
+        self, device: DeviceInfo, sensor_ids: list[bytes], ts_ms: list[int], values: list[float]
+    ) -> None: ...
+
+    def events_accepted(self, device: DeviceInfo, events: list[records.EventRow]) -> None: ...
+
+
 @dataclass(frozen=True)
 class Accepted:
     accepted: int
@@ -148,6 +162,7 @@ class Ingest:
         self.limiter = limiter
         self.objects = objects
         self.event_types = _event_catalog()
+        self.subscribers: list[IngestSubscriber] = []
 
     # -- who is sending ----------------------------------------------------------------------
 
@@ -205,7 +220,14 @@ class Ingest:
             ts_ms=stamps,
             values=values,
         )
-        return await self._store(device, batch.batch_id, count, payload, count)
+        accepted = await self._store(device, batch.batch_id, count, payload, count)
+        if accepted.accepted:
+            for subscriber in self.subscribers:
+                try:
+                    subscriber.readings_accepted(device, sensor_ids, stamps, values)
+                except Exception:  # a listener's failure must not un-acknowledge data
+                    log.exception("ingest subscriber failed on a readings batch")
+        return accepted
 
     def _validate(
         self, device: DeviceInfo, readings: list[Reading]
@@ -352,7 +374,14 @@ class Ingest:
                 events=rows,
             )
         )
-        return await self._store(device, batch.batch_id, len(rows), payload, len(rows))
+        accepted = await self._store(device, batch.batch_id, len(rows), payload, len(rows))
+        if accepted.accepted:
+            for subscriber in self.subscribers:
+                try:
+                    subscriber.events_accepted(device, rows)
+                except Exception:
+                    log.exception("ingest subscriber failed on an events batch")
+        return accepted
 
     def _validate_events(self, device: DeviceInfo, events: list[Event]) -> list[records.EventRow]:
         latest = int(time.time() * 1000) + MAX_FUTURE_MS

@@ -1,0 +1,133 @@
+"""Alarm rules per sensor, alarms, their transitions, and the transactional outbox."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.db import Base, SiteOwned, TenantOwned, string_enum, utcnow
+
+
+class AlarmStatus(enum.StrEnum):
+    ACTIVE_UNACKNOWLEDGED = "ACTIVE_UNACKNOWLEDGED"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    DISPATCHED = "DISPATCHED"
+    CLEARED = "CLEARED"
+    CLOSED = "CLOSED"
+
+
+class Verdict(enum.StrEnum):
+    TRUE_POSITIVE = "TRUE_POSITIVE"
+    FALSE_POSITIVE = "FALSE_POSITIVE"
+
+
+class AlarmRule(SiteOwned, Base):
+    """One rule on one sensor (or, for event rules, one device). The definition is data
+    (``RuleSpec.as_json``); every change adds a revision and bumps ``version``."""
+
+    __tablename__ = "alarm_rules"
+
+    sensor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sensors.id", ondelete="CASCADE"), index=True
+    )
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(64))  # "library:chemical@1" or "override"
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    enabled: Mapped[bool] = mapped_column(default=True)
+
+
+class RuleRevision(TenantOwned, Base):
+    """Every version of a rule's definition: who changed it, when, from what, and why."""
+
+    __tablename__ = "alarm_rule_revisions"
+
+    rule_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("alarm_rules.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class Alarm(SiteOwned, Base):
+    __tablename__ = "alarms"
+    __site_table_args__ = (
+        # One active alarm per rule × sensor: a repeat refreshes it instead of adding one.
+        Index(
+            "uq_alarms_active_rule_sensor",
+            "rule_id",
+            "sensor_id",
+            unique=True,
+            sqlite_where=text("cleared_at IS NULL"),
+            postgresql_where=text("cleared_at IS NULL"),
+        ),
+        Index("ix_alarms_tenant_raised", "tenant_id", "raised_at"),
+    )
+
+    rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alarm_rules.id", ondelete="CASCADE"))
+    sensor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sensors.id", ondelete="CASCADE"), index=True
+    )
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE")
+    )
+    zone_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
+    severity: Mapped[str] = mapped_column(String(8))
+    level: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[AlarmStatus] = mapped_column(string_enum(AlarmStatus), index=True)
+    acknowledged: Mapped[bool] = mapped_column(default=False)
+    value: Mapped[float | None]
+    peak_value: Mapped[float | None]
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[uuid.UUID | None]
+    dispatched_at: Mapped[datetime | None]
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    cleared_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    verdict: Mapped[Verdict | None] = mapped_column(string_enum(Verdict))
+    cause: Mapped[str | None] = mapped_column(String(2000))
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlarmTransition(TenantOwned, Base):
+    """Every state change with who and when; MTTA and MTTR are derived from these."""
+
+    __tablename__ = "alarm_transitions"
+
+    alarm_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("alarms.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))  # RAISED SEVERITY_CHANGED ACKNOWLEDGED …
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64))  # user id, or "engine"
+    note: Mapped[str | None] = mapped_column(String(2000))
+    severity: Mapped[str | None] = mapped_column(String(8))
+
+
+class OutboxMessage(Base):
+    """Committed with the change it announces; the relay hands it to Dramatiq and to GraphQL
+    subscribers, and marks it sent. Not tenant-scoped: only the relay reads it."""
+
+    __tablename__ = "outbox"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)

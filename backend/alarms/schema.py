@@ -1,0 +1,281 @@
+"""GraphQL: the alarm console (CONTRACT.md) — list, handle, and follow alarms live."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import select
+from strawberry.dataloader import DataLoader
+
+from backend.alarms import service
+from backend.alarms.models import Alarm, Verdict
+from backend.auth.context import Info
+from backend.auth.permissions import IsAuthenticated
+from backend.auth.principal import Principal
+from backend.core.ids import parse_id
+from backend.telemetry.models import Sensor
+from tenants.divisions import covers
+from tenants.models import Site
+
+if TYPE_CHECKING:
+    from backend.telemetry.schema import SensorType
+    from tenants.schema import SiteType
+
+
+@strawberry.enum
+class AlarmStatusFilter(enum.Enum):
+    ACTIVE = "ACTIVE"
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+    ALL = "ALL"
+
+
+@strawberry.enum(name="Severity")
+class SeverityEnum(enum.Enum):
+    RED = "RED"
+    ORANGE = "ORANGE"
+    YELLOW = "YELLOW"
+    BLUE = "BLUE"
+
+
+@strawberry.enum(name="AlarmStatus")
+class AlarmStatusEnum(enum.Enum):
+    ACTIVE_UNACKNOWLEDGED = "ACTIVE_UNACKNOWLEDGED"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    DISPATCHED = "DISPATCHED"
+    CLEARED = "CLEARED"
+    CLOSED = "CLOSED"
+
+
+@strawberry.enum(name="Verdict")
+class VerdictEnum(enum.Enum):
+    TRUE_POSITIVE = "TRUE_POSITIVE"
+    FALSE_POSITIVE = "FALSE_POSITIVE"
+
+
+@strawberry.enum
+class AlarmEventKind(enum.Enum):
+    RAISED = "RAISED"
+    SEVERITY_CHANGED = "SEVERITY_CHANGED"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    DISPATCHED = "DISPATCHED"
+    CLEARED = "CLEARED"
+    CLOSED = "CLOSED"
+    ESCALATED = "ESCALATED"
+
+
+def _by_id_loader(info: Info, name: str, model: type[Any]) -> DataLoader[uuid.UUID, Any]:
+    ctx = info.context
+
+    async def load(keys: list[uuid.UUID]) -> list[Any]:
+        rows = (await ctx.session.scalars(select(model).where(model.id.in_(keys)))).all()
+        found = {row.id: row for row in rows}
+        return [found.get(k) for k in keys]
+
+    return ctx.loader(name, lambda: DataLoader(load_fn=load))
+
+
+@strawberry.type(name="Alarm")
+class AlarmType:
+    id: strawberry.ID
+    severity: SeverityEnum
+    status: AlarmStatusEnum
+    acknowledged: bool
+    level: str | None
+    value: float | None
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    dispatched_at: datetime | None
+    assignee: str | None
+    cleared_at: datetime | None
+    closed_at: datetime | None
+    verdict: VerdictEnum | None
+    cause: str | None
+    sensor_id: strawberry.Private[uuid.UUID | None]
+    site_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def of(cls, alarm: Alarm) -> AlarmType:
+        return cls(
+            id=strawberry.ID(str(alarm.id)),
+            severity=SeverityEnum(alarm.severity),
+            status=AlarmStatusEnum(alarm.status.value),
+            acknowledged=alarm.acknowledged,
+            level=alarm.level,
+            value=alarm.value,
+            raised_at=alarm.raised_at,
+            acknowledged_at=alarm.acknowledged_at,
+            dispatched_at=alarm.dispatched_at,
+            assignee=alarm.assignee,
+            cleared_at=alarm.cleared_at,
+            closed_at=alarm.closed_at,
+            verdict=None if alarm.verdict is None else VerdictEnum(alarm.verdict.value),
+            cause=alarm.cause,
+            sensor_id=alarm.sensor_id,
+            site_id=alarm.site_id,
+        )
+
+    @strawberry.field
+    async def sensor(
+        self, info: Info
+    ) -> Annotated[SensorType, strawberry.lazy("backend.telemetry.schema")] | None:
+        if self.sensor_id is None:
+            return None
+        from backend.telemetry.schema import SensorType
+
+        sensor = await _by_id_loader(info, "alarm-sensor", Sensor).load(self.sensor_id)
+        return None if sensor is None else SensorType.of(sensor)
+
+    @strawberry.field
+    async def site(self, info: Info) -> Annotated[SiteType, strawberry.lazy("tenants.schema")]:
+        from tenants.schema import SiteType
+
+        return SiteType.of(await _by_id_loader(info, "alarm-site", Site).load(self.site_id))
+
+
+@strawberry.type(name="AlarmEventAlarm")
+class AlarmEventAlarm:
+    id: strawberry.ID
+    severity: SeverityEnum
+    status: AlarmStatusEnum
+    level: str | None
+    value: float | None
+    site_id: strawberry.ID
+    sensor_id: strawberry.ID | None
+
+
+@strawberry.type
+class AlarmEvent:
+    kind: AlarmEventKind
+    alarm: AlarmEventAlarm
+
+
+@strawberry.type
+class AlarmsQuery:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated], description="Alarms the caller may see, newest first."
+    )
+    async def alarms(
+        self,
+        info: Info,
+        status: AlarmStatusFilter = AlarmStatusFilter.ACTIVE,
+        first: int = 100,
+        after: strawberry.ID | None = None,
+        severity: SeverityEnum | None = None,
+        site_id: strawberry.ID | None = None,
+        sensor_id: strawberry.ID | None = None,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> list[AlarmType]:
+        rows = await service.list_alarms(
+            info.context.session,
+            status=status.value,
+            severity=None if severity is None else severity.value,
+            site_id=None if site_id is None else parse_id(site_id, "site"),
+            sensor_id=None if sensor_id is None else parse_id(sensor_id, "sensor"),
+            start=from_,
+            end=to,
+            first=first,
+            after=None if after is None else parse_id(after, "alarm"),
+        )
+        return [AlarmType.of(a) for a in rows]
+
+
+@strawberry.type
+class AlarmsMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def acknowledge_alarm(
+        self, info: Info, id: strawberry.ID, note: str | None = None
+    ) -> AlarmType:
+        ctx = info.context
+        async with ctx.write() as session:
+            alarm = await service.acknowledge(
+                session, ctx.rt.authz, ctx.principal, alarm_id=parse_id(id, "alarm"), note=note
+            )
+        return AlarmType.of(alarm)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def dispatch_alarm(
+        self, info: Info, id: strawberry.ID, assignee: str, note: str | None = None
+    ) -> AlarmType:
+        ctx = info.context
+        async with ctx.write() as session:
+            alarm = await service.dispatch(
+                session,
+                ctx.rt.authz,
+                ctx.principal,
+                alarm_id=parse_id(id, "alarm"),
+                assignee=assignee,
+                note=note,
+            )
+        return AlarmType.of(alarm)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def clear_alarm(self, info: Info, id: strawberry.ID, reason: str) -> AlarmType:
+        ctx = info.context
+        async with ctx.write() as session:
+            alarm = await service.clear(
+                session, ctx.rt.authz, ctx.principal, alarm_id=parse_id(id, "alarm"), reason=reason
+            )
+        return AlarmType.of(alarm)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def close_alarm(
+        self, info: Info, id: strawberry.ID, verdict: VerdictEnum, cause: str
+    ) -> AlarmType:
+        ctx = info.context
+        async with ctx.write() as session:
+            alarm = await service.close(
+                session,
+                ctx.rt.authz,
+                ctx.principal,
+                alarm_id=parse_id(id, "alarm"),
+                verdict=Verdict(verdict.value),
+                cause=cause,
+            )
+        return AlarmType.of(alarm)
+
+
+def sees_event(principal: Principal, event: dict[str, Any]) -> bool:
+    """The subscription's scope check: the caller's tenants, or a site in its jurisdiction."""
+    alarm = event["alarm"]
+    if uuid.UUID(alarm["tenant_id"]) in principal.scope.tenant_ids:
+        return True
+    division = alarm.get("division_code")
+    return bool(division) and any(covers(j, division) for j in principal.scope.jurisdictions)
+
+
+@strawberry.type
+class AlarmsSubscription:
+    @strawberry.subscription(permission_classes=[IsAuthenticated])
+    async def alarm_events(self, info: Info) -> AsyncGenerator[AlarmEvent]:
+        principal = info.context.principal
+        broadcaster = info.context.rt.alarm_broadcaster
+        queue = broadcaster.subscribe()
+        try:
+            while True:
+                event = await queue.get()
+                if not sees_event(principal, event):
+                    continue
+                alarm = event["alarm"]
+                yield AlarmEvent(
+                    kind=AlarmEventKind(event["kind"]),
+                    alarm=AlarmEventAlarm(
+                        id=strawberry.ID(alarm["id"]),
+                        severity=SeverityEnum(alarm["severity"]),
+                        status=AlarmStatusEnum(alarm["status"]),
+                        level=alarm.get("level"),
+                        value=alarm.get("value"),
+                        site_id=strawberry.ID(alarm["site_id"]),
+                        sensor_id=None
+                        if alarm.get("sensor_id") is None
+                        else strawberry.ID(alarm["sensor_id"]),
+                    ),
+                )
+        finally:
+            broadcaster.unsubscribe(queue)
