@@ -175,9 +175,15 @@ async def _device_loop(
     latencies: list[float],
     refused: dict[str, int],
     counter: list[int],
+    interval: float = 0.0,
 ) -> None:
+    """Post batches until the deadline; with ``interval``, one batch per interval (paced)."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    next_at = time.monotonic()
     while time.monotonic() < deadline:
+        if interval:
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         body = factory.next()
         started = time.perf_counter()
         response = await client.post("/api/v1/telemetry", content=body, headers=headers)
@@ -192,8 +198,15 @@ async def _device_loop(
 
 
 async def _load(
-    url: str, devices: list[tuple[str, list[str]]], batch_size: int, duration: float
+    url: str,
+    devices: list[tuple[str, list[str]]],
+    batch_size: int,
+    duration: float,
+    rate: float | None = None,
+    progress_label: str = "ingest",
 ) -> tuple[list[float], dict[str, int], int, float]:
+    """Closed-loop load (as fast as the server answers), or paced at ``rate`` readings/s."""
+    interval = 0.0 if not rate else batch_size * len(devices) / rate
     latencies: list[float] = []
     refused: dict[str, int] = {}
     counter = [0]
@@ -211,12 +224,13 @@ async def _load(
                     latencies,
                     refused,
                     counter,
+                    interval,
                 )
             )
             for token, codes in devices
         ]
         with Progress(
-            TextColumn("[bold]ingest[/] {task.fields[rate]}"),
+            TextColumn(f"[bold]{progress_label}[/] {{task.fields[rate]}}"),
             BarColumn(),
             TimeRemainingColumn(),
             transient=True,
