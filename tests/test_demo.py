@@ -503,3 +503,21 @@ async def test_a_failed_tick_is_logged_and_the_loop_goes_on(
     assert simulator.calls >= 3
     assert task.cancelled()
     assert "simulator tick failed" in caplog.text and "ClickHouse went away" in caplog.text
+
+
+async def test_the_demo_leak_goes_red_and_clears(demo: Demo) -> None:
+    """The demo's scripted leak crosses both GB/T 50493 levels and falls below the deadband."""
+    from backend.telemetry.simulator import LEAK_PERIOD_S, LEAK_STEP_S
+
+    gas = [s for s in await unscoped_demo_sensors(demo.rt) if s.code == "GT-101"]
+    assert gas and all(s.kind == "combustible_gas" for s in gas)
+    simulator = Simulator(random.Random(1), leak_sensor_code="GT-101")
+    start = (int(datetime.now(UTC).timestamp()) // LEAK_PERIOD_S) * LEAK_PERIOD_S
+    episode = [
+        simulator.value(gas[0], datetime.fromtimestamp(start + step * LEAK_STEP_S, UTC))
+        for step in range(LEAK_PERIOD_S // LEAK_STEP_S)
+    ]
+    assert max(episode) >= 50  # the 2nd level: RED
+    assert episode.index(max(episode)) > 0 and episode[-1] < 23  # rises, then clears
+    quiet = Simulator(random.Random(1))  # tests and plain `serve` run no leak
+    assert quiet.value(gas[0], datetime.fromtimestamp(start + 5 * LEAK_STEP_S, UTC)) < 25

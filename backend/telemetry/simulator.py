@@ -143,15 +143,41 @@ def resolution(profile: Profile) -> int:
     return 3 if band <= 2 else 2 if band <= 200 else 1
 
 
-class Simulator:
-    """Generates the next value of every sensor; keeps each sensor's walk between ticks."""
+# The demo's scripted leak (%LEL by minute of the episode): it rises through the 1st level
+# (25, ORANGE) to the 2nd (50, RED), holds, and falls back below the deadband, so the alarm
+# console shows a RED alarm raise, upgrade and clear every LEAK_PERIOD_S.
+LEAK_PROFILE = (8.0, 18.0, 31.0, 44.0, 57.0, 62.0, 55.0, 36.0, 14.0, 4.0)
+LEAK_PERIOD_S = 900
+LEAK_STEP_S = 30
+DEMO_LEAK_SENSOR = "GT-101"  # see the demo data: the chemical sites' first gas detector
 
-    def __init__(self, rng: random.Random | None = None) -> None:
+
+class Simulator:
+    """Generates the next value of every sensor; keeps each sensor's walk between ticks.
+
+    With ``leak_sensor_code``, the combustible-gas sensors with that code (one per chemical
+    site in the demo) leak for a few minutes every quarter of an hour (the demo turns this on;
+    tests do not).
+    """
+
+    def __init__(
+        self, rng: random.Random | None = None, leak_sensor_code: str | None = None
+    ) -> None:
         self.rng = rng or random.Random()
+        self.leak_sensor_code = leak_sensor_code
         self._baselines: dict[uuid.UUID, float] = {}
         self._values: dict[uuid.UUID, float] = {}
 
+    def _leak_value(self, sensor: SimSensor, now: datetime) -> float | None:
+        if sensor.code != self.leak_sensor_code or sensor.kind != "combustible_gas":
+            return None
+        step = int(now.timestamp()) % LEAK_PERIOD_S // LEAK_STEP_S
+        return LEAK_PROFILE[step] if step < len(LEAK_PROFILE) else None
+
     def value(self, sensor: SimSensor, now: datetime) -> float:
+        leak = self._leak_value(sensor, now)
+        if leak is not None:
+            return _clamp(leak, sensor.min_value, sensor.max_value)
         replay = sensor.code in SKAB_COLUMNS and bool(skab_rows())
         value = self._replayed(sensor, now) if replay else self._walk(sensor)
         # A transmitter reports a few significant decimals, not a float's full precision.
@@ -286,7 +312,8 @@ def attach_simulator(app: Litestar, runtime: Runtime) -> None:
     ``app.state.simulator``."""
 
     async def start(app: Litestar) -> None:
-        task = asyncio.create_task(run_simulator(runtime, Simulator()), name="anjian-simulator")
+        simulator = Simulator(leak_sensor_code=DEMO_LEAK_SENSOR)
+        task = asyncio.create_task(run_simulator(runtime, simulator), name="anjian-simulator")
         app.state.simulator = task
 
     async def stop(app: Litestar) -> None:
