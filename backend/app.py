@@ -20,6 +20,7 @@ from sqlalchemy import text
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 
+from backend.alarms.notify import notification_sink
 from backend.alarms.pipeline import AlarmPipeline
 from backend.alarms.relay import OutboxRelay
 from backend.api.schema import build_schema
@@ -177,7 +178,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         alarms = AlarmPipeline(runtime)
         await alarms.start()
         runtime.ingest.subscribers.append(alarms)
-        relay = OutboxRelay(runtime, runtime.alarm_broadcaster, alarms.relay_wakeup)
+        relay = OutboxRelay(
+            runtime,
+            runtime.alarm_broadcaster,
+            alarms.relay_wakeup,
+            sinks=[notification_sink(runtime.jobs.notify)],
+        )
         relay.start()
         app.state.alarms = alarms
         consumer = await _start_mqtt(runtime)

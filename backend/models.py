@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from backend.alarms.channels import NotificationChannel, NotificationDelivery
 from backend.alarms.models import Alarm, AlarmRule, AlarmTransition, OutboxMessage, RuleRevision
+from backend.alarms.silences import Silence
 from backend.auth.models import AuthSession, AuthzState, CasbinRule, Invitation, Membership, User
 from backend.core.db import Base
 from backend.telemetry.models import Device, Sensor
@@ -22,10 +24,13 @@ __all__ = [
     "Device",
     "Invitation",
     "Membership",
+    "NotificationChannel",
+    "NotificationDelivery",
     "OutboxMessage",
     "Plan",
     "RuleRevision",
     "Sensor",
+    "Silence",
     "Site",
     "Subscription",
     "Tenant",

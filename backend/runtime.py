@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.alarms.broadcast import AlarmBroadcaster
+from backend.alarms.notify import Notifier
 from backend.auth.authz import Authorizer
 from backend.auth.tokens import TokenCodec
 from backend.core.db import create_app_engine, create_owner_engine, make_sessionmaker
@@ -66,7 +67,14 @@ class Runtime:
 
     @cached_property
     def jobs(self) -> Jobs:
-        return declare_actors(make_broker(self.settings), FileMailer(self.settings.mail_dir))
+        return declare_actors(
+            make_broker(self.settings), FileMailer(self.settings.mail_dir), self.notifier
+        )
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """Alarm notifications (webhook, e-mail, SMS), run by the notify actor."""
+        return Notifier.from_settings(self.settings)
 
     @cached_property
     def spool(self) -> Spool:
@@ -113,6 +121,8 @@ class Runtime:
             self.owner_engine.dispose()
         if "jobs" in self.__dict__:
             self.jobs.broker.close()
+        if "notifier" in self.__dict__:
+            self.notifier.close()
         if "flusher" in self.__dict__:
             self.flusher.stop()
         if "spool" in self.__dict__:

@@ -11,6 +11,7 @@ restart neither loses nor doubles an alarm.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -23,14 +24,14 @@ from sqlalchemy import select
 from backend.alarms import library
 from backend.alarms.engine import RuleEngine, Signal
 from backend.alarms.models import Alarm, AlarmRule
-from backend.alarms.rules import RuleKind, RuleSpec
+from backend.alarms.rules import Level, RuleKind, RuleSpec, Severity
 from backend.alarms.service import SignalContext, apply_signal
 from backend.core import counters
 from backend.runtime import Runtime
 from backend.telemetry.models import Device, Sensor
 from backend.telemetry.records import EventRow
 from backend.telemetry.registry import DeviceInfo
-from tenants.models import Tenant, Zone
+from tenants.models import Site, Tenant, Zone
 from tenants.scope import Scope, scoped_session, unscoped_session
 
 log = logging.getLogger("anjian.alarms")
@@ -160,13 +161,14 @@ class AlarmPipeline:
     async def _ensure_defaults(self, session: Any) -> None:
         missing = (
             await session.execute(
-                select(Sensor, Tenant.industry, Zone.kind)
+                select(Sensor, Tenant.industry, Zone.kind, Site.major_hazard_grade)
                 .join(Tenant, Tenant.id == Sensor.tenant_id)
+                .join(Site, Site.id == Sensor.site_id)
                 .outerjoin(Zone, Zone.id == Sensor.zone_id)
                 .where(~select(AlarmRule.id).where(AlarmRule.sensor_id == Sensor.id).exists())
             )
         ).all()
-        for sensor, industry, zone_kind in missing:
+        for sensor, industry, zone_kind, grade in missing:
             specs = library.default_rules(
                 industry,
                 sensor.kind,
@@ -176,6 +178,8 @@ class AlarmPipeline:
             for spec in specs:
                 if spec.kind is RuleKind.EVENT:
                     continue
+                if spec.kind is RuleKind.STALE and grade is not None:
+                    spec = _raised_from_blue(spec)
                 session.add(
                     AlarmRule(
                         tenant_id=sensor.tenant_id,
@@ -246,6 +250,13 @@ class AlarmPipeline:
             except Exception:
                 log.exception("reloading alarm rules failed; will retry")
 
+    def forget(
+        self, rule_id: uuid.UUID, sensor_id: uuid.UUID | None, device_id: uuid.UUID | None
+    ) -> None:
+        """A person cleared this alarm: if the condition still holds, the next reading raises
+        a new one, so the engine must not go on counting the old one as active."""
+        self.engine.release(rule_id, sensor_id, device_id=device_id)
+
     async def _tick_loop(self, interval: float = 5.0) -> None:
         """Time-driven rules (stale data, presence timeouts) run on the wall clock."""
         while True:
@@ -264,13 +275,19 @@ class AlarmPipeline:
             batch = [first]
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                await self._apply(batch)
-            except Exception:
-                log.exception("writing %d alarm signal(s) failed", len(batch))
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+            backoff = 0.2
+            while True:  # the engine already counts these alarms: they must reach the database
+                try:
+                    await self._apply(batch)
+                    break
+                except Exception:
+                    log.exception(
+                        "writing %d alarm signal(s) failed; retrying in %.1f s", len(batch), backoff
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+            for _ in batch:
+                self._queue.task_done()
             self.relay_wakeup.set()
 
     async def _apply(self, batch: list[tuple[Signal, SignalContext]]) -> None:
@@ -282,3 +299,18 @@ class AlarmPipeline:
             async with scoped_session(self.runtime.sessions, scope) as session, session.begin():
                 for signal, where in items:
                     await apply_signal(session, signal, where)
+
+
+def _raised_from_blue(spec: RuleSpec) -> RuleSpec:
+    """Data-quality alarms are BLUE unless the site is a major hazard source (DESIGN.md):
+    there a sensor gone quiet is itself a hazard, so its stale rule raises YELLOW."""
+    levels = tuple(
+        Level(lv.name, Severity.YELLOW, lv.direction, lv.setpoint, lv.clear_at)
+        if lv.severity is Severity.BLUE
+        else lv
+        for lv in spec.levels
+    )
+    params = dict(spec.params)
+    if params.get("severity") == Severity.BLUE.value:
+        params["severity"] = Severity.YELLOW.value
+    return dataclasses.replace(spec, levels=levels, params=params)

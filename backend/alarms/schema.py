@@ -186,6 +186,18 @@ class AlarmsQuery:
         return [AlarmType.of(a) for a in rows]
 
 
+def _after_change(info: Info, alarm: Alarm, *, cleared: bool = False) -> AlarmType:
+    """Committed: wake the relay now (subscribers see people's actions at once) and, for a
+    manual clear, let the engine forget the alarm so a condition that persists raises anew."""
+    request = info.context.request
+    pipeline = None if request is None else request.app.state.get("alarms")
+    if pipeline is not None:
+        if cleared:
+            pipeline.forget(alarm.rule_id, alarm.sensor_id, alarm.device_id)
+        pipeline.relay_wakeup.set()
+    return AlarmType.of(alarm)
+
+
 @strawberry.type
 class AlarmsMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
@@ -197,7 +209,7 @@ class AlarmsMutation:
             alarm = await service.acknowledge(
                 session, ctx.rt.authz, ctx.principal, alarm_id=parse_id(id, "alarm"), note=note
             )
-        return AlarmType.of(alarm)
+        return _after_change(info, alarm)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def dispatch_alarm(
@@ -213,7 +225,7 @@ class AlarmsMutation:
                 assignee=assignee,
                 note=note,
             )
-        return AlarmType.of(alarm)
+        return _after_change(info, alarm)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def clear_alarm(self, info: Info, id: strawberry.ID, reason: str) -> AlarmType:
@@ -222,7 +234,7 @@ class AlarmsMutation:
             alarm = await service.clear(
                 session, ctx.rt.authz, ctx.principal, alarm_id=parse_id(id, "alarm"), reason=reason
             )
-        return AlarmType.of(alarm)
+        return _after_change(info, alarm, cleared=True)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def close_alarm(
@@ -238,7 +250,7 @@ class AlarmsMutation:
                 verdict=Verdict(verdict.value),
                 cause=cause,
             )
-        return AlarmType.of(alarm)
+        return _after_change(info, alarm)
 
 
 def sees_event(principal: Principal, event: dict[str, Any]) -> bool:

@@ -48,6 +48,8 @@ def alarm_payload(alarm: Alarm, division_code: str | None) -> dict[str, Any]:
         "tenant_id": str(alarm.tenant_id),
         "site_id": str(alarm.site_id),
         "division_code": division_code,
+        "rule_id": str(alarm.rule_id),
+        "device_id": None if alarm.device_id is None else str(alarm.device_id),
         "sensor_id": None if alarm.sensor_id is None else str(alarm.sensor_id),
         "severity": alarm.severity,
         "status": alarm.status.value,
@@ -82,7 +84,7 @@ async def _announce(
         OutboxMessage(
             tenant_id=alarm.tenant_id,
             topic="alarm",
-            payload={"kind": kind, "alarm": alarm_payload(alarm, division)},
+            payload={"kind": kind, "actor": actor, "alarm": alarm_payload(alarm, division)},
         )
     )
 

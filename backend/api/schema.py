@@ -10,15 +10,27 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from backend.alarms.schema import AlarmsMutation, AlarmsQuery, AlarmsSubscription
+from backend.alarms.schema_channels import ChannelsMutation, ChannelsQuery
+from backend.alarms.schema_rules import RulesMutation, RulesQuery
 from backend.api.errors import ErrorCodes
 from backend.api.scalars import DateTimeScalar
 from backend.auth.schema import AuthMutation, AuthQuery
 from backend.telemetry.schema import TelemetryMutation, TelemetryQuery
 from tenants.schema import TenantsMutation, TenantsQuery
 
-Query = merge_types("Query", (AuthQuery, TenantsQuery, TelemetryQuery, AlarmsQuery))
+Query = merge_types(
+    "Query", (AuthQuery, TenantsQuery, TelemetryQuery, AlarmsQuery, ChannelsQuery, RulesQuery)
+)
 Mutation = merge_types(
-    "Mutation", (AuthMutation, TenantsMutation, TelemetryMutation, AlarmsMutation)
+    "Mutation",
+    (
+        AuthMutation,
+        TenantsMutation,
+        TelemetryMutation,
+        AlarmsMutation,
+        ChannelsMutation,
+        RulesMutation,
+    ),
 )
 Subscription = merge_types("Subscription", (AlarmsSubscription,))
 

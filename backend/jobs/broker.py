@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
+from backend.alarms.notify import Notifier, declare_notify_actor
 from backend.core.settings import Settings
 from backend.jobs.mail import Mailer, Message
 
@@ -37,9 +38,12 @@ class Jobs:
 
     broker: dramatiq.Broker
     deliver_mail: dramatiq.Actor  # type: ignore[type-arg]
+    notify: dramatiq.Actor | None = None  # type: ignore[type-arg]
 
 
-def declare_actors(broker: dramatiq.Broker, mailer: Mailer) -> Jobs:
+def declare_actors(
+    broker: dramatiq.Broker, mailer: Mailer, notifier: Notifier | None = None
+) -> Jobs:
     def deliver_mail(to: str, subject: str, body: str, idempotency_key: str) -> None:
         mailer.send(Message(to=to, subject=subject, body=body, idempotency_key=idempotency_key))
 
@@ -54,6 +58,7 @@ def declare_actors(broker: dramatiq.Broker, mailer: Mailer) -> Jobs:
             min_backoff=1000,
             max_backoff=300_000,
         ),
+        notify=None if notifier is None else declare_notify_actor(broker, notifier),
     )
 
 
