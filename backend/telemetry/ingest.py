@@ -210,21 +210,34 @@ class Ingest:
                 },
             )
         sensor_ids, stamps, values = self._validate(device, batch.readings)
+        return await self.store_readings(device, batch.batch_id, sensor_ids, stamps, values)
+
+    async def store_readings(
+        self,
+        device: DeviceInfo,
+        batch_id: uuid.UUID,
+        sensor_ids: list[bytes],
+        ts_ms: list[int],
+        values: list[float],
+    ) -> Accepted:
+        """Spool validated readings and tell the subscribers: the path every reading takes,
+        from a device or from the demo's simulator."""
         payload = records.encode_readings(
             tenant_id=device.tenant_id,
             site_id=device.site_id,
             device_id=device.id,
-            batch_id=batch.batch_id,
+            batch_id=batch_id,
             retention_days=device.retention_days,
             sensor_ids=sensor_ids,
-            ts_ms=stamps,
+            ts_ms=ts_ms,
             values=values,
         )
-        accepted = await self._store(device, batch.batch_id, count, payload, count)
+        count = len(values)
+        accepted = await self._store(device, batch_id, count, payload, count)
         if accepted.accepted:
             for subscriber in self.subscribers:
                 try:
-                    subscriber.readings_accepted(device, sensor_ids, stamps, values)
+                    subscriber.readings_accepted(device, sensor_ids, ts_ms, values)
                 except Exception:  # a listener's failure must not un-acknowledge data
                     log.exception("ingest subscriber failed on a readings batch")
         return accepted

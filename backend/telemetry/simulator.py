@@ -34,8 +34,8 @@ from sqlalchemy import select
 
 from backend._demo_data import SKAB_PUMP_CODES, build_plan
 from backend.runtime import Runtime
+from backend.telemetry.ingest import IngestError
 from backend.telemetry.models import Device, Sensor
-from backend.telemetry.records import encode_readings
 from tenants.models import Subscription, SubscriptionStatus, Tenant
 from tenants.scope import unscoped_session
 
@@ -233,18 +233,18 @@ class Simulator:
         for sensor, value in zip(sensors, columns[4], strict=True):
             by_device.setdefault(sensor.device_id, []).append((sensor, value))
         for device_id, batch in by_device.items():
-            first = batch[0][0]
-            await runtime.spool.append(
-                encode_readings(
-                    tenant_id=first.tenant_id,
-                    site_id=first.site_id,
-                    device_id=device_id,
-                    batch_id=uuid.uuid4(),
-                    retention_days=first.retention_days,
-                    sensor_ids=[sensor.id.bytes for sensor, _ in batch],
-                    ts_ms=[stamp] * len(batch),
-                    values=[value for _, value in batch],
-                )
+            # Through ingest, as a device's batch would go: spooled, then seen by the rules.
+            try:
+                device = await runtime.ingest.device(device_id)
+            except IngestError as exc:  # revoked or suspended since the last refresh
+                log.info("simulator skips device %s: %s", device_id, exc)
+                continue
+            await runtime.ingest.store_readings(
+                device,
+                uuid.uuid4(),
+                [sensor.id.bytes for sensor, _ in batch],
+                [stamp] * len(batch),
+                [value for _, value in batch],
             )
         return len(sensors)
 
