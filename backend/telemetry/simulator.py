@@ -77,11 +77,13 @@ PROFILES: dict[str, Profile] = {
     "oxygen": Profile(20.8, 20.95, 0.03, 20.5, 21.2),  # %VOL
     "methane": Profile(0.12, 0.35, 0.02, 0.1, 0.4),  # %VOL
     "carbon_monoxide": Profile(2.0, 8.0, 0.6, 0.0, 15.0),  # ppm
-    "temperature": Profile(22.0, 45.0, 0.3, 20.0, 60.0),  # °C
-    "pressure": Profile(150.0, 1600.0, 0.01, 100.0, 2500.0, relative=True),  # kPa
-    "level": Profile(30.0, 80.0, 0.4, 5.0, 95.0),  # %
+    # Normal operation stays inside the indicator library's normal band (below "high"), so
+    # the demo's only alarms are the scripted leak.
+    "temperature": Profile(22.0, 45.0, 0.3, 20.0, 55.0),  # °C
+    "pressure": Profile(150.0, 1200.0, 0.01, 100.0, 1350.0, relative=True),  # kPa
+    "level": Profile(30.0, 75.0, 0.4, 20.0, 80.0),  # %
     "flow": Profile(20.0, 120.0, 0.02, 0.0, 200.0, relative=True),  # m3/h
-    "vibration": Profile(1.5, 4.0, 0.15, 0.3, 7.1),  # mm/s
+    "vibration": Profile(0.8, 2.2, 0.1, 0.3, 2.6),  # mm/s, GB/T 6075.3 zone A/B
     "wind_speed": Profile(1.0, 6.0, 0.4, 0.0, 12.0),  # m/s
     "load_ratio": Profile(15.0, 70.0, 3.0, 0.0, 90.0),  # %
     "moment_ratio": Profile(15.0, 70.0, 3.0, 0.0, 88.0),  # %
