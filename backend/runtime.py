@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from clickhouse_connect.driver.client import Client
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -29,7 +28,7 @@ from backend.telemetry.mqtt import MqttDirectory
 from backend.telemetry.quota import RateLimiter
 from backend.telemetry.registry import DeviceRegistry
 from backend.telemetry.spool import Spool
-from backend.telemetry.store import open_client
+from backend.telemetry.store import ClickHouseClient, open_client
 from privacy.keyring import Keyring, load_keyring
 
 
@@ -62,7 +61,7 @@ class Runtime:
         return Authorizer(self.owner_engine)
 
     @cached_property
-    def clickhouse(self) -> Client:
+    def clickhouse(self) -> ClickHouseClient:
         return open_client(self.settings)
 
     @cached_property

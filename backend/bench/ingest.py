@@ -279,35 +279,15 @@ def _landed(url: str, token: str, site_id: str) -> int:
     return int(data["siteReadingCount"])  # type: ignore[arg-type]
 
 
-_RAW_INSERT = r"""
-import sys, time, uuid, tempfile
-import clickhouse_connect
-from datetime import UTC, datetime, timedelta
-from backend.telemetry import migrate
-rows, sensors = int(sys.argv[1]), int(sys.argv[2])
-client = clickhouse_connect.get_client(dsn="chdb://" + tempfile.mkdtemp(prefix="anjian-raw-"))
-migrate.migrate(client)
-tenant, site = uuid.uuid4(), uuid.uuid4()
-sensor_ids = [uuid.uuid4() for _ in range(sensors)]
-now = datetime.now(UTC)
-block = 100_000
-columns = [[tenant] * block, [site] * block,
-           [sensor_ids[i % sensors] for i in range(block)],
-           [now - timedelta(milliseconds=i) for i in range(block)],
-           [20.0 + (i % 40) for i in range(block)], [365] * block]
-names = ["tenant_id", "site_id", "sensor_id", "ts", "value", "retention_days"]
-started = time.perf_counter()
-done = 0
-while done < rows:
-    client.insert("readings", columns, column_names=names, column_oriented=True)
-    done += block
-print(done / (time.perf_counter() - started))
-"""
-
-
 def _raw_insert_rate(rows: int, sensors: int) -> float:
     done = subprocess.run(
-        [sys.executable, "-c", _RAW_INSERT, str(max(rows, 100_000)), str(sensors)],
+        [
+            sys.executable,
+            "-m",
+            "backend.telemetry.raw_insert",
+            str(max(rows, 100_000)),
+            str(sensors),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

@@ -17,6 +17,8 @@ from clickhouse_connect.driver.client import Client
 from backend.core.errors import StoreUnavailable
 from backend.core.settings import Settings
 
+ClickHouseClient = Client  # for type hints elsewhere: only this package speaks to ClickHouse
+
 
 class EngineBusy(StoreUnavailable):
     code = "CLICKHOUSE_ENGINE_BUSY"
