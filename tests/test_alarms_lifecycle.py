@@ -388,3 +388,35 @@ async def test_stale_data_at_a_major_hazard_site_is_not_blue(
     stale = [s for s in later if s.sensor_id == dev.sensors[GAS_CODE] and s.kind == "raise"]
     assert stale, later
     assert all(s.severity is not Severity.BLUE for s in stale), stale
+
+
+# --- MTTA / MTTR ------------------------------------------------------------------------------
+
+STATS = """query($f: DateTime!, $t: DateTime!, $s: ID) {
+  alarmStats(from: $f, to: $t, siteId: $s) {
+    raised acknowledged cleared mttaSeconds mttrSeconds by_severity: bySeverity { severity count }
+  }
+}"""
+
+
+async def test_mtta_and_mttr_come_from_the_recorded_transitions(
+    api: GraphQLClient, dev: IngestDevice, owner: str, world: World
+) -> None:
+    start = from_ms(now_ms() - 60_000).isoformat()
+    alarm = await raise_alarm(api, owner, dev, 30.0)
+    acked = await ok(api, owner, ACKNOWLEDGE, id=alarm["id"], note="on it")
+    assert acked
+    await send(api, dev, 1.0)  # below the deadband: cleared by the engine
+    end = from_ms(now_ms() + 60_000).isoformat()
+    result = await api.query(STATS, {"f": start, "t": end, "s": str(dev.site_id)}, as_user=owner)
+    assert result.code is None, result.body
+    stats = result.data["alarmStats"]
+    assert stats["raised"] >= 1 and stats["acknowledged"] >= 1 and stats["cleared"] >= 1
+    assert stats["mttaSeconds"] is not None and stats["mttaSeconds"] >= 0
+    assert stats["mttrSeconds"] is not None and stats["mttrSeconds"] >= 0
+    assert {row["severity"] for row in stats["by_severity"]} >= {"ORANGE"}
+    # Tenant B sees none of it: the statistics follow the caller's scope.
+    other = await api.query(
+        STATS, {"f": start, "t": end, "s": str(dev.site_id)}, as_user=world.b.users["owner"]
+    )
+    assert other.data["alarmStats"]["raised"] == 0

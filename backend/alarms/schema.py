@@ -156,6 +156,22 @@ class AlarmEvent:
 
 
 @strawberry.type
+class SeverityCount:
+    severity: SeverityEnum
+    count: int
+
+
+@strawberry.type
+class AlarmStatsType:
+    raised: int
+    acknowledged: int
+    cleared: int
+    mtta_seconds: float | None = strawberry.field(description="Mean time to acknowledge.")
+    mttr_seconds: float | None = strawberry.field(description="Mean time to clear (recover).")
+    by_severity: list[SeverityCount]
+
+
+@strawberry.type
 class AlarmsQuery:
     @strawberry.field(
         permission_classes=[IsAuthenticated], description="Alarms the caller may see, newest first."
@@ -184,6 +200,35 @@ class AlarmsQuery:
             after=None if after is None else parse_id(after, "alarm"),
         )
         return [AlarmType.of(a) for a in rows]
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="MTTA and MTTR of the alarms raised in [from, to).",
+    )
+    async def alarm_stats(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        site_id: strawberry.ID | None = None,
+    ) -> AlarmStatsType:
+        stats = await service.alarm_stats(
+            info.context.session,
+            start=from_,
+            end=to,
+            site_id=None if site_id is None else parse_id(site_id, "site"),
+        )
+        return AlarmStatsType(
+            raised=stats.raised,
+            acknowledged=stats.acknowledged,
+            cleared=stats.cleared,
+            mtta_seconds=stats.mean_time_to_acknowledge_s,
+            mttr_seconds=stats.mean_time_to_clear_s,
+            by_severity=[
+                SeverityCount(severity=SeverityEnum(k), count=v)
+                for k, v in sorted(stats.by_severity.items())
+            ],
+        )
 
 
 def _after_change(info: Info, alarm: Alarm, *, cleared: bool = False) -> AlarmType:

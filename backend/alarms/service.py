@@ -317,3 +317,41 @@ async def list_alarms(
         )
     query = query.order_by(Alarm.raised_at.desc(), Alarm.id.desc()).limit(first)
     return list((await session.scalars(query)).all())
+
+
+@dataclass(frozen=True)
+class AlarmStats:
+    """MTTA and MTTR over the alarms raised in a range, from the recorded timestamps."""
+
+    raised: int
+    acknowledged: int
+    cleared: int
+    mean_time_to_acknowledge_s: float | None
+    mean_time_to_clear_s: float | None
+    by_severity: dict[str, int]
+
+
+async def alarm_stats(
+    session: AsyncSession, *, start: datetime, end: datetime, site_id: uuid.UUID | None = None
+) -> AlarmStats:
+    if end <= start:
+        raise BadInput("to must be after from")
+    query = select(Alarm.severity, Alarm.raised_at, Alarm.acknowledged_at, Alarm.cleared_at).where(
+        Alarm.raised_at >= start, Alarm.raised_at < end
+    )
+    if site_id is not None:
+        query = query.where(Alarm.site_id == site_id)
+    rows = (await session.execute(query)).all()
+    to_ack = [(a - r).total_seconds() for _, r, a, _ in rows if a is not None]
+    to_clear = [(c - r).total_seconds() for _, r, _, c in rows if c is not None]
+    by_severity: dict[str, int] = {}
+    for severity, *_ in rows:
+        by_severity[severity] = by_severity.get(severity, 0) + 1
+    return AlarmStats(
+        raised=len(rows),
+        acknowledged=len(to_ack),
+        cleared=len(to_clear),
+        mean_time_to_acknowledge_s=sum(to_ack) / len(to_ack) if to_ack else None,
+        mean_time_to_clear_s=sum(to_clear) / len(to_clear) if to_clear else None,
+        by_severity=by_severity,
+    )
