@@ -31,6 +31,24 @@ class AlarmRule(SiteOwned, Base):
     (``RuleSpec.as_json``); every change adds a revision and bumps ``version``."""
 
     __tablename__ = "alarm_rules"
+    __site_table_args__ = (
+        Index(
+            "uq_alarm_rules_sensor_default",
+            "sensor_id",
+            "default_slot",
+            unique=True,
+            sqlite_where=text("default_slot IS NOT NULL AND sensor_id IS NOT NULL"),
+            postgresql_where=text("default_slot IS NOT NULL AND sensor_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_alarm_rules_device_default",
+            "device_id",
+            "default_slot",
+            unique=True,
+            sqlite_where=text("default_slot IS NOT NULL AND sensor_id IS NULL"),
+            postgresql_where=text("default_slot IS NOT NULL AND sensor_id IS NULL"),
+        ),
+    )
 
     sensor_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("sensors.id", ondelete="CASCADE"), index=True
@@ -41,6 +59,9 @@ class AlarmRule(SiteOwned, Base):
     kind: Mapped[str] = mapped_column(String(32))
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(64))  # "library:chemical@1" or "override"
+    # Which library default this rule is ("threshold:0", "event:wearable.sos"); unique per
+    # sensor or device, so two servers giving a new sensor its defaults cannot both succeed.
+    default_slot: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
     enabled: Mapped[bool] = mapped_column(default=True)
 

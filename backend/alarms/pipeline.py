@@ -20,6 +20,7 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from backend.alarms import library
 from backend.alarms.engine import RuleEngine, Signal
@@ -107,9 +108,12 @@ class AlarmPipeline:
     async def reload(self) -> None:
         """Give sensors without rules their defaults, then load every rule into the engine."""
         # Rules are kept for every tenant here: the engine is a system process.
-        async with unscoped_session(self.runtime.sessions) as session, session.begin():
-            self._version = await counters.read(session, counters.REGISTRY)
-            await self._ensure_defaults(session)
+        try:
+            async with unscoped_session(self.runtime.sessions) as session, session.begin():
+                self._version = await counters.read(session, counters.REGISTRY)
+                await self._ensure_defaults(session)
+        except IntegrityError:  # another server gave these sensors their defaults first
+            log.info("default alarm rules were created concurrently; loading theirs")
         async with unscoped_session(self.runtime.sessions) as session:
             rows = (
                 await session.execute(
@@ -175,7 +179,7 @@ class AlarmPipeline:
                 gas=sensor.gas,
                 zone_kind=None if zone_kind is None else zone_kind.value,
             )
-            for spec in specs:
+            for slot, spec in enumerate(specs):
                 if spec.kind is RuleKind.EVENT:
                     continue
                 if spec.kind is RuleKind.STALE and grade is not None:
@@ -189,6 +193,7 @@ class AlarmPipeline:
                         kind=spec.kind.value,
                         definition=spec.as_json(),
                         source=f"library:{industry.value}@{library.library_version(industry)}",
+                        default_slot=f"{spec.kind.value}:{slot}",
                     )
                 )
         devices = (
@@ -204,7 +209,7 @@ class AlarmPipeline:
         ).all()
         event_specs = library.event_rules()
         for device_id, tenant_id, site_id, industry in devices:
-            for spec in event_specs.values():
+            for event_type, spec in event_specs.items():
                 session.add(
                     AlarmRule(
                         tenant_id=tenant_id,
@@ -213,6 +218,7 @@ class AlarmPipeline:
                         kind=spec.kind.value,
                         definition=spec.as_json(),
                         source=f"library:{industry.value}@{library.library_version(industry)}",
+                        default_slot=f"event:{event_type}",
                     )
                 )
         if missing:
