@@ -27,6 +27,7 @@ from backend.api.schema import build_schema
 from backend.auth import service as auth_service
 from backend.auth.context import RequestContext
 from backend.auth.principal import Principal
+from backend.auth.tokens import bearer_token
 from backend.core.errors import AnjianError
 from backend.core.settings import Settings, load_settings
 from backend.jobs.broker import start_worker
@@ -40,17 +41,10 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 STATIC_DIR = Path(str(resources.files("portal").joinpath("static")))
 
 
-def _bearer(value: str | None) -> str | None:
-    if not value:
-        return None
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 async def _principal_for(
     runtime: Runtime, authorization: str | None
 ) -> tuple[Principal, str | None]:
-    token = _bearer(authorization)
+    token = bearer_token(authorization)
     if authorization and token is None:
         return Principal.anonymous(), "the Authorization header must be 'Bearer <token>'"
     if token is None:

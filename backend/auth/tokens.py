@@ -43,3 +43,11 @@ class TokenCodec:
             return TokenClaims(uuid.UUID(data["s"]), uuid.UUID(data["u"]))
         except (InvalidToken, ValueError, KeyError, TypeError):
             raise Unauthenticated("the token is invalid or has expired") from None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None

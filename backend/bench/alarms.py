@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 import uuid
@@ -27,15 +25,10 @@ import httpx
 import websockets
 
 from backend.bench.ingest import (
-    ANJIAN,
-    PASSWORD,
     _cli,
-    _env,
-    _free_port,
-    _graphql,
     _load,
     _provision,
-    _wait_healthy,
+    served,
 )
 
 SUBSCRIPTION = "subscription { alarmEvents { kind alarm { id severity status sensorId } } }"
@@ -167,30 +160,10 @@ def run(devices: int, rate: float, leaks: int, duration: float) -> AlarmFigures:
     try:
         fleet = _provision(scratch, devices, 50)
         leak_token, leak_sensors = _leak_device(scratch, leaks)
-        site = json.loads((scratch / "bench-site.json").read_text())
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        log = (scratch / "server.log").open("wb")
-        server = subprocess.Popen(
-            [ANJIAN, "serve", "--port", str(port)], env=_env(scratch), stdout=log, stderr=log
-        )
-        try:
-            _wait_healthy(url, server)
-            token = _graphql(
-                url,
-                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
-                {"e": site["owner"], "p": PASSWORD},
-            )["login"]["token"]  # type: ignore[index]
+        with served(scratch) as (url, token, _):
             events, accepted_at, accepted, elapsed = asyncio.run(
-                _scenario(url, str(token), fleet, leak_token, leak_sensors, rate, duration)
+                _scenario(url, token, fleet, leak_token, leak_sensors, rate, duration)
             )
-        finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     by_sensor = {sensor_id: code for code, sensor_id in leak_sensors.items()}

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -311,19 +313,7 @@ def run(
         print(f"provisioning {devices} devices in {scratch} …", file=sys.stderr)
         fleet = _provision(scratch, devices, sensors_per_device)
         site = json.loads((scratch / "bench-site.json").read_text())
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        log = (scratch / "server.log").open("wb")
-        server = subprocess.Popen(
-            [ANJIAN, "serve", "--port", str(port)], env=_env(scratch), stdout=log, stderr=log
-        )
-        try:
-            _wait_healthy(url, server)
-            token = _graphql(
-                url,
-                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
-                {"e": site["owner"], "p": PASSWORD},
-            )["login"]["token"]  # type: ignore[index]
+        with served(scratch) as (url, token, server):
             latencies, refused, accepted, elapsed = asyncio.run(
                 _load(url, fleet, batch_size, duration)
             )
@@ -334,13 +324,6 @@ def run(
                 landed = _landed(url, token, site["site"])
             drain = time.monotonic() - drain_started
             rss = _peak_rss_mib(server.pid)
-        finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
         print("measuring the raw engine insert in a separate process …", file=sys.stderr)
         raw = _raw_insert_rate(accepted, sensors_per_device * devices)
     finally:
@@ -374,6 +357,35 @@ def run(
         raw_insert_rows_per_s=round(raw),
         ratio_to_raw=round(accepted_rate / raw, 3),
     )
+
+
+@contextmanager
+def served(scratch: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+    """``anjian serve`` on the scratch data dir, signed in as the bench owner: (url, token,
+    process). The server is stopped with SIGTERM when the block ends."""
+    site = json.loads((scratch / "bench-site.json").read_text())
+    url = f"http://127.0.0.1:{_free_port()}"
+    with (scratch / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            [ANJIAN, "serve", "--port", url.rsplit(":", 1)[1]],
+            env=_env(scratch),
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            _wait_healthy(url, server)
+            token = _graphql(
+                url,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+                {"e": site["owner"], "p": PASSWORD},
+            )["login"]["token"]  # type: ignore[index]
+            yield url, str(token), server
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:

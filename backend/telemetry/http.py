@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import State
 
+from backend.auth.tokens import bearer_token
 from backend.telemetry.ingest import MAX_SNAPSHOT_BYTES, Ingest, IngestError
 from backend.telemetry.registry import DeviceInfo
 
@@ -30,9 +31,7 @@ def _ingest(request: Request[Any, Any, State]) -> Ingest:
 
 
 async def _device(request: Request[Any, Any, State], ingest: Ingest) -> DeviceInfo:
-    header = request.headers.get("authorization") or ""
-    scheme, _, token = header.partition(" ")
-    return await ingest.authenticate(token.strip() if scheme.lower() == "bearer" else None)
+    return await ingest.authenticate(bearer_token(request.headers.get("authorization")))
 
 
 @post("/api/v1/telemetry", status_code=202)

@@ -51,7 +51,6 @@ class SimSensor:
     tenant_id: uuid.UUID
     site_id: uuid.UUID
     device_id: uuid.UUID
-    retention_days: int
     code: str
     kind: str
     gas: str | None
@@ -263,7 +262,6 @@ async def unscoped_demo_sensors(runtime: Runtime) -> list[SimSensor]:
             Sensor.tenant_id,
             Sensor.site_id,
             Sensor.device_id,
-            Subscription.retention_days,
             Sensor.code,
             Sensor.kind,
             Sensor.gas,
