@@ -8,6 +8,7 @@ the flusher writes the spool in order, so everything acknowledged before it is i
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta, timezone
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from PIL import Image
 
 from backend.app import create_app
 from backend.auth.principal import Principal
@@ -52,8 +54,16 @@ from tests.ingest_helpers import (
     upload,
 )
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+def _encoded(image_format: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 120, 40)).save(buffer, image_format)
+    return buffer.getvalue()
+
+
+# Real images: snapshots are decoded and re-encoded, so a bare signature is refused.
+JPEG = _encoded("JPEG")
+PNG = _encoded("PNG")
 MiB = 1024 * 1024
 
 
@@ -448,9 +458,23 @@ async def test_a_bad_heartbeat_is_400(http: Client, dev: IngestDevice, body: Any
         (JPEG, "application/octet-stream", 415),
         (PNG, "image/jpeg", 400),
         (b"not an image", "image/png", 400),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "image/jpeg", 400),
+        (JPEG[: len(JPEG) // 2], "image/jpeg", 400),
+        (_encoded("GIF"), "image/png", 400),
         (JPEG + b"\x00" * (8 * MiB), "image/jpeg", 413),
     ],
-    ids=["jpeg", "png", "gif", "octet-stream", "png-as-jpeg", "text-as-png", "over-8MiB"],
+    ids=[
+        "jpeg",
+        "png",
+        "gif",
+        "octet-stream",
+        "png-as-jpeg",
+        "text-as-png",
+        "signature-only",
+        "truncated",
+        "gif-as-png",
+        "over-8MiB",
+    ],
 )
 async def test_snapshot_uploads(
     http: Client, dev: IngestDevice, data: bytes, content_type: str, status: int
@@ -459,6 +483,8 @@ async def test_snapshot_uploads(
     assert response.status_code == status, response.text
     if status == 201:
         assert set(response.json()) == {"snapshot"} and response.json()["snapshot"]
+    else:
+        assert response.json().get("error") or response.json().get("detail"), response.text
 
 
 def event(**overrides: Any) -> dict[str, Any]:

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import msgspec
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import State
 
+from backend.auth.principal import Principal
+from backend.auth.service import require, resolve_token
 from backend.auth.tokens import bearer_token
-from backend.telemetry.ingest import MAX_SNAPSHOT_BYTES, Ingest, IngestError
+from backend.core.errors import AnjianError, BadInput, NotFound, Unauthenticated
+from backend.telemetry.ingest import (
+    MAX_SNAPSHOT_BYTES,
+    ORIGINAL_SUFFIX,
+    SNAPSHOT_TYPES,
+    Ingest,
+    IngestError,
+)
 from backend.telemetry.registry import DeviceInfo
+from privacy.audit import record
+from tenants.scope import scoped_session
+from tenants.service import get_site, site_domain
+
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
 
 _json = msgspec.json.Encoder()
 
@@ -67,17 +86,111 @@ async def heartbeat(request: Request[Any, Any, State]) -> Response[bytes]:
     return _reply(202, {"status": "online"})
 
 
+# --- snapshots ---------------------------------------------------------------------------------
+
+
 @post("/api/v1/snapshots", status_code=201, request_max_body_size=MAX_SNAPSHOT_BYTES)
 async def snapshots(request: Request[Any, Any, State]) -> Response[bytes]:
     ingest = _ingest(request)
     try:
         device = await _device(request, ingest)
-        key = ingest.snapshot(
-            device, request.headers.get("content-type") or "", await request.body()
-        )
+        content_type = request.headers.get("content-type") or ""
+        body = await request.body()
+        # Decoding and face detection take up to a few hundred milliseconds: off the loop.
+        key = await anyio.to_thread.run_sync(ingest.snapshot, device, content_type, body)
     except IngestError as exc:
         return _refusal(exc)
     return _reply(201, {"snapshot": key})
 
 
-ROUTES = [telemetry, events, heartbeat, snapshots]
+# Whoever may read a site's telemetry may see its camera snapshots, faces pixelated.
+SNAPSHOT_PERMISSION = ("telemetry", "read")
+# An unpixelated face is biometric data about a worker: only the roles that manage worker
+# records (owner, safety manager) may see it; operators, viewers and regulators may not.
+ORIGINAL_SNAPSHOT_PERMISSION = ("worker", "update")
+
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_SNAPSHOT_KEY = re.compile(
+    rf"^snapshots/(?P<tenant>{_UUID})/(?P<site>{_UUID})/(?P<id>{_UUID})\.(?P<ext>[a-z]+)$"
+)
+_MEDIA_TYPES = {extension: media for media, extension in SNAPSHOT_TYPES.items()}
+
+
+def _flag(value: str | None) -> bool:
+    if value is None or value.lower() in ("", "0", "false"):
+        return False
+    if value.lower() in ("1", "true"):
+        return True
+    raise BadInput(f"original must be 1 or 0, not {value!r}")
+
+
+async def _user(runtime: Runtime, authorization: str | None) -> Principal:
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthenticated("sign in first: send Authorization: Bearer <token>")
+    return await resolve_token(runtime.sessions, runtime.tokens, runtime.authz, token)
+
+
+async def _snapshot_object(
+    runtime: Runtime, principal: Principal, key: str, *, original: bool
+) -> tuple[str, str]:
+    """The object key to serve and its media type, once the caller may see it.
+
+    The site comes from the key and is loaded through the caller's scope, so another
+    tenant's snapshot, or one outside a regulator's jurisdiction, is not found rather than
+    forbidden. Every read of an original is written to the audit trail."""
+    match = _SNAPSHOT_KEY.match(key)
+    media = _MEDIA_TYPES.get(match.group("ext")) if match else None
+    if match is None or media is None:
+        raise NotFound(f"snapshot {key} not found")
+    tenant_id, site_id = uuid.UUID(match.group("tenant")), uuid.UUID(match.group("site"))
+    async with scoped_session(runtime.sessions, principal.scope) as session, session.begin():
+        try:
+            site = await get_site(session, site_id)
+        except NotFound:
+            raise NotFound(f"snapshot {key} not found") from None
+        if site.tenant_id != tenant_id:
+            raise NotFound(f"snapshot {key} not found")
+        domain = site_domain(principal.scope, site)
+        require(runtime.authz, principal, domain, *SNAPSHOT_PERMISSION)
+        stored = key
+        if original:
+            require(runtime.authz, principal, domain, *ORIGINAL_SNAPSHOT_PERMISSION)
+            stored = f"{key.rsplit('.', 1)[0]}{ORIGINAL_SUFFIX}.{match.group('ext')}"
+        if not runtime.ingest.objects.exists(stored):
+            raise NotFound(f"snapshot {key} not found")
+        if original:
+            await record(
+                session,
+                principal.actor(domain),
+                "snapshot.read_original",
+                domain=domain,
+                object_type="snapshot",
+                object_id=match.group("id"),
+                detail={"key": key, "site_id": str(site_id)},
+            )
+    return stored, media
+
+
+@get("/api/v1/snapshots/{key:path}")
+async def snapshot(request: Request[Any, Any, State], key: Path) -> Response[bytes]:
+    """A snapshot for a signed-in user: faces pixelated, or whole with ``?original=1`` for the
+    roles that may see faces."""
+    runtime: Runtime = request.app.state.runtime
+    try:
+        original = _flag(request.query_params.get("original"))
+        principal = await _user(runtime, request.headers.get("authorization"))
+        stored, media = await _snapshot_object(
+            runtime, principal, str(key).lstrip("/"), original=original
+        )
+        data = await anyio.to_thread.run_sync(runtime.ingest.objects.get, stored)
+    except AnjianError as exc:
+        return _reply(exc.http_status, {"error": exc.message})
+    return Response(
+        data,
+        media_type=media,
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+ROUTES = [telemetry, events, heartbeat, snapshots, snapshot]

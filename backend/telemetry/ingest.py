@@ -22,12 +22,14 @@ from typing import Any, Protocol
 
 import msgspec
 
+from backend.core.errors import BadInput
 from backend.core.objects import ObjectStore
 from backend.telemetry import records
 from backend.telemetry.batches import BatchLedger
 from backend.telemetry.quota import RateLimiter
 from backend.telemetry.registry import DeviceInfo, DeviceRegistry
 from backend.telemetry.spool import Spool, SpoolFull
+from privacy import images
 
 log = logging.getLogger("anjian.ingest")
 
@@ -35,11 +37,12 @@ MAX_READINGS = 10_000
 MAX_EVENTS = 1_000
 MAX_FUTURE_MS = 5 * 60 * 1000
 MAX_ATTRIBUTES_BYTES = 4096
-SNAPSHOT_TYPES = {
-    "image/jpeg": (b"\xff\xd8\xff", "jpg"),
-    "image/png": (b"\x89PNG\r\n\x1a\n", "png"),
-}
+SNAPSHOT_TYPES = {"image/jpeg": "jpg", "image/png": "png"}  # extension of the stored object
 MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
+# 25 megapixels holds any surveillance or phone camera's frame; past it a small file could
+# still decode into gigabytes (a decompression bomb), so it is refused from the header.
+MAX_SNAPSHOT_PIXELS = 25_000_000
+ORIGINAL_SUFFIX = ".original"  # the unredacted copy of a snapshot sits beside it
 
 
 class IngestError(Exception):
@@ -136,6 +139,8 @@ class IngestSubscriber(Protocol):
     ) -> None: ...
 
     def events_accepted(self, device: DeviceInfo, events: list[records.EventRow]) -> None: ...
+
+    def heartbeat_accepted(self, device: DeviceInfo, ts_ms: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -355,6 +360,11 @@ class Ingest:
             await self.spool.append(payload)
         except SpoolFull:
             raise _error(503, "ingest is backed up", retry_after=5) from None
+        for subscriber in self.subscribers:
+            try:
+                subscriber.heartbeat_accepted(device, ms)
+            except Exception:  # a subscriber's bug must not fail the device's request
+                log.exception("ingest subscriber failed on a heartbeat")
 
     async def events(self, device: DeviceInfo, body: bytes) -> Accepted:
         try:
@@ -464,17 +474,31 @@ class Ingest:
         return rows
 
     def snapshot(self, device: DeviceInfo, content_type: str, data: bytes) -> str:
-        kind = SNAPSHOT_TYPES.get(content_type.split(";")[0].strip().lower())
-        if kind is None:
+        """Store an uploaded camera image twice, both re-encoded without metadata: whole
+        (``….original.<ext>``) and with faces pixelated (the returned key). Events reference
+        the redacted one, so a reader that forgets to check permissions still sees no face.
+
+        CPU-bound (decoding, face detection): call it from a worker thread."""
+        declared = content_type.split(";")[0].strip().lower()
+        extension = SNAPSHOT_TYPES.get(declared)
+        if extension is None:
             raise _error(415, "snapshots are image/jpeg or image/png")
         if len(data) > MAX_SNAPSHOT_BYTES:
             raise _error(413, "a snapshot is at most 8 MiB")
-        magic, extension = kind
-        if not data.startswith(magic):
-            raise _error(400, f"the body is not a {content_type} image")
-        key = f"{snapshot_prefix(device)}{uuid.uuid4()}.{extension}"
-        self.objects.put(key, data, content_type)
-        return key
+        try:
+            actual = images.sniff(data)
+            if actual != declared:
+                raise BadInput(f"the body is {actual}")
+            image = images.sanitize(
+                data, max_bytes=MAX_SNAPSHOT_BYTES, max_pixels=MAX_SNAPSHOT_PIXELS
+            )
+        except BadInput as exc:
+            raise _error(400, f"the body is not a usable {declared} image: {exc.message}") from None
+        base = f"{snapshot_prefix(device)}{device.site_id}/{uuid.uuid4()}"
+        # The original first: the returned key exists only once both are stored.
+        self.objects.put(f"{base}{ORIGINAL_SUFFIX}.{extension}", image.clean, declared)
+        self.objects.put(f"{base}.{extension}", image.redacted, declared)
+        return f"{base}.{extension}"
 
 
 def snapshot_prefix(device: DeviceInfo) -> str:
