@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from backend.alarms.channels import NotificationChannel, NotificationDelivery
-from backend.alarms.models import Alarm, AlarmRule, AlarmTransition, OutboxMessage, RuleRevision
+from backend.alarms.models import (
+    Alarm,
+    AlarmIncident,
+    AlarmRule,
+    AlarmTransition,
+    EscalationNotice,
+    OutboxMessage,
+    RuleRevision,
+)
+from backend.alarms.permits import WorkPermit
 from backend.alarms.silences import Silence
 from backend.auth.models import AuthSession, AuthzState, CasbinRule, Invitation, Membership, User
 from backend.core.db import Base
@@ -13,6 +22,7 @@ from tenants.models import Plan, Site, Subscription, Tenant, Worker, Zone
 
 __all__ = [
     "Alarm",
+    "AlarmIncident",
     "AlarmRule",
     "AlarmTransition",
     "AuditEntry",
@@ -22,6 +32,7 @@ __all__ = [
     "Base",
     "CasbinRule",
     "Device",
+    "EscalationNotice",
     "Invitation",
     "Membership",
     "NotificationChannel",
@@ -35,6 +46,7 @@ __all__ = [
     "Subscription",
     "Tenant",
     "User",
+    "WorkPermit",
     "Worker",
     "Zone",
 ]

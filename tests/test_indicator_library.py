@@ -417,7 +417,34 @@ def _swap_gas_levels(d: dict[str, Any]) -> None:
 
 
 # (id, file, dotted path, new value, or a function changing the file, expected message part)
+HOT = "zones.gas_during_hot_work"
+
+
+def _zone_rule_elsewhere(d: dict[str, Any]) -> None:
+    d["zones"] = {"x": {}}
+
+
 BROKEN: list[tuple[str, str, str | Callable[[dict[str, Any]], object], object, str]] = [
+    ("composite-op", "generic", f"{HOT}.params.op", "XOR", "must be AND or OR"),
+    (
+        "composite-kind",
+        "generic",
+        f"{HOT}.params.conditions.0.sensor_kind",
+        "lava",
+        "unknown sensor kind 'lava'",
+    ),
+    ("composite-permit", "generic", f"{HOT}.params.conditions.1.permit", "picnic", "permit kind"),
+    (
+        "composite-clear",
+        "generic",
+        f"{HOT}.params.conditions.0.clear_below",
+        12,
+        "safe side of the setpoint",
+    ),
+    ("composite-empty", "generic", f"{HOT}.params.conditions", [], "non-empty list"),
+    ("offline-seconds", "generic", "device.offline.params.seconds", 30, "differs from the level"),
+    ("offline-kind", "generic", "device.offline.kind", "composite", 'belong in "zones"'),
+    ("zones-elsewhere", "chemical", _zone_rule_elsewhere, None, "belong in generic.json"),
     ("no-version", "construction", "version", DELETE, "missing version"),
     ("version-text", "chemical", "version", "1", "positive integer"),
     ("wrong-industry", "mining", "industry", "chemical", "industry"),
@@ -485,3 +512,19 @@ def test_invalid_json_missing_and_stray_files_fail(tmp_path: Path) -> None:
     (directory / "retail.json").write_text("{}", "utf-8")
     with pytest.raises(IndicatorLibraryError, match=r"retail\.json: unknown library file"):
         load_library(directory)
+
+
+def test_every_device_gets_an_offline_rule_and_gas_zones_a_hot_work_rule() -> None:
+    (offline,) = library.device_rules().values()
+    assert (offline.kind, offline.levels[0].severity, offline.params["seconds"]) == (
+        RuleKind.OFFLINE,
+        Severity.BLUE,
+        300,
+    )
+    hot = library.zone_rules()["gas_during_hot_work"]
+    assert hot.kind is RuleKind.COMPOSITE and hot.levels[0].severity is Severity.RED
+    assert hot.params["conditions"] == [
+        {"sensor_kind": "combustible_gas", "above": 10, "clear_below": 8},
+        {"permit": "hot_work"},
+    ]
+    assert "GB 30871" in (hot.standard or "")

@@ -45,7 +45,7 @@ from backend.alarms.notify import (
 )
 from backend.alarms.relay import OutboxRelay
 from backend.alarms.rules import Severity
-from backend.alarms.service import SignalContext, apply_signal
+from backend.alarms.service import FLAP_WINDOW, SignalContext, apply_signal
 from backend.auth.principal import Principal
 from backend.auth.service import login, resolve_token
 from backend.core.errors import BadInput, Forbidden
@@ -262,6 +262,8 @@ async def leak(rt: Runtime, world: World, cycles: int) -> list[int]:
         ("clear", None, 5.0),
     ]
     for _ in range(cycles):
+        # Cycles further apart than the flapping window: each one pages people.
+        _ts[0] += int(FLAP_WINDOW.total_seconds() * 1000)
         for kind, severity, value in steps:
             _ts[0] += 1000
             signal = Signal(rule_id, sensor, world.a.device_id, kind, kind, severity, value, _ts[0])  # type: ignore[arg-type]

@@ -410,8 +410,8 @@ def test_sensor_level_event_rule_carries_the_sensor() -> None:
     )
 
 
-def test_event_rules_must_be_event_rules() -> None:
-    with pytest.raises(ValueError, match="not an event rule"):
+def test_device_rules_must_be_event_or_offline_rules() -> None:
+    with pytest.raises(ValueError, match="not a device rule"):
         RuleEngine().set_event_rules(uuid.uuid4(), [(uuid.uuid4(), threshold())])
 
 
@@ -554,3 +554,124 @@ def test_a_shuffled_batch_gives_the_signals_of_the_readings_in_time_order(
     got = as_batch.batch(shuffled)
     assert [strip(s) for s in got] == [strip(s) for s in expected]
     assert as_batch.engine.stats.out_of_order == 0
+
+
+# --- device offline ------------------------------------------------------------------------
+
+OFFLINE = RuleSpec(
+    RuleKind.OFFLINE,
+    (Level("offline", Severity.BLUE, Direction.HIGH, 300, 300),),
+    params={"seconds": 300},
+)
+
+
+def test_a_device_silent_past_its_limit_goes_offline_and_any_sign_of_life_clears_it() -> None:
+    engine, device, rule = RuleEngine(), uuid.uuid4(), uuid.uuid4()
+    engine.set_event_rules(device, [(rule, OFFLINE)])
+    t0 = 1_000_000
+    assert engine.device_seen(device, t0) == []
+    assert engine.tick(t0 + 300_000) == []  # exactly at the limit: not yet
+    (down,) = engine.tick(t0 + 300_001)
+    assert (down.kind, down.severity, down.sensor_id, down.device_id) == (
+        "raise",
+        Severity.BLUE,
+        None,
+        device,
+    )
+    assert engine.tick(t0 + 400_000) == []  # one alarm, not one per tick
+    assert engine.device_seen(device, t0 + 100) == []  # an old backlog reading: still down
+    (up,) = engine.device_seen(device, t0 + 400_000)  # a heartbeat
+    assert up.kind == "clear"
+    assert engine.device_seen(device, t0 + 400_001) == []
+
+
+def test_an_offline_alarm_restored_after_a_restart_clears_on_the_next_heartbeat() -> None:
+    engine, device, rule = RuleEngine(), uuid.uuid4(), uuid.uuid4()
+    engine.restore(rule, None, "offline", device_id=device)
+    engine.set_event_rules(device, [(rule, OFFLINE)], now_ms=5_000)
+    engine.tick(5_000)
+    (up,) = engine.device_seen(device, 6_000)
+    assert up.kind == "clear"
+
+
+# --- composite rules -------------------------------------------------------------------------
+
+
+def composite(op: str = "AND") -> RuleSpec:
+    return RuleSpec(
+        RuleKind.COMPOSITE,
+        (Level("gas during hot work", Severity.RED, Direction.HIGH, 1, 1),),
+        params={
+            "op": op,
+            "conditions": [
+                {"sensor_kind": "combustible_gas", "above": 10, "clear_below": 8},
+                {"permit": "hot_work"},
+            ],
+        },
+    )
+
+
+def zone_engine(op: str = "AND") -> tuple[RuleEngine, uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+    engine, zone, rule = RuleEngine(), uuid.uuid4(), uuid.uuid4()
+    gas = [uuid.uuid4(), uuid.uuid4()]
+    other = uuid.uuid4()
+    engine.set_zone_rules(
+        zone,
+        [(rule, composite(op))],
+        [(gas[0], "combustible_gas"), (gas[1], "combustible_gas"), (other, "temperature")],
+    )
+    return engine, zone, rule, gas
+
+
+def test_gas_alone_or_a_permit_alone_raises_nothing_both_together_raise_red() -> None:
+    engine, zone, rule, (g1, _) = zone_engine()
+    assert engine.on_readings([g1], [1_000], [12.0]) == []  # gas above 10 %LEL, no permit
+    (raised,) = engine.set_permits(zone, [("hot_work", 0, 10_000)], 2_000)
+    assert (raised.kind, raised.rule_id, raised.severity, raised.level, raised.sensor_id) == (
+        "raise",
+        rule,
+        Severity.RED,
+        "gas during hot work",
+        None,
+    )
+    assert raised.value == 12.0
+    assert engine.on_readings([g1], [3_000], [13.0]) == []  # still on: no second alarm
+
+
+def test_a_composite_clears_below_the_deadband_of_every_sensor() -> None:
+    engine, zone, _, (g1, g2) = zone_engine()
+    engine.set_permits(zone, [("hot_work", 0, 100_000)], 0)
+    (raised,) = engine.on_readings([g1, g2], [1_000, 1_001], [11.0, 10.0])
+    assert raised.kind == "raise"
+    assert engine.on_readings([g1], [2_000], [9.0]) == []  # inside the deadband
+    assert engine.on_readings([g1], [3_000], [7.0]) == []  # g1 off, but g2 still holds
+    (cleared,) = engine.on_readings([g2], [4_000], [7.5])
+    assert cleared.kind == "clear"
+
+
+def test_a_composite_clears_when_the_permit_closes_or_expires() -> None:
+    engine, zone, _, (g1, _) = zone_engine()
+    engine.on_readings([g1], [1_000], [20.0])
+    engine.set_permits(zone, [("hot_work", 0, 60_000)], 2_000)
+    assert engine.tick(59_999) == []
+    (expired,) = engine.tick(60_000)  # the half-open window has ended
+    assert expired.kind == "clear"
+    (again,) = engine.set_permits(zone, [("hot_work", 60_000, 120_000)], 61_000)
+    assert again.kind == "raise"
+    (closed,) = engine.set_permits(zone, [], 62_000)
+    assert closed.kind == "clear"
+
+
+def test_another_kind_of_permit_does_not_count_and_or_needs_either() -> None:
+    engine, zone, _, (g1, _) = zone_engine()
+    engine.on_readings([g1], [1_000], [20.0])
+    assert engine.set_permits(zone, [("confined_space", 0, 10_000)], 2_000) == []
+    either, zone2, _, _ = zone_engine("OR")
+    (raised,) = either.set_permits(zone2, [("hot_work", 0, 10_000)], 1_000)
+    assert raised.kind == "raise"
+
+
+def test_a_composite_rule_refuses_a_bad_operator() -> None:
+    spec = composite("XOR")
+    with pytest.raises(ValueError, match="AND or OR"):
+        RuleEngine().set_zone_rules(uuid.uuid4(), [(uuid.uuid4(), spec)], [])

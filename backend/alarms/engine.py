@@ -403,9 +403,97 @@ class _Presence(_Single):
         self.active, self.zone = False, None
 
 
+class _Offline(_Stale):
+    """A device that sent nothing (reading, event or heartbeat) for ``params["seconds"]``."""
+
+    __slots__ = ()
+    DEFAULT = ("device offline", Severity.BLUE)
+
+
+class _Composite(_Rule):
+    """A zone-level rule: ``params["conditions"]`` combined by ``params["op"]`` (AND / OR).
+
+    A sensor condition (``{"sensor_kind": k, "above": x, "clear_below": y}``, or ``below`` /
+    ``clear_above`` for low values) holds while any sensor of that kind in the zone holds it,
+    each sensor with its own deadband; a permit condition (``{"permit": "hot_work"}``) holds
+    while a permit of that kind is open in the zone. The rule raises when the combination
+    becomes true and clears when it becomes false.
+    """
+
+    __slots__ = ("conditions", "holding", "name", "op_all", "permits", "severity", "value")
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        params, levels = self.spec.params, self.spec.levels
+        self.name = levels[0].name if levels else str(params.get("level", "composite"))
+        self.severity = levels[0].severity if levels else Severity(params.get("severity", "ORANGE"))
+        op = str(params.get("op", "AND")).upper()
+        if op not in ("AND", "OR"):
+            raise ValueError(f"composite rule {self.rule_id}: op must be AND or OR, not {op}")
+        self.op_all = op == "AND"
+        self.conditions: tuple[dict[str, Any], ...] = tuple(params["conditions"])
+        if not self.conditions:
+            raise ValueError(f"composite rule {self.rule_id} has no conditions")
+        # Per sensor condition: the sensors (their _Owner) currently holding it.
+        self.holding: list[set[Any]] = [set() for _ in self.conditions]
+        self.permits: list[tuple[str, int, int]] = []  # (kind, open from, open until) ms
+        self.value: float | None = None
+
+    def sensor_condition(self, kind: str) -> list[int]:
+        return [i for i, c in enumerate(self.conditions) if c.get("sensor_kind") == kind]
+
+    def _holds(self, i: int, now: int) -> bool:
+        cond = self.conditions[i]
+        permit = cond.get("permit")
+        if permit is not None:
+            return any(k == permit and start <= now < end for k, start, end in self.permits)
+        return bool(self.holding[i])
+
+    def evaluate(self, ts: int) -> Signal | None:
+        results = (self._holds(i, ts) for i in range(len(self.conditions)))
+        firing = all(results) if self.op_all else any(results)
+        if firing and not self.active:
+            self.active = True
+            return self._signal("raise", self.name, self.severity, self.value, ts)
+        if not firing and self.active:
+            return self._clear(self.value, ts)
+        return None
+
+    def feed_sensor(self, i: int, sensor: Any, ts: int, v: float) -> Signal | None:
+        if v != v:
+            return None
+        cond, holders = self.conditions[i], self.holding[i]
+        if "above" in cond:
+            on, off = v >= cond["above"], v < cond.get("clear_below", cond["above"])
+        else:
+            on, off = v <= cond["below"], v > cond.get("clear_above", cond["below"])
+        was = bool(holders)
+        if on:
+            holders.add(sensor)
+            self.value = v
+        elif off:
+            holders.discard(sensor)
+        if bool(holders) == was:
+            return None
+        return self.evaluate(ts)
+
+    def tick(self, now: int) -> Signal | None:
+        return self.evaluate(now)  # a permit may have expired
+
+    def restore(self, level_name: str) -> None:
+        self.active = True
+
+    def level_name(self) -> str | None:
+        return self.name if self.active else None
+
+
 def _build(
     rule_id: uuid.UUID, spec: RuleSpec, sensor_id: uuid.UUID | None, device_id: uuid.UUID | None
 ) -> _Rule:
+    if spec.kind is RuleKind.OFFLINE:
+        return _Offline(rule_id, spec, sensor_id, device_id)
+    if spec.kind is RuleKind.COMPOSITE:
+        return _Composite(rule_id, spec, sensor_id, device_id)
     if spec.kind is RuleKind.THRESHOLD:
         return _Threshold(rule_id, spec, sensor_id, device_id)
     if spec.kind is RuleKind.RATE_OF_CHANGE:
@@ -420,7 +508,16 @@ def _build(
 class _Owner:
     """A sensor's (or a device's) rules, split by what drives them."""
 
-    __slots__ = ("device_id", "events", "feeds", "last_ts", "rules", "stale", "stale_on")
+    __slots__ = (
+        "composites",
+        "device_id",
+        "events",
+        "feeds",
+        "last_ts",
+        "rules",
+        "stale",
+        "stale_on",
+    )
 
     def __init__(self, device_id: uuid.UUID | None) -> None:
         self.device_id = device_id
@@ -430,6 +527,8 @@ class _Owner:
         self.stale: tuple[_Stale, ...] = ()
         self.events: tuple[_Event | _Presence, ...] = ()
         self.stale_on = False  # some stale rule is active: readings must be shown to it
+        # Zone-level composite rules this sensor takes part in: (rule, condition index).
+        self.composites: tuple[tuple[_Composite, int], ...] = ()
 
     def install(self, rules: dict[uuid.UUID, _Rule]) -> None:
         self.rules = rules
@@ -457,6 +556,7 @@ class RuleEngine:
         self._timed: dict[_Rule, None] = {}  # rules tick() looks at (insertion-ordered set)
         self._restores: dict[tuple[uuid.UUID, uuid.UUID | None], str] = {}
         self._zone_kinds: dict[Any, str] = {}
+        self._zones: dict[uuid.UUID, list[_Composite]] = {}  # zone-level composite rules
         self._clock = _NEVER  # latest tick time
         self.stats = EngineStats()
 
@@ -490,11 +590,12 @@ class RuleEngine:
         *,
         now_ms: int | None = None,
     ) -> None:
-        """Replace a device's event rules (``spec.params["event_type"]``; "presence" for
-        confined-space timeouts). Their signals carry ``sensor_id=None``."""
+        """Replace a device's rules: event rules (``spec.params["event_type"]``; "presence"
+        for confined-space timeouts) and its offline rule. Their signals carry
+        ``sensor_id=None``."""
         for rule_id, spec in rules:
-            if spec.kind is not RuleKind.EVENT:
-                raise ValueError(f"rule {rule_id} is {spec.kind.value}, not an event rule")
+            if spec.kind not in (RuleKind.EVENT, RuleKind.OFFLINE):
+                raise ValueError(f"rule {rule_id} is {spec.kind.value}, not a device rule")
         if not rules:
             self.remove_device(device_id)
             return
@@ -537,6 +638,78 @@ class RuleEngine:
             if isinstance(rule, _Stale | _Event | _Presence):
                 self._timed[rule] = None
         return new
+
+    def set_zone_rules(
+        self,
+        zone_id: uuid.UUID,
+        rules: Sequence[tuple[uuid.UUID, RuleSpec]],
+        sensors: Sequence[tuple[uuid.UUID, str]],
+    ) -> None:
+        """Replace a zone's composite rules; ``sensors`` are the zone's (id, kind). A rule
+        whose id and spec are unchanged keeps its state."""
+        old = {rule.rule_id: rule for rule in self._zones.pop(zone_id, [])}
+        for rule in old.values():
+            self._timed.pop(rule, None)
+        for owner in self._sensors.values():
+            if owner.composites:
+                owner.composites = tuple(
+                    (c, i) for c, i in owner.composites if c.rule_id not in old
+                )
+        new: list[_Composite] = []
+        for rule_id, spec in rules:
+            if spec.kind is not RuleKind.COMPOSITE:
+                raise ValueError(f"rule {rule_id} is {spec.kind.value}, not a composite rule")
+            prev = old.get(rule_id)
+            if prev is not None and prev.spec == spec:
+                rule = prev
+                rule.holding = [set() for _ in rule.conditions]  # re-learnt from readings
+            else:
+                rule = _Composite(rule_id, spec, None, None)
+                if prev is not None and prev.active:
+                    rule.restore(prev.name)
+            name = self._restores.pop((rule_id, None), None)
+            if name is not None:
+                rule.restore(name)
+            new.append(rule)
+            self._timed[rule] = None
+        for sensor_id, kind in sensors:
+            links = [(rule, i) for rule in new for i in rule.sensor_condition(kind)]
+            if not links:
+                continue
+            owner = self._sensors.get(sensor_id)
+            if owner is None:
+                owner = _Owner(None)
+                self._sensors[sensor_id] = self._sensors[sensor_id.bytes] = owner
+            owner.composites = (*owner.composites, *links)
+        if new:
+            self._zones[zone_id] = new
+
+    def set_permits(
+        self, zone_id: uuid.UUID, permits: Sequence[tuple[str, int, int]], now_ms: int
+    ) -> list[Signal]:
+        """The zone's work permits as (kind, open from ms, open until ms); re-evaluates the
+        zone's composite rules at ``now_ms``."""
+        out: list[Signal] = []
+        for rule in self._zones.get(zone_id, ()):
+            rule.permits = list(permits)
+            signal = rule.evaluate(now_ms)
+            if signal is not None:
+                out.append(signal)
+        self.stats.signals += len(out)
+        return out
+
+    def device_seen(self, device_id: uuid.UUID, ts_ms: int) -> list[Signal]:
+        """The device sent something (reading, event, heartbeat) stamped ``ts_ms``."""
+        owner = self._devices.get(device_id)
+        if owner is None or ts_ms <= owner.last_ts:
+            return []
+        owner.last_ts = ts_ms
+        if not owner.stale_on:
+            return []
+        out = [s for r in owner.stale if (s := r.fresh(ts_ms, self._clock)) is not None]
+        owner.refresh()
+        self.stats.signals += len(out)
+        return out
 
     def remove_sensor(self, sensor_id: uuid.UUID) -> None:
         """Forget a sensor and its rules' state (no signals: its alarms are the service's)."""
@@ -601,6 +774,11 @@ class RuleEngine:
         for owner in owners:
             if owner is not None and rule_id in owner.rules:
                 return owner.rules[rule_id], owner
+        if sensor_id is None and device_id is None:
+            for rules in self._zones.values():
+                for rule in rules:
+                    if rule.rule_id == rule_id:
+                        return rule, _Owner(None)  # a zone rule has no owner to refresh
         return None, None
 
     # -- evaluation ----------------------------------------------------------------------
@@ -631,6 +809,11 @@ class RuleEngine:
                 signal = feed(t, v)
                 if signal is not None:
                     out.append(signal)
+            if e.composites:
+                for composite, i in e.composites:
+                    signal = composite.feed_sensor(i, e, t, v)
+                    if signal is not None:
+                        out.append(signal)
             if e.stale_on:
                 for rule in e.stale:
                     signal = rule.fresh(t, self._clock)

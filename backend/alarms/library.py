@@ -54,10 +54,12 @@ __all__ = [
     "default_rules",
     "describe",
     "describe_event",
+    "device_rules",
     "event_rules",
     "library",
     "library_version",
     "load_library",
+    "zone_rules",
 ]
 
 
@@ -171,6 +173,15 @@ class Library:
         """Event type (and "presence") → its rule, for every industry."""
         return {name: rule.rule_spec() for name, rule in self._files["wearables"].events.items()}
 
+    def device_rules(self) -> dict[str, RuleSpec]:
+        """Every device's own rules (offline), for every industry."""
+        return {name: rule.rule_spec() for name, rule in self._files["generic"].device.items()}
+
+    def zone_rules(self) -> dict[str, RuleSpec]:
+        """Every zone's composite rules, for every industry; a zone gets one only when it has
+        sensors of every kind the rule's AND conditions name."""
+        return {name: rule.rule_spec() for name, rule in self._files["generic"].zones.items()}
+
     def describe(
         self,
         industry: Industry | str,
@@ -248,6 +259,14 @@ def default_rules(
 ) -> list[RuleSpec]:
     """A new sensor's rules: its industry's entry for the kind, falling back to generic."""
     return library().default_rules(industry, kind, gas=gas, zone_kind=zone_kind)
+
+
+def device_rules() -> dict[str, RuleSpec]:
+    return library().device_rules()
+
+
+def zone_rules() -> dict[str, RuleSpec]:
+    return library().zone_rules()
 
 
 def event_rules() -> dict[str, RuleSpec]:

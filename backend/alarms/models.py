@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Base, SiteOwned, TenantOwned, string_enum, utcnow
@@ -48,6 +48,14 @@ class AlarmRule(SiteOwned, Base):
             sqlite_where=text("default_slot IS NOT NULL AND sensor_id IS NULL"),
             postgresql_where=text("default_slot IS NOT NULL AND sensor_id IS NULL"),
         ),
+        Index(
+            "uq_alarm_rules_zone_default",
+            "zone_id",
+            "default_slot",
+            unique=True,
+            sqlite_where=text("default_slot IS NOT NULL AND zone_id IS NOT NULL"),
+            postgresql_where=text("default_slot IS NOT NULL AND zone_id IS NOT NULL"),
+        ),
     )
 
     sensor_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -55,6 +63,10 @@ class AlarmRule(SiteOwned, Base):
     )
     device_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("devices.id", ondelete="CASCADE"), index=True
+    )
+    # Zone-level rules (composite: gas high while a hot-work permit is open) have neither.
+    zone_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("zones.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(32))
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -93,6 +105,8 @@ class Alarm(SiteOwned, Base):
             postgresql_where=text("cleared_at IS NULL"),
         ),
         Index("ix_alarms_tenant_raised", "tenant_id", "raised_at"),
+        Index("ix_alarms_escalate_at", "escalate_at"),
+        Index("ix_alarms_remind_at", "remind_at"),
     )
 
     rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alarm_rules.id", ondelete="CASCADE"))
@@ -121,6 +135,49 @@ class Alarm(SiteOwned, Base):
     verdict: Mapped[Verdict | None] = mapped_column(string_enum(Verdict))
     cause: Mapped[str | None] = mapped_column(String(2000))
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    # When the next escalation step and the next reminder fall due while nobody acknowledges:
+    # kept in the row, so a restart escalates on time instead of forgetting.
+    escalate_at: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None]
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    # Raised inside a silence or while flapping: recorded and shown, but nobody is paged.
+    silence_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("alarm_silences.id", ondelete="SET NULL")
+    )
+    flapping: Mapped[bool] = mapped_column(default=False)
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("alarm_incidents.id", ondelete="SET NULL"), index=True
+    )
+
+    @property
+    def pages_people(self) -> bool:
+        return self.silence_id is None and not self.flapping
+
+
+class AlarmIncident(SiteOwned, Base):
+    """Alarms of one zone raised close together: one situation for the people responding."""
+
+    __tablename__ = "alarm_incidents"
+
+    zone_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("zones.id", ondelete="SET NULL"), index=True
+    )
+    severity: Mapped[str] = mapped_column(String(8))
+    alarm_count: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime]
+    last_alarm_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class EscalationNotice(TenantOwned, Base):
+    """One escalation delivered to one person (by e-mail): a retried job skips them."""
+
+    __tablename__ = "escalation_notices"
+    __table_args__ = (UniqueConstraint("outbox_seq", "user_id"),)
+
+    outbox_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AlarmTransition(TenantOwned, Base):

@@ -35,13 +35,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.alarms.channels import ChannelKind, NotificationChannel, NotificationDelivery
-from backend.alarms.models import OutboxMessage
+from backend.alarms.escalation import REGULATOR
+from backend.alarms.models import EscalationNotice, OutboxMessage
+from backend.auth.authz import GOVERNMENT_ROLES
+from backend.auth.models import Membership, User
 from backend.core.db import create_app_engine, make_sessionmaker
 from backend.core.settings import Settings
 from backend.jobs.mail import FileMailer, Mailer, Message
 from backend.telemetry.models import Sensor
+from tenants.divisions import covers
 from tenants.models import Site
 from tenants.scope import Scope, scoped_session
+from tenants.service import tenant_domain
 
 log = logging.getLogger("anjian.notify")
 T = TypeVar("T")
@@ -60,6 +65,7 @@ KIND_TEXT = {
     "CLEARED": ("报警已解除", "cleared"),
     "CLOSED": ("报警已关闭", "closed"),
     "ESCALATED": ("报警已升级上报", "escalated"),
+    "REMINDER": ("报警未确认提醒", "still unacknowledged"),
 }
 
 
@@ -165,8 +171,16 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Someone an escalation reaches by e-mail (the role they hold is why)."""
+
+    user_id: uuid.UUID
+    email: str
+
+
+@dataclass(frozen=True)
 class Plan:
-    """One event and the channels that still need it."""
+    """One event and the channels (and, for an escalation, the people) that still need it."""
 
     seq: int
     tenant_id: str
@@ -176,6 +190,7 @@ class Plan:
     sensor_code: str | None
     site_name: str | None
     targets: tuple[Target, ...]
+    people: tuple[Person, ...] = ()
 
     def text(self) -> tuple[str, str]:
         """Subject and body, in Chinese with English."""
@@ -301,17 +316,25 @@ class Notifier:
                     .order_by(NotificationChannel.created_at, NotificationChannel.id)
                 )
             ).all()
+            # Alarms raised inside a silence, or flapping, are recorded but page nobody.
+            paging = not alarm.get("silenced") and not alarm.get("flapping")
             targets = tuple(
                 Target(c.id, c.kind, c.target, c.secret)
                 for c in channels
-                if c.id not in done and c.wants(str(alarm.get("severity")), alarm.get("site_id"))
+                if paging
+                and c.id not in done
+                and c.wants(str(alarm.get("severity")), alarm.get("site_id"))
             )
+            people: tuple[Person, ...] = ()
+            escalation = row.payload.get("escalation")
+            if paging and escalation:
+                people = await _escalation_people(session, seq, tenant_id, alarm, escalation)
             sensor_code = site_name = None
-            if targets and alarm.get("sensor_id"):
+            if (targets or people) and alarm.get("sensor_id"):
                 sensor_code = await session.scalar(
                     select(Sensor.code).where(Sensor.id == uuid.UUID(alarm["sensor_id"]))
                 )
-            if targets and alarm.get("site_id"):
+            if (targets or people) and alarm.get("site_id"):
                 site_name = await session.scalar(
                     select(Site.name).where(Site.id == uuid.UUID(alarm["site_id"]))
                 )
@@ -324,7 +347,16 @@ class Notifier:
                 sensor_code=sensor_code,
                 site_name=site_name,
                 targets=targets,
+                people=people,
             )
+
+    async def record_person(self, seq: int, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        scope = Scope.for_tenant(tenant_id)
+        try:
+            async with scoped_session(self._maker(), scope) as session, session.begin():
+                session.add(EscalationNotice(tenant_id=tenant_id, outbox_seq=seq, user_id=user_id))
+        except IntegrityError:
+            pass  # recorded by a concurrent run of the same job: delivered either way
 
     async def record(self, seq: int, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> None:
         scope = Scope.for_tenant(tenant_id)
@@ -379,8 +411,60 @@ class Notifier:
                 failed.append(f"{target.kind.value} {target.id}: {exc}")
                 continue
             self._run(self.record(seq, tenant, target.id))
+        subject, text = plan.text()
+        for person in plan.people:
+            key = f"{seq}:user:{person.user_id}"
+            try:
+                self.mailer.send(
+                    Message(to=person.email, subject=subject, body=text, idempotency_key=key)
+                )
+            except Exception as exc:
+                log.warning("notify: escalation e-mail to %s failed for %d: %s", person, seq, exc)
+                failed.append(f"escalation {person.user_id}: {exc}")
+                continue
+            self._run(self.record_person(seq, tenant, person.user_id))
         if failed:
             raise DeliveryFailed(f"outbox message {seq}: " + "; ".join(failed))
+
+
+async def _escalation_people(
+    session: AsyncSession,
+    seq: int,
+    tenant_id: uuid.UUID,
+    alarm: dict[str, Any],
+    escalation: dict[str, Any],
+) -> tuple[Person, ...]:
+    """The holders of the escalation's role not yet e-mailed for this event: the tenant's
+    safety managers or owners, or the regulators whose jurisdiction covers the site."""
+    role = str(escalation.get("role"))
+    if role == REGULATOR:
+        division = str(alarm.get("division_code") or "")
+        rows = (
+            await session.execute(
+                select(Membership.user_id, Membership.domain, User)
+                .join(User, User.id == Membership.user_id)
+                .where(
+                    Membership.domain.like("gov:%"),
+                    Membership.role.in_([r for r in GOVERNMENT_ROLES if r != "analyst"]),
+                )
+            )
+        ).all()
+        holders = [(uid, u.email) for uid, domain, u in rows if covers(domain[4:], division)]
+    else:
+        rows = (
+            await session.execute(
+                select(Membership.user_id, User)
+                .join(User, User.id == Membership.user_id)
+                .where(Membership.domain == tenant_domain(tenant_id), Membership.role == role)
+            )
+        ).all()
+        holders = [(uid, user.email) for uid, user in rows]
+    done = set(
+        await session.scalars(
+            select(EscalationNotice.user_id).where(EscalationNotice.outbox_seq == seq)
+        )
+    )
+    return tuple(Person(uid, email) for uid, email in holders if uid not in done)
 
 
 def declare_notify_actor(

@@ -34,7 +34,7 @@ from backend.auth.principal import Principal
 from backend.auth.service import require
 from backend.core import counters
 from backend.core.errors import BadInput, NotFound
-from backend.telemetry.models import Sensor
+from backend.telemetry.models import Device, Sensor
 from privacy.audit import record
 from tenants.models import Site, Tenant, Zone
 from tenants.service import site_domain
@@ -69,14 +69,29 @@ class _InputCtx(Ctx):
 # -- reading ---------------------------------------------------------------------------------
 
 
-async def list_rules(session: AsyncSession, sensor_id: uuid.UUID) -> list[AlarmRule]:
-    """A sensor's rules in the session's scope; ``NotFound`` when the sensor is not visible."""
-    sensor = await session.scalar(select(Sensor).where(Sensor.id == sensor_id))
-    if sensor is None:
-        raise NotFound(f"sensor {sensor_id} not found")
-    rows = await session.scalars(
-        select(AlarmRule).where(AlarmRule.sensor_id == sensor_id).order_by(AlarmRule.created_at)
-    )
+async def list_rules(
+    session: AsyncSession,
+    sensor_id: uuid.UUID | None = None,
+    *,
+    device_id: uuid.UUID | None = None,
+    zone_id: uuid.UUID | None = None,
+) -> list[AlarmRule]:
+    """The rules of one sensor, one device (its event and offline rules) or one zone (its
+    composite rules) in the session's scope; ``NotFound`` when that owner is not visible."""
+    given = [(Sensor, sensor_id), (Device, device_id), (Zone, zone_id)]
+    chosen = [(model, key) for model, key in given if key is not None]
+    if len(chosen) != 1:
+        raise BadInput("give exactly one of sensorId, deviceId, zoneId")
+    model, key = chosen[0]
+    if await session.scalar(select(model.id).where(model.id == key)) is None:
+        raise NotFound(f"{model.__tablename__[:-1]} {key} not found")
+    if model is Sensor:
+        where = AlarmRule.sensor_id == key
+    elif model is Device:
+        where = (AlarmRule.device_id == key) & AlarmRule.sensor_id.is_(None)
+    else:
+        where = AlarmRule.zone_id == key
+    rows = await session.scalars(select(AlarmRule).where(where).order_by(AlarmRule.created_at))
     return list(rows.all())
 
 
@@ -329,3 +344,38 @@ async def reset_to_default(
         action="alarm_rule.reset",
         reason=text,
     )
+
+
+async def set_enabled(
+    session: AsyncSession,
+    authz: Authorizer,
+    principal: Principal,
+    *,
+    rule_id: uuid.UUID,
+    enabled: bool,
+    reason: str,
+) -> AlarmRule:
+    """Switch a rule off (a sensor under repair) or on again; audited with the reason. A
+    disabled rule stops evaluating; its open alarm stays for people to clear."""
+    rule, _, domain = await _authorised_rule(session, authz, principal, rule_id)
+    why = _reason(reason)
+    if rule.enabled == enabled:
+        return rule
+    rule.enabled = enabled
+    await record(
+        session,
+        principal.actor(domain),
+        "alarm_rule.enable" if enabled else "alarm_rule.disable",
+        domain=domain,
+        object_type="alarm_rule",
+        object_id=rule.id,
+        detail={
+            "sensor_id": None if rule.sensor_id is None else str(rule.sensor_id),
+            "device_id": None if rule.device_id is None else str(rule.device_id),
+            "zone_id": None if rule.zone_id is None else str(rule.zone_id),
+            "reason": why,
+        },
+    )
+    await counters.bump(session, counters.REGISTRY)  # the engine reloads its rules
+    await session.flush()
+    return rule

@@ -22,12 +22,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from backend.alarms import library
+from backend.alarms import escalation, library
 from backend.alarms.engine import RuleEngine, Signal
 from backend.alarms.models import Alarm, AlarmRule
+from backend.alarms.permits import PERMITS_COUNTER, WorkPermit
 from backend.alarms.rules import Level, RuleKind, RuleSpec, Severity
 from backend.alarms.service import SignalContext, apply_signal
 from backend.core import counters
+from backend.core.db import utcnow
 from backend.runtime import Runtime
 from backend.telemetry.models import Device, Sensor
 from backend.telemetry.records import EventRow
@@ -46,9 +48,12 @@ class AlarmPipeline:
         self._queue: asyncio.Queue[tuple[Signal, SignalContext]] = asyncio.Queue()
         self._where: dict[uuid.UUID, SignalContext] = {}  # sensor → where it lives
         self._device_where: dict[uuid.UUID, SignalContext] = {}
+        self._zone_rule_where: dict[uuid.UUID, SignalContext] = {}  # zone rule → its zone
         self._tasks: list[asyncio.Task[None]] = []
         self._version = -1
+        self._permits_version = -1
         self._loaded_sensors: set[uuid.UUID] = set()
+        self._loaded_zones: set[uuid.UUID] = set()
         self._loaded = False
 
     # -- ingest subscriber (runs inline on the request path: keep it cheap) ------------------
@@ -59,8 +64,16 @@ class AlarmPipeline:
         # Raw id bytes go straight in: the engine keys on them, no UUID per reading.
         for signal in self.engine.on_readings(sensor_ids, ts_ms, values):
             self._enqueue(signal, device)
+        if ts_ms:
+            self.heartbeat_accepted(device, max(ts_ms))
+
+    def heartbeat_accepted(self, device: DeviceInfo, ts_ms: int) -> None:
+        for signal in self.engine.device_seen(device.id, ts_ms):
+            self._enqueue(signal, device)
 
     def events_accepted(self, device: DeviceInfo, events: list[EventRow]) -> None:
+        if events:
+            self.heartbeat_accepted(device, max(e.ts_ms for e in events))
         for event in events:
             sensor = None if event.sensor_id is None else uuid.UUID(bytes=event.sensor_id)
             attributes = json.loads(event.attributes)
@@ -71,6 +84,8 @@ class AlarmPipeline:
 
     def _enqueue(self, signal: Signal, device: DeviceInfo | None) -> None:
         where = self._where.get(signal.sensor_id) if signal.sensor_id else None
+        if where is None and signal.sensor_id is None and signal.device_id is None:
+            where = self._zone_rule_where.get(signal.rule_id)  # a zone-level rule
         if where is None and signal.device_id is not None:
             where = self._device_where.get(signal.device_id)
         if where is None and device is not None:
@@ -91,6 +106,7 @@ class AlarmPipeline:
             asyncio.create_task(self._write_loop(), name="alarm-writer"),
             asyncio.create_task(self._watch_loop(), name="alarm-rules-watch"),
             asyncio.create_task(self._tick_loop(), name="alarm-clock"),
+            asyncio.create_task(self._escalation_loop(), name="alarm-escalation"),
         ]
 
     async def stop(self) -> None:
@@ -141,6 +157,24 @@ class AlarmPipeline:
                 .scalars()
                 .all()
             )
+            zone_rules = (
+                (
+                    await session.execute(
+                        select(AlarmRule).where(
+                            AlarmRule.enabled.is_(True), AlarmRule.zone_id.is_not(None)
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            zone_sensors = (
+                await session.execute(
+                    select(Sensor.zone_id, Sensor.id, Sensor.kind).where(
+                        Sensor.zone_id.in_({r.zone_id for r in zone_rules})
+                    )
+                )
+            ).all()
             zones = (await session.execute(select(Zone.name, Zone.kind))).all()
         by_sensor: dict[uuid.UUID, list[tuple[uuid.UUID, RuleSpec]]] = defaultdict(list)
         for rule, tenant_id, site_id, device_id, zone_id in rows:
@@ -159,6 +193,21 @@ class AlarmPipeline:
             )
         for device_id, rules in by_device.items():
             self.engine.set_event_rules(device_id, rules)
+        by_zone: dict[uuid.UUID, list[tuple[uuid.UUID, RuleSpec]]] = defaultdict(list)
+        for rule in zone_rules:
+            by_zone[rule.zone_id].append((rule.id, RuleSpec.from_json(rule.definition)))
+            self._zone_rule_where[rule.id] = SignalContext(
+                rule.tenant_id, rule.site_id, None, rule.zone_id
+            )
+        sensors_of: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = defaultdict(list)
+        for zone_id, sensor_id, kind in zone_sensors:
+            sensors_of[zone_id].append((sensor_id, kind))
+        for zone_id in self._loaded_zones - by_zone.keys():
+            self.engine.set_zone_rules(zone_id, [], [])
+        for zone_id, rules in by_zone.items():
+            self.engine.set_zone_rules(zone_id, rules, sensors_of[zone_id])
+        self._loaded_zones = set(by_zone)
+        await self._load_permits()
         # Presence rules need to know which zones are confined spaces; events name zones.
         self.engine.set_zone_kinds({name: kind.value for name, kind in zones})
 
@@ -196,20 +245,45 @@ class AlarmPipeline:
                         default_slot=f"{spec.kind.value}:{slot}",
                     )
                 )
-        devices = (
+        await self._ensure_device_defaults(session)
+        await self._ensure_zone_defaults(session)
+        if missing:
+            log.info("gave %d sensor(s) their default alarm rules", len(missing))
+
+    async def _ensure_device_defaults(self, session: Any) -> None:
+        """Every device: an event rule per event type and its offline rule."""
+        specs = {f"event:{t}": spec for t, spec in library.event_rules().items()}
+        specs.update({f"offline:{name}": spec for name, spec in library.device_rules().items()})
+        have: dict[uuid.UUID, set[str]] = defaultdict(set)
+        for device_id, slot in (
             await session.execute(
-                select(Device.id, Device.tenant_id, Device.site_id, Tenant.industry)
-                .join(Tenant, Tenant.id == Device.tenant_id)
-                .where(
-                    ~select(AlarmRule.id)
-                    .where(AlarmRule.device_id == Device.id, AlarmRule.sensor_id.is_(None))
-                    .exists()
+                select(AlarmRule.device_id, AlarmRule.default_slot).where(
+                    AlarmRule.sensor_id.is_(None),
+                    AlarmRule.device_id.is_not(None),
+                    AlarmRule.default_slot.is_not(None),
                 )
             )
+        ).all():
+            have[device_id].add(slot)
+        devices = (
+            await session.execute(
+                select(
+                    Device.id,
+                    Device.tenant_id,
+                    Device.site_id,
+                    Tenant.industry,
+                    Site.major_hazard_grade,
+                )
+                .join(Tenant, Tenant.id == Device.tenant_id)
+                .join(Site, Site.id == Device.site_id)
+            )
         ).all()
-        event_specs = library.event_rules()
-        for device_id, tenant_id, site_id, industry in devices:
-            for event_type, spec in event_specs.items():
+        for device_id, tenant_id, site_id, industry, grade in devices:
+            for slot, spec in specs.items():
+                if slot in have[device_id]:
+                    continue
+                if spec.kind is RuleKind.OFFLINE and grade is not None:
+                    spec = _raised_from_blue(spec)
                 session.add(
                     AlarmRule(
                         tenant_id=tenant_id,
@@ -218,23 +292,97 @@ class AlarmPipeline:
                         kind=spec.kind.value,
                         definition=spec.as_json(),
                         source=f"library:{industry.value}@{library.library_version(industry)}",
-                        default_slot=f"event:{event_type}",
+                        default_slot=slot,
                     )
                 )
-        if missing:
-            log.info("gave %d sensor(s) their default alarm rules", len(missing))
+
+    async def _ensure_zone_defaults(self, session: Any) -> None:
+        """A zone gets a composite rule once it has sensors of every kind the rule names."""
+        specs = library.zone_rules()
+        kinds_in: dict[uuid.UUID, set[str]] = defaultdict(set)
+        for zone_id, kind in (
+            await session.execute(
+                select(Sensor.zone_id, Sensor.kind).where(Sensor.zone_id.is_not(None)).distinct()
+            )
+        ).all():
+            kinds_in[zone_id].add(kind)
+        have = set(
+            (
+                await session.execute(
+                    select(AlarmRule.zone_id, AlarmRule.default_slot).where(
+                        AlarmRule.zone_id.is_not(None), AlarmRule.default_slot.is_not(None)
+                    )
+                )
+            ).all()
+        )
+        zones = (
+            await session.execute(
+                select(Zone.id, Zone.tenant_id, Zone.site_id, Tenant.industry)
+                .join(Tenant, Tenant.id == Zone.tenant_id)
+                .where(Zone.id.in_(kinds_in.keys()))
+            )
+        ).all()
+        for zone_id, tenant_id, site_id, industry in zones:
+            for name, spec in specs.items():
+                slot = f"composite:{name}"
+                needed = {c["sensor_kind"] for c in spec.params["conditions"] if "sensor_kind" in c}
+                if (zone_id, slot) in have or not needed <= kinds_in[zone_id]:
+                    continue
+                session.add(
+                    AlarmRule(
+                        tenant_id=tenant_id,
+                        site_id=site_id,
+                        zone_id=zone_id,
+                        kind=spec.kind.value,
+                        definition=spec.as_json(),
+                        source=f"library:{industry.value}@{library.library_version(industry)}",
+                        default_slot=slot,
+                    )
+                )
+
+    async def _load_permits(self) -> None:
+        """Open (and future) work permits of the zones with composite rules."""
+        if not self._loaded_zones:
+            return
+        async with unscoped_session(self.runtime.sessions) as session:
+            self._permits_version = await counters.read(session, PERMITS_COUNTER)
+            rows = (
+                await session.execute(
+                    select(
+                        WorkPermit.zone_id,
+                        WorkPermit.kind,
+                        WorkPermit.opened_at,
+                        WorkPermit.expires_at,
+                        WorkPermit.closed_at,
+                    ).where(
+                        WorkPermit.zone_id.in_(self._loaded_zones),
+                        WorkPermit.expires_at > utcnow(),
+                    )
+                )
+            ).all()
+        by_zone: dict[uuid.UUID, list[tuple[str, int, int]]] = defaultdict(list)
+        for zone_id, kind, opened, expires, closed in rows:
+            until = expires if closed is None else min(expires, closed)
+            by_zone[zone_id].append((kind.value, _ms(opened), _ms(until)))
+        now = int(time.time() * 1000)
+        for zone_id in self._loaded_zones:
+            for signal in self.engine.set_permits(zone_id, by_zone.get(zone_id, []), now):
+                self._enqueue(signal, None)
 
     async def _restore_open_alarms(self) -> None:
         async with unscoped_session(self.runtime.sessions) as session:
             rows = (
                 await session.execute(
-                    select(Alarm.rule_id, Alarm.sensor_id, Alarm.level).where(
-                        Alarm.cleared_at.is_(None), Alarm.sensor_id.is_not(None)
+                    select(Alarm.rule_id, Alarm.sensor_id, Alarm.device_id, Alarm.level).where(
+                        Alarm.cleared_at.is_(None)
                     )
                 )
             ).all()
-        for rule_id, sensor_id, level in rows:
-            self.engine.restore(rule_id, sensor_id, level or "")
+        for rule_id, sensor_id, device_id, level in rows:
+            # Device rules are found by device, zone rules by rule id alone.
+            self.engine.restore(
+                rule_id, sensor_id, level or "", device_id=None if sensor_id else device_id
+            )
 
     async def _load(self) -> None:
         await self.reload()
@@ -251,8 +399,11 @@ class AlarmPipeline:
                     continue
                 async with unscoped_session(self.runtime.sessions) as session:
                     version = await counters.read(session, counters.REGISTRY)
+                    permits = await counters.read(session, PERMITS_COUNTER)
                 if version != self._version:
                     await self.reload()
+                elif permits != self._permits_version:
+                    await self._load_permits()
             except Exception:
                 log.exception("reloading alarm rules failed; will retry")
 
@@ -272,6 +423,17 @@ class AlarmPipeline:
                     self._enqueue(signal, None)
             except Exception:
                 log.exception("alarm clock tick failed")
+
+    async def _escalation_loop(self, interval: float = 1.0) -> None:
+        """Unacknowledged alarms escalate and remind when their deadlines (kept in the rows)
+        fall due; see backend/alarms/escalation.py."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if await escalation.run_due(self.runtime.sessions):
+                    self.relay_wakeup.set()
+            except Exception:
+                log.exception("alarm escalation failed; will retry")
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -305,6 +467,10 @@ class AlarmPipeline:
             async with scoped_session(self.runtime.sessions, scope) as session, session.begin():
                 for signal, where in items:
                     await apply_signal(session, signal, where)
+
+
+def _ms(at: Any) -> int:
+    return int(at.timestamp() * 1000)
 
 
 def _raised_from_blue(spec: RuleSpec) -> RuleSpec:

@@ -91,7 +91,8 @@ class OutboxRelay:
                 except Exception:  # the broker is down: this row and the rest stay unsent
                     log.exception("outbox relay could not hand on message %d", row.seq)
                     break
-                self.broadcaster.publish(event)
+                if row.topic == "alarm":  # reminders are notifications, not state changes
+                    self.broadcaster.publish(event)
                 sent.append(row.seq)
             if sent:
                 await session.execute(

@@ -56,6 +56,18 @@ class RuleKind(enum.StrEnum):
     RATE_OF_CHANGE = "rate_of_change"  # |Δvalue| / Δt over a window
     STALE = "stale"  # no reading for N seconds
     EVENT = "event"  # camera / wearable event types
+    OFFLINE = "offline"  # a device silent (no reading, event or heartbeat) for N seconds
+    COMPOSITE = "composite"  # zone-level AND/OR over sensor kinds and open work permits
+
+
+class PermitKind(enum.StrEnum):
+    """Special-work permits (GB 30871-2022) a composite rule can depend on."""
+
+    HOT_WORK = "hot_work"  # 动火作业
+    CONFINED_SPACE = "confined_space"  # 受限空间作业
+    WORK_AT_HEIGHT = "work_at_height"  # 高处作业
+    LIFTING = "lifting"  # 吊装作业
+    TEMPORARY_POWER = "temporary_power"  # 临时用电
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,12 @@ class AlarmType:
     closed_at: datetime | None
     verdict: VerdictEnum | None
     cause: str | None
+    silenced: bool = strawberry.field(description="Raised inside a silence: paged nobody.")
+    flapping: bool = strawberry.field(description="Raised too often: paged nobody.")
+    escalation_step: int = strawberry.field(
+        description="0: operators; 1: safety manager; 2: owner; 3: regulator."
+    )
+    incident_id: strawberry.ID | None
     sensor_id: strawberry.Private[uuid.UUID | None]
     site_id: strawberry.Private[uuid.UUID]
 
@@ -116,6 +122,12 @@ class AlarmType:
             closed_at=alarm.closed_at,
             verdict=None if alarm.verdict is None else VerdictEnum(alarm.verdict.value),
             cause=alarm.cause,
+            silenced=alarm.silence_id is not None,
+            flapping=alarm.flapping,
+            escalation_step=alarm.escalation_step,
+            incident_id=None
+            if alarm.incident_id is None
+            else strawberry.ID(str(alarm.incident_id)),
             sensor_id=alarm.sensor_id,
             site_id=alarm.site_id,
         )

@@ -74,6 +74,8 @@ class RuleRevisionType:
 class AlarmRuleType:
     id: strawberry.ID
     sensor_id: strawberry.ID | None
+    device_id: strawberry.ID | None
+    zone_id: strawberry.ID | None
     kind: str
     source: str
     version: int
@@ -89,6 +91,8 @@ class AlarmRuleType:
         return cls(
             id=strawberry.ID(str(rule.id)),
             sensor_id=None if rule.sensor_id is None else strawberry.ID(str(rule.sensor_id)),
+            device_id=None if rule.device_id is None else strawberry.ID(str(rule.device_id)),
+            zone_id=None if rule.zone_id is None else strawberry.ID(str(rule.zone_id)),
             kind=rule.kind,
             source=rule.source,
             version=rule.version,
@@ -141,11 +145,22 @@ async def _rule_type(info: Info, rule: AlarmRule) -> AlarmRuleType:
 class RulesQuery:
     @strawberry.field(
         permission_classes=[IsAuthenticated],
-        description="A sensor's alarm rules, with every recorded version.",
+        description="The alarm rules of a sensor, a device or a zone, with every version.",
     )
-    async def alarm_rules(self, info: Info, sensor_id: strawberry.ID) -> list[AlarmRuleType]:
+    async def alarm_rules(
+        self,
+        info: Info,
+        sensor_id: strawberry.ID | None = None,
+        device_id: strawberry.ID | None = None,
+        zone_id: strawberry.ID | None = None,
+    ) -> list[AlarmRuleType]:
         session = info.context.session
-        rules = await overrides.list_rules(session, parse_id(sensor_id, "sensor"))
+        rules = await overrides.list_rules(
+            session,
+            None if sensor_id is None else parse_id(sensor_id, "sensor"),
+            device_id=None if device_id is None else parse_id(device_id, "device"),
+            zone_id=None if zone_id is None else parse_id(zone_id, "zone"),
+        )
         revisions = await overrides.list_revisions(session, [r.id for r in rules])
         return [AlarmRuleType.of(rule, revisions) for rule in rules]
 
@@ -206,6 +221,25 @@ class RulesMutation:
                 ctx.rt.authz,
                 ctx.principal,
                 rule_id=parse_id(rule_id, "alarm rule"),
+                reason=reason,
+            )
+        return await _rule_type(info, rule)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Switch a rule off (e.g. a sensor under repair) or on again, with a reason.",
+    )
+    async def set_alarm_rule_enabled(
+        self, info: Info, rule_id: strawberry.ID, enabled: bool, reason: str
+    ) -> AlarmRuleType:
+        ctx = info.context
+        async with ctx.write() as session:
+            rule = await overrides.set_enabled(
+                session,
+                ctx.rt.authz,
+                ctx.principal,
+                rule_id=parse_id(rule_id, "alarm rule"),
+                enabled=enabled,
                 reason=reason,
             )
         return await _rule_type(info, rule)

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.alarms.models import Alarm, AlarmStatus, AlarmTransition, OutboxMessage, Verdict
+from backend.alarms.models import (
+    Alarm,
+    AlarmIncident,
+    AlarmRule,
+    AlarmStatus,
+    AlarmTransition,
+    OutboxMessage,
+    Verdict,
+)
+from backend.alarms.rules import Severity
+from backend.alarms.silences import Silence, covering
 from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
 from backend.auth.service import require
@@ -26,6 +36,15 @@ from tenants.service import site_domain
 
 ENGINE_ACTOR = "engine"
 MAX_NOTE = 2000
+# An alarm raised again and again: the 4th raise of one rule × sensor within 10 minutes marks
+# it flapping, recorded and shown but no longer paging anyone (hysteresis should prevent it;
+# a flapping alarm means a deadband needs tuning).
+FLAP_WINDOW = timedelta(minutes=10)
+FLAP_RAISES = 4
+# Alarms of one zone raised within this span of each other form one incident.
+INCIDENT_WINDOW = timedelta(minutes=5)
+# Unacknowledged alarms remind the people already paged this often (a rule may say otherwise).
+REMIND_EVERY_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,10 @@ def _ts(ms: int) -> datetime:
 
 def alarm_payload(alarm: Alarm, division_code: str | None) -> dict[str, Any]:
     return {
+        "silenced": alarm.silence_id is not None,
+        "flapping": bool(alarm.flapping),
+        "incident_id": None if alarm.incident_id is None else str(alarm.incident_id),
+        "escalation_step": alarm.escalation_step or 0,
         "id": str(alarm.id),
         "tenant_id": str(alarm.tenant_id),
         "site_id": str(alarm.site_id),
@@ -58,13 +81,14 @@ def alarm_payload(alarm: Alarm, division_code: str | None) -> dict[str, Any]:
     }
 
 
-async def _announce(
+async def announce(
     session: AsyncSession,
     alarm: Alarm,
     kind: str,
     actor: str | None,
     note: str | None = None,
     at: datetime | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     session.add(
         AlarmTransition(
@@ -84,9 +108,20 @@ async def _announce(
         OutboxMessage(
             tenant_id=alarm.tenant_id,
             topic="alarm",
-            payload={"kind": kind, "actor": actor, "alarm": alarm_payload(alarm, division)},
+            payload={
+                "kind": kind,
+                "actor": actor,
+                "alarm": alarm_payload(alarm, division),
+                **(extra or {}),
+            },
         )
     )
+
+
+def stop_paging(alarm: Alarm) -> None:
+    """Someone answered (or the condition is gone): no more escalation, no more reminders."""
+    alarm.escalate_at = None
+    alarm.remind_at = None
 
 
 async def _active(
@@ -123,10 +158,23 @@ async def apply_signal(session: AsyncSession, signal: Any, where: SignalContext)
             peak_value=signal.value,
             raised_at=at,
             refreshed_at=at,
+            escalation_step=0,
+            reminders=0,
         )
+        silence = await _covering_silence(session, where, signal.sensor_id, at)
+        alarm.silence_id = None if silence is None else silence.id
+        alarm.flapping = await _recent_raises(session, signal, at) >= FLAP_RAISES - 1
+        if alarm.pages_people:
+            await _schedule_paging(session, alarm)
         session.add(alarm)
         await session.flush()
-        await _announce(session, alarm, "RAISED", ENGINE_ACTOR, at=at)
+        await _join_incident(session, alarm)
+        note = None
+        if silence is not None:
+            note = f"silenced: {silence.reason}"
+        elif alarm.flapping:
+            note = f"flapping: raised {FLAP_RAISES} times within {FLAP_WINDOW}"
+        await announce(session, alarm, "RAISED", ENGINE_ACTOR, note, at=at)
         return alarm
     if alarm is None:
         return None  # nothing open to change (e.g. cleared by hand meanwhile)
@@ -135,13 +183,137 @@ async def apply_signal(session: AsyncSession, signal: Any, where: SignalContext)
         alarm.level = signal.level
         alarm.value = signal.value
         alarm.peak_value = signal.value
-        await _announce(session, alarm, "SEVERITY_CHANGED", ENGINE_ACTOR, at=at)
+        await _raise_incident_severity(session, alarm)
+        await announce(session, alarm, "SEVERITY_CHANGED", ENGINE_ACTOR, at=at)
     elif signal.kind == "clear":
         alarm.cleared_at = at
         alarm.status = AlarmStatus.CLEARED
         alarm.value = signal.value
-        await _announce(session, alarm, "CLEARED", ENGINE_ACTOR, at=at)
+        stop_paging(alarm)
+        await _leave_incident(session, alarm, at)
+        await announce(session, alarm, "CLEARED", ENGINE_ACTOR, at=at)
     return alarm
+
+
+async def _covering_silence(
+    session: AsyncSession, where: SignalContext, sensor_id: uuid.UUID | None, at: datetime
+) -> Silence | None:
+    silences = await session.scalars(
+        select(Silence).where(
+            Silence.site_id == where.site_id,
+            Silence.starts_at <= at,
+            Silence.expires_at > at,
+        )
+    )
+    return covering(silences, where.site_id, where.zone_id, sensor_id, at)
+
+
+async def _recent_raises(session: AsyncSession, signal: Any, at: datetime) -> int:
+    same_sensor = (
+        Alarm.sensor_id.is_(None)
+        if signal.sensor_id is None
+        else Alarm.sensor_id == signal.sensor_id
+    )
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Alarm)
+        .where(Alarm.rule_id == signal.rule_id, same_sensor, Alarm.raised_at > at - FLAP_WINDOW)
+    )
+    return int(count or 0)
+
+
+async def _schedule_paging(session: AsyncSession, alarm: Alarm) -> None:
+    definition = await session.scalar(
+        select(AlarmRule.definition).where(AlarmRule.id == alarm.rule_id)
+    )
+    definition = definition or {}
+    deadline = float(definition.get("ack_deadline_s") or 600)
+    every = float((definition.get("params") or {}).get("remind_every_s") or REMIND_EVERY_S)
+    alarm.escalate_at = alarm.raised_at + timedelta(seconds=deadline)
+    alarm.remind_at = alarm.raised_at + timedelta(seconds=every)
+
+
+async def _join_incident(session: AsyncSession, alarm: Alarm) -> None:
+    """Alarms of one zone raised within ``INCIDENT_WINDOW`` of each other: one incident."""
+    if alarm.zone_id is None:
+        return
+    since = alarm.raised_at - INCIDENT_WINDOW
+    incident = await session.scalar(
+        select(AlarmIncident)
+        .where(
+            AlarmIncident.zone_id == alarm.zone_id,
+            AlarmIncident.closed_at.is_(None),
+            AlarmIncident.last_alarm_at >= since,
+        )
+        .order_by(AlarmIncident.last_alarm_at.desc())
+        .limit(1)
+    )
+    if incident is None:
+        neighbours = list(
+            (
+                await session.scalars(
+                    select(Alarm).where(
+                        Alarm.zone_id == alarm.zone_id,
+                        Alarm.id != alarm.id,
+                        Alarm.cleared_at.is_(None),
+                        Alarm.incident_id.is_(None),
+                        Alarm.raised_at >= since,
+                    )
+                )
+            ).all()
+        )
+        if not neighbours:
+            return  # a lone alarm is not an incident (yet)
+        first = min(a.raised_at for a in neighbours)
+        incident = AlarmIncident(
+            tenant_id=alarm.tenant_id,
+            site_id=alarm.site_id,
+            zone_id=alarm.zone_id,
+            severity=alarm.severity,
+            alarm_count=0,
+            opened_at=first,
+            last_alarm_at=first,
+        )
+        session.add(incident)
+        await session.flush()
+        for neighbour in neighbours:
+            _attach(incident, neighbour)
+    _attach(incident, alarm)
+
+
+def _attach(incident: AlarmIncident, alarm: Alarm) -> None:
+    alarm.incident_id = incident.id
+    incident.alarm_count += 1
+    incident.last_alarm_at = max(incident.last_alarm_at, alarm.raised_at)
+    if Severity(alarm.severity).rank > Severity(incident.severity).rank:
+        incident.severity = alarm.severity
+
+
+async def _raise_incident_severity(session: AsyncSession, alarm: Alarm) -> None:
+    if alarm.incident_id is None:
+        return
+    incident = await session.get(AlarmIncident, alarm.incident_id)
+    if incident is not None and Severity(alarm.severity).rank > Severity(incident.severity).rank:
+        incident.severity = alarm.severity
+
+
+async def _leave_incident(session: AsyncSession, alarm: Alarm, at: datetime) -> None:
+    """An incident ends when the last of its alarms clears."""
+    if alarm.incident_id is None:
+        return
+    still_active = await session.scalar(
+        select(func.count())
+        .select_from(Alarm)
+        .where(
+            Alarm.incident_id == alarm.incident_id,
+            Alarm.id != alarm.id,
+            Alarm.cleared_at.is_(None),
+        )
+    )
+    if not still_active:
+        incident = await session.get(AlarmIncident, alarm.incident_id)
+        if incident is not None and incident.closed_at is None:
+            incident.closed_at = at
 
 
 # -- people ----------------------------------------------------------------------------------
@@ -191,9 +363,10 @@ async def acknowledge(
     alarm.acknowledged = True
     alarm.acknowledged_at = utcnow()
     alarm.acknowledged_by = principal.id
+    stop_paging(alarm)
     if alarm.status is AlarmStatus.ACTIVE_UNACKNOWLEDGED:
         alarm.status = AlarmStatus.ACKNOWLEDGED
-    await _announce(session, alarm, "ACKNOWLEDGED", _actor(principal), _note(note))
+    await announce(session, alarm, "ACKNOWLEDGED", _actor(principal), _note(note))
     return alarm
 
 
@@ -215,10 +388,11 @@ async def dispatch(
         alarm.acknowledged = True
         alarm.acknowledged_at = utcnow()
         alarm.acknowledged_by = principal.id
+        stop_paging(alarm)
     alarm.status = AlarmStatus.DISPATCHED
     alarm.dispatched_at = utcnow()
     alarm.assignee = assignee.strip()[:200]
-    await _announce(session, alarm, "DISPATCHED", _actor(principal), _note(note))
+    await announce(session, alarm, "DISPATCHED", _actor(principal), _note(note))
     return alarm
 
 
@@ -235,9 +409,12 @@ async def clear(
         raise BadInput("the alarm is already cleared")
     if not reason.strip():
         raise BadInput("a manual clear needs a reason")
+    reason = _note(reason, "reason") or ""
     alarm.cleared_at = utcnow()
     alarm.status = AlarmStatus.CLEARED
-    await _announce(session, alarm, "CLEARED", _actor(principal), _note(reason, "reason"))
+    stop_paging(alarm)
+    await _leave_incident(session, alarm, alarm.cleared_at)
+    await announce(session, alarm, "CLEARED", _actor(principal), reason)
     return alarm
 
 
@@ -259,12 +436,12 @@ async def close(
         alarm.acknowledged = True
         alarm.acknowledged_at = utcnow()
         alarm.acknowledged_by = principal.id
-        await _announce(session, alarm, "ACKNOWLEDGED", _actor(principal))
+        await announce(session, alarm, "ACKNOWLEDGED", _actor(principal))
     alarm.status = AlarmStatus.CLOSED
     alarm.closed_at = utcnow()
     alarm.verdict = verdict
     alarm.cause = _note(cause, "cause")
-    await _announce(session, alarm, "CLOSED", _actor(principal), f"{verdict.value}: {cause}")
+    await announce(session, alarm, "CLOSED", _actor(principal), f"{verdict.value}: {cause}")
     return alarm
 
 
@@ -284,6 +461,7 @@ async def list_alarms(
     end: datetime | None = None,
     first: int = 100,
     after: uuid.UUID | None = None,
+    incident_id: uuid.UUID | None = None,
 ) -> list[Alarm]:
     """Alarms in the session's scope, newest first; ``after`` is the last id of a page."""
     if not 1 <= first <= 1000:
@@ -301,6 +479,8 @@ async def list_alarms(
         query = query.where(Alarm.site_id == site_id)
     if sensor_id is not None:
         query = query.where(Alarm.sensor_id == sensor_id)
+    if incident_id is not None:
+        query = query.where(Alarm.incident_id == incident_id)
     if start is not None:
         query = query.where(Alarm.raised_at >= start)
     if end is not None:
@@ -355,3 +535,22 @@ async def alarm_stats(
         mean_time_to_clear_s=sum(to_clear) / len(to_clear) if to_clear else None,
         by_severity=by_severity,
     )
+
+
+async def list_incidents(
+    session: AsyncSession,
+    *,
+    site_id: uuid.UUID | None = None,
+    open_only: bool = True,
+    first: int = 100,
+) -> list[AlarmIncident]:
+    """Incidents (simultaneous alarms of one zone) in the session's scope, newest first."""
+    if not 1 <= first <= 1000:
+        raise BadInput("first must be between 1 and 1000")
+    query = select(AlarmIncident)
+    if site_id is not None:
+        query = query.where(AlarmIncident.site_id == site_id)
+    if open_only:
+        query = query.where(AlarmIncident.closed_at.is_(None))
+    query = query.order_by(AlarmIncident.opened_at.desc(), AlarmIncident.id.desc()).limit(first)
+    return list((await session.scalars(query)).all())

@@ -3,8 +3,8 @@
 A silence covers a whole site, one zone of it, or one sensor, from ``starts_at`` until
 ``expires_at`` (half-open, like every range here) unless cancelled earlier. It never stops
 the rule engine: alarms raised inside a silence are still recorded, they are only kept from
-notifying people (the pipeline asks ``silenced``). Creating and cancelling one are audited
-and bump the ``silences`` change counter, so a running pipeline re-reads them at once.
+paging people (the alarm service marks them with the covering silence: no notifications, no
+escalation). Creating and cancelling one are audited and bump the ``silences`` counter.
 """
 
 from __future__ import annotations
@@ -60,17 +60,14 @@ def in_window(silence: Silence, at: datetime) -> bool:
     return silence.starts_at <= at < silence.expires_at
 
 
-def silenced(
+def covering(
     silences: Iterable[Silence],
     site_id: uuid.UUID,
     zone_id: uuid.UUID | None,
     sensor_id: uuid.UUID | None,
     at: datetime,
-) -> bool:
-    """Whether an alarm at ``at`` on this site/zone/sensor falls inside any of ``silences``.
-
-    Pure: the pipeline keeps the active silences in memory and calls this per signal.
-    """
+) -> Silence | None:
+    """The silence an alarm at ``at`` on this site/zone/sensor falls inside, if any."""
     for s in silences:
         if s.site_id != site_id or not in_window(s, at):
             continue
@@ -78,8 +75,18 @@ def silenced(
             continue
         if s.sensor_id is not None and s.sensor_id != sensor_id:
             continue
-        return True
-    return False
+        return s
+    return None
+
+
+def silenced(
+    silences: Iterable[Silence],
+    site_id: uuid.UUID,
+    zone_id: uuid.UUID | None,
+    sensor_id: uuid.UUID | None,
+    at: datetime,
+) -> bool:
+    return covering(silences, site_id, zone_id, sensor_id, at) is not None
 
 
 # -- reading ---------------------------------------------------------------------------------

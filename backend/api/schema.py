@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 
 from backend.alarms.schema import AlarmsMutation, AlarmsQuery, AlarmsSubscription
 from backend.alarms.schema_channels import ChannelsMutation, ChannelsQuery
+from backend.alarms.schema_permits import PermitsMutation, PermitsQuery
 from backend.alarms.schema_rules import RulesMutation, RulesQuery
 from backend.api.errors import ErrorCodes
 from backend.api.scalars import DateTimeScalar
@@ -19,7 +20,16 @@ from backend.telemetry.schema import TelemetryMutation, TelemetryQuery
 from tenants.schema import TenantsMutation, TenantsQuery
 
 Query = merge_types(
-    "Query", (AuthQuery, TenantsQuery, TelemetryQuery, AlarmsQuery, ChannelsQuery, RulesQuery)
+    "Query",
+    (
+        AuthQuery,
+        TenantsQuery,
+        TelemetryQuery,
+        AlarmsQuery,
+        ChannelsQuery,
+        RulesQuery,
+        PermitsQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -30,6 +40,7 @@ Mutation = merge_types(
         AlarmsMutation,
         ChannelsMutation,
         RulesMutation,
+        PermitsMutation,
     ),
 )
 Subscription = merge_types("Subscription", (AlarmsSubscription,))

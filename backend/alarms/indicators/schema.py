@@ -27,7 +27,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, NoReturn
 
-from backend.alarms.rules import Direction, Level, RuleKind, RuleSpec, Severity
+from backend.alarms.rules import Direction, Level, PermitKind, RuleKind, RuleSpec, Severity
 from backend.core.errors import ConfigurationError
 from backend.telemetry.kinds import catalog
 from tenants.models import Industry, ZoneKind
@@ -86,6 +86,8 @@ class LibraryFile:
     version: int
     indicators: dict[str, Entry]
     events: dict[str, IndicatorRule]
+    device: dict[str, IndicatorRule] = field(default_factory=dict)
+    zones: dict[str, IndicatorRule] = field(default_factory=dict)
 
 
 class Ctx:
@@ -233,6 +235,14 @@ def _check_single(
         param("max_per_minute", equals=level.setpoint)
         param("clear_below", equals=level.clear_at, required=False)
         param("window_s")
+    elif kind is RuleKind.OFFLINE:
+        if level.severity is not Severity.BLUE or level.clear_at != level.setpoint:
+            ctx.fail(where, "an offline level is BLUE with clear_at equal to its setpoint")
+        param("seconds", equals=level.setpoint)
+    elif kind is RuleKind.COMPOSITE:
+        if level.setpoint != 1 or level.clear_at != 1:
+            ctx.fail(where, "a composite level counts the combination: setpoint and clear_at 1")
+        _check_conditions(ctx, f"{where}.params", params)
     else:  # EVENT
         event_type = ctx.text(f"{where}.params.event_type", params.get("event_type"))
         param("clear_after_s", required=False)
@@ -243,8 +253,48 @@ def _check_single(
             ctx.fail(where, "an event level counts one occurrence: setpoint and clear_at 1")
 
 
+def _check_conditions(ctx: Ctx, where: str, params: dict[str, Any]) -> None:
+    if params.get("op") not in ("AND", "OR"):
+        ctx.fail(f"{where}.op", f"must be AND or OR, got {params.get('op')!r}")
+    conditions = params.get("conditions")
+    if not isinstance(conditions, list) or not conditions:
+        ctx.fail(f"{where}.conditions", "must be a non-empty list")
+    for i, cond in enumerate(conditions):
+        at = f"{where}.conditions[{i}]"
+        if not isinstance(cond, dict):
+            ctx.fail(at, "must be an object")
+        if "permit" in cond:
+            ctx.obj(at, cond, ("permit",), ())
+            ctx.choice(f"{at}.permit", cond["permit"], PermitKind, "permit kind")
+            continue
+        high = "above" in cond
+        keys = ("sensor_kind", "above") if high else ("sensor_kind", "below")
+        ctx.obj(at, cond, keys, ("clear_below",) if high else ("clear_above",))
+        if cond["sensor_kind"] not in catalog():
+            ctx.fail(f"{at}.sensor_kind", f"unknown sensor kind {cond['sensor_kind']!r}")
+        edge = float(ctx.number(f"{at}.{keys[1]}", cond[keys[1]]))
+        clear_key = "clear_below" if high else "clear_above"
+        clear = float(ctx.number(f"{at}.{clear_key}", cond.get(clear_key, edge)))
+        if (clear > edge) if high else (clear < edge):
+            ctx.fail(f"{at}.{clear_key}", "must lie on the safe side of the setpoint")
+
+
+# Which rule kinds each section of a file holds.
+_SECTION_KINDS = {
+    "indicators": (RuleKind.THRESHOLD, RuleKind.RATE_OF_CHANGE, RuleKind.STALE),
+    "events": (RuleKind.EVENT,),
+    "device": (RuleKind.OFFLINE,),
+    "zones": (RuleKind.COMPOSITE,),
+}
+
+
 def _rule(
-    ctx: Ctx, where: str, raw: object, span: tuple[float, float] | None, limit: float | None
+    ctx: Ctx,
+    where: str,
+    raw: object,
+    span: tuple[float, float] | None,
+    limit: float | None,
+    section: str = "indicators",
 ) -> IndicatorRule:
     d = ctx.obj(where, raw, _RULE_KEYS, _RULE_OPTIONAL)
     name = ctx.text(f"{where}.name", d["name"])
@@ -259,8 +309,9 @@ def _rule(
     levels = [lv for lv, _, _ in parsed]
     if len({lv.name for lv in levels}) != len(levels):
         ctx.fail(f"{where}.levels", "level names must be unique")
-    if (kind is RuleKind.EVENT) != (span is None):
-        ctx.fail(where, 'event rules belong in "events", sensor rules in "indicators"')
+    if kind not in _SECTION_KINDS[section]:
+        home = next(name for name, kinds in _SECTION_KINDS.items() if kind in kinds)
+        ctx.fail(where, f'{kind.value} rules belong in "{home}", not "{section}"')
     if kind is RuleKind.THRESHOLD:
         _check_threshold(ctx, f"{where}.levels", levels)
         low, high = span or (-math.inf, math.inf)
@@ -373,7 +424,9 @@ def parse_file(name: str, path: str, text: str) -> LibraryFile:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         ctx.fail("", f"not valid JSON: {exc}")
-    d = ctx.obj("", raw, ("version", "industry", "indicators"), ("description", "events"))
+    d = ctx.obj(
+        "", raw, ("version", "industry", "indicators"), ("description", "events", "device", "zones")
+    )
     version = d["version"]
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         ctx.fail("version", f"must be a positive integer, got {version!r}")
@@ -392,11 +445,20 @@ def parse_file(name: str, path: str, text: str) -> LibraryFile:
         where = f"events.{event_type}"
         if event_type != PRESENCE and (event_type not in known or event_type in PRESENCE_INPUTS):
             ctx.fail(where, f"{event_type!r} is not an alarm event type of event_types.json")
-        rule = _rule(ctx, where, raw_rule, None, None)
+        rule = _rule(ctx, where, raw_rule, None, None, "events")
         if rule.spec.params.get("event_type") != event_type:
             ctx.fail(f"{where}.params.event_type", f"must be {event_type!r}")
         events[event_type] = rule
-    return LibraryFile(name, path, version, indicators, events)
+    # Device-level (offline) and zone-level (composite) defaults hold for every industry.
+    sections: dict[str, dict[str, IndicatorRule]] = {"device": {}, "zones": {}}
+    for section, rules in sections.items():
+        if section in d and name != "generic":
+            ctx.fail(section, f"{section} rules belong in generic.json")
+        for rule_name, raw_rule in ctx.mapping(section, d.get(section, {})).items():
+            rules[rule_name] = _rule(ctx, f"{section}.{rule_name}", raw_rule, None, None, section)
+    return LibraryFile(
+        name, path, version, indicators, events, sections["device"], sections["zones"]
+    )
 
 
 @cache

@@ -1,0 +1,152 @@
+"""Escalation and reminders for alarms nobody acknowledges.
+
+An alarm pages its tenant's channels when raised (the operators: step 0). If nobody
+acknowledges it within its rule's ``ack_deadline_s`` it escalates to the safety manager, one
+deadline later to the owner, and, when the site is a major hazard source (重大危险源), one
+deadline later to the regulators whose jurisdiction covers the site. Each step is an
+``ESCALATED`` transition with an outbox row, so subscribers see it and the notify job e-mails
+the people holding that role. Unacknowledged alarms also send a reminder every
+``remind_every_s`` to the channels already paged.
+
+Deadlines live in the alarm row (``escalate_at``, ``remind_at``), not in a timer: after a
+restart or a broker outage the clock finds them due and escalates on time. A step is taken
+with a conditional update on ``escalation_step``, so two servers cannot both take it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.alarms.models import Alarm, AlarmRule, OutboxMessage
+from backend.alarms.service import ENGINE_ACTOR, REMIND_EVERY_S, alarm_payload, announce
+from backend.core.db import utcnow
+from tenants.models import Site
+from tenants.scope import Scope, scoped_session, unscoped_session
+
+log = logging.getLogger("anjian.escalation")
+
+ENTERPRISE_CHAIN = ("safety_manager", "owner")
+REGULATOR = "regulator"
+ROLE_TEXT = {
+    "safety_manager": ("安全管理员", "safety manager"),
+    "owner": ("企业负责人", "owner"),
+    REGULATOR: ("属地监管部门", "regulator"),
+}
+
+
+def chain_for(site: Site) -> tuple[str, ...]:
+    """Who an unacknowledged alarm reaches, step by step, after the operators."""
+    if site.major_hazard_grade is not None:
+        return (*ENTERPRISE_CHAIN, REGULATOR)
+    return ENTERPRISE_CHAIN
+
+
+async def _rule_seconds(session: AsyncSession, alarm: Alarm) -> tuple[float, float]:
+    definition = await session.scalar(
+        select(AlarmRule.definition).where(AlarmRule.id == alarm.rule_id)
+    )
+    definition = definition or {}
+    deadline = float(definition.get("ack_deadline_s") or 600)
+    every = float((definition.get("params") or {}).get("remind_every_s") or REMIND_EVERY_S)
+    return deadline, every
+
+
+async def escalate(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
+    """Take the alarm's next escalation step if it is due; False if another server took it
+    or the chain is exhausted."""
+    site = await session.scalar(select(Site).where(Site.id == alarm.site_id))
+    if site is None:
+        return False
+    chain = chain_for(site)
+    step = alarm.escalation_step + 1
+    deadline, _ = await _rule_seconds(session, alarm)
+    following = now + timedelta(seconds=deadline) if step < len(chain) else None
+    taken = await session.execute(
+        update(Alarm)
+        .where(Alarm.id == alarm.id, Alarm.escalation_step == alarm.escalation_step)
+        .values(escalation_step=step, escalate_at=following)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(alarm)
+    if step > len(chain):
+        return False
+    role = chain[step - 1]
+    zh, en = ROLE_TEXT[role]
+    await announce(
+        session,
+        alarm,
+        "ESCALATED",
+        ENGINE_ACTOR,
+        f"未在时限内确认，升级至{zh} / not acknowledged in time: escalated to the {en}",
+        at=now,
+        extra={"escalation": {"step": step, "role": role}},
+    )
+    return True
+
+
+async def remind(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
+    """One reminder to the channels already paged; not a state change, so no transition
+    and no subscription event, only a notification."""
+    _, every = await _rule_seconds(session, alarm)
+    taken = await session.execute(
+        update(Alarm)
+        .where(Alarm.id == alarm.id, Alarm.reminders == alarm.reminders)
+        .values(reminders=alarm.reminders + 1, remind_at=now + timedelta(seconds=every))
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(alarm)
+    division = await session.scalar(select(Site.division_code).where(Site.id == alarm.site_id))
+    session.add(
+        OutboxMessage(
+            tenant_id=alarm.tenant_id,
+            topic="alarm.reminder",
+            payload={
+                "kind": "REMINDER",
+                "actor": ENGINE_ACTOR,
+                "reminder": alarm.reminders,
+                "alarm": alarm_payload(alarm, division),
+            },
+        )
+    )
+    return True
+
+
+async def run_due(sessions: async_sessionmaker[AsyncSession], now: datetime | None = None) -> int:
+    """Escalate and remind every alarm that is due; returns how many steps were taken."""
+    now = now or utcnow()
+    due = Alarm.acknowledged.is_(False) & Alarm.cleared_at.is_(None)
+    # Finding what is due spans tenants: the clock is a system process.
+    async with unscoped_session(sessions) as session:
+        rows = (
+            await session.execute(
+                select(Alarm.id, Alarm.tenant_id)
+                .where(due, or_(Alarm.escalate_at <= now, Alarm.remind_at <= now))
+                .limit(500)
+            )
+        ).all()
+    by_tenant: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for alarm_id, tenant_id in rows:
+        by_tenant[tenant_id].append(alarm_id)
+    steps = 0
+    for tenant_id, ids in by_tenant.items():
+        async with (
+            scoped_session(sessions, Scope.for_tenant(tenant_id)) as session,
+            session.begin(),
+        ):
+            alarms = (await session.scalars(select(Alarm).where(Alarm.id.in_(ids), due))).all()
+            for alarm in alarms:
+                if alarm.escalate_at is not None and alarm.escalate_at <= now:
+                    steps += await escalate(session, alarm, now)
+                if alarm.remind_at is not None and alarm.remind_at <= now:
+                    steps += await remind(session, alarm, now)
+    return steps
