@@ -89,7 +89,7 @@ class _Seeder:
                 select(Membership.role)
                 .join(User, User.id == Membership.user_id)
                 .where(
-                    User.email == email,
+                    await User.email.matches(session, email),
                     User.password_hash.is_not(None),
                     Membership.domain == domain,
                 )
@@ -98,7 +98,8 @@ class _Seeder:
 
     async def _user_exists(self, email: str) -> bool:
         async with self.rt.sessions() as session:
-            return await session.scalar(select(User.id).where(User.email == email)) is not None
+            found = select(User.id).where(await User.email.matches(session, email))
+            return await session.scalar(found) is not None
 
     async def regulator(self, spec: RegulatorSpec) -> None:
         domain = gov_domain(spec.division)
@@ -142,7 +143,10 @@ class _Seeder:
             domain = await session.scalar(
                 select(Membership.domain)
                 .join(User, User.id == Membership.user_id)
-                .where(User.email == spec.email("owner"), Membership.role == "owner")
+                .where(
+                    await User.email.matches(session, spec.email("owner")),
+                    Membership.role == "owner",
+                )
             )
         return None if domain is None else uuid.UUID(domain.removeprefix("tenant:"))
 

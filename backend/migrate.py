@@ -49,6 +49,7 @@ def upgrade_relational(runtime: Runtime, target: str = "head") -> tuple[str | No
     with runtime.owner_engine.begin() as connection:
         before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
+        config.attributes["keyring"] = runtime.keyring  # 0008 seals existing personal data
         command.upgrade(config, target)
         after = MigrationContext.configure(connection).get_current_revision()
     return before, after
@@ -58,6 +59,7 @@ def downgrade_relational(runtime: Runtime, target: str = "base") -> None:
     config = alembic_config()
     with runtime.owner_engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["keyring"] = runtime.keyring
         command.downgrade(config, target)
 
 

@@ -29,6 +29,7 @@ from backend.telemetry.quota import RateLimiter
 from backend.telemetry.registry import DeviceRegistry
 from backend.telemetry.spool import Spool
 from backend.telemetry.store import ClickHouseClient, open_client
+from privacy.crypto import KeyStore, bind_key_store, register_key_store
 from privacy.keyring import Keyring, load_keyring
 
 
@@ -38,7 +39,10 @@ class Runtime:
 
     @cached_property
     def engine(self) -> AsyncEngine:
-        return create_app_engine(self.settings)
+        engine = create_app_engine(self.settings)
+        # Components with a session factory of their own on this database use these keys.
+        register_key_store(engine.url, self.keys)
+        return engine
 
     @cached_property
     def owner_engine(self) -> Engine:
@@ -46,11 +50,17 @@ class Runtime:
 
     @cached_property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
-        return make_sessionmaker(self.engine)
+        """Sessions that seal and open encrypted columns with this runtime's keys."""
+        return bind_key_store(make_sessionmaker(self.engine), self.keys)
 
     @cached_property
     def keyring(self) -> Keyring:
         return load_keyring(self.settings.master_key_file)
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        """Data keys unwrapped with the keyring (re-read from its file after a rotation)."""
+        return KeyStore(self.keyring, self.settings.master_key_file)
 
     @cached_property
     def tokens(self) -> TokenCodec:
@@ -73,6 +83,8 @@ class Runtime:
     @cached_property
     def notifier(self) -> Notifier:
         """Alarm notifications (webhook, e-mail, SMS), run by the notify actor."""
+        # It opens sessions of its own on this database and reads users' sealed addresses.
+        register_key_store(self.settings.database_url, self.keys)
         return Notifier.from_settings(self.settings)
 
     @cached_property

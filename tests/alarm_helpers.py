@@ -182,7 +182,8 @@ async def ok(api: GraphQLClient, user: str, mutation: str, **variables: Any) -> 
 
 async def user_id(rt: Runtime, email: str) -> uuid.UUID:
     async with rt.sessions() as session:
-        found = await session.scalar(select(User.id).where(User.email == normalise_email(email)))
+        email_is = await User.email.matches(session, normalise_email(email))
+        found = await session.scalar(select(User.id).where(email_is))
     assert found is not None, email
     return found
 

@@ -107,7 +107,8 @@ async def test_disabled_user_cannot_log_in_nor_use_a_token(
     email = await new_member(runtime, world.a.tenant_id)
     token = await fresh_login(api, email)
     async with runtime.sessions() as session, session.begin():
-        await session.execute(update(User).where(User.email == email).values(disabled=True))
+        email_is = await User.email.matches(session, email)
+        await session.execute(update(User).where(email_is).values(disabled=True))
     denied = await api.login(email)
     assert denied.codes == ["UNAUTHENTICATED"], denied.body
     wrong = await api.login(world.a.users["owner"], "not-the-password")
@@ -241,7 +242,8 @@ async def test_invitation_flow(api: GraphQLClient, runtime: Runtime, world: Worl
     assert (await api.login(email, "another-good-password")).codes == ["UNAUTHENTICATED"]
 
     async with runtime.sessions() as session:
-        stored = await session.scalar(select(User.password_hash).where(User.email == email))
+        email_is = await User.email.matches(session, email)
+        stored = await session.scalar(select(User.password_hash).where(email_is))
     assert stored is not None
     assert stored.startswith("scrypt$")
     assert password not in stored
@@ -266,13 +268,13 @@ async def test_invite_with_a_role_foreign_to_the_domain(
 
 async def test_passwords_are_stored_as_scrypt_hashes(runtime: Runtime, world: World) -> None:
     async with runtime.sessions() as session:
-        rows = (
-            await session.execute(
-                select(User.email, User.password_hash).where(
-                    User.email.in_([e.lower() for e in world.a.users.values()])
-                )
+        rows = [
+            (user.email, user.password_hash)
+            for e in world.a.users.values()
+            for user in await session.scalars(
+                select(User).where(await User.email.matches(session, e.lower()))
             )
-        ).all()
+        ]
     assert len(rows) == len(world.a.users)
     hashes = set()
     for _email, stored in rows:

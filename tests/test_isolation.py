@@ -289,7 +289,8 @@ async def op_invite_into_other(c: Case) -> None:
     )
     c.hidden(result, "inviteUser")
     async with c.runtime.sessions() as session:
-        assert await session.scalar(select(User.id).where(User.email == email)) is None
+        email_is = await User.email.matches(session, email)
+        assert await session.scalar(select(User.id).where(email_is)) is None
 
 
 async def op_invite_self_as_owner_of_other(c: Case) -> None:

@@ -302,3 +302,53 @@ def test_clickhouse_migrations_on_a_fresh_engine(tmp_path: Path) -> None:
     assert {"readings", "extra_t", "anjian_schema_migrations"} <= set(out["tables"])
     assert out["tampered"] is not None
     assert "0001_readings" in out["tampered"]
+
+
+async def test_rebuilding_the_alarm_tables_keeps_every_alarm_and_transition(
+    fresh: Runtime,
+) -> None:
+    """0007 rebuilds alarms and alarm_rules on SQLite: with foreign keys enforced, a careless
+    rebuild would cascade-delete the alarms' transitions. Down to 0006 and up again."""
+    from backend.alarms.engine import Signal
+    from backend.alarms.models import AlarmRule
+    from backend.alarms.rules import Severity
+    from backend.alarms.service import SignalContext, apply_signal
+    from backend.migrate import seed
+    from tenants.scope import Scope, scoped_session
+    from tests.factories import build_world
+
+    upgrade_relational(fresh)
+    seed(fresh)
+    world = await build_world(fresh)
+    sensor = world.a.sensor_ids["GT-101"]
+    scope = Scope.for_tenant(world.a.tenant_id)
+    async with scoped_session(fresh.sessions, scope) as session, session.begin():
+        rule = AlarmRule(
+            tenant_id=world.a.tenant_id,
+            site_id=world.a.site_id,
+            sensor_id=sensor,
+            device_id=world.a.device_id,
+            kind="threshold",
+            definition={"kind": "threshold", "levels": []},
+            source="override",
+        )
+        session.add(rule)
+        await session.flush()
+        where = SignalContext(world.a.tenant_id, world.a.site_id, world.a.device_id, None)
+        for kind, severity in (("raise", Severity.ORANGE), ("upgrade", Severity.RED)):
+            signal = Signal(rule.id, sensor, world.a.device_id, kind, kind, severity, 60.0, 1)  # type: ignore[arg-type]
+            await apply_signal(session, signal, where)
+
+    def counts() -> tuple[int, int, int]:
+        with fresh.owner_engine.connect() as connection:
+            return tuple(  # type: ignore[return-value]
+                connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("alarm_rules", "alarms", "alarm_transitions")
+            )
+
+    before = counts()
+    assert before[1:] == (1, 2)
+    downgrade_relational(fresh, "0006")
+    assert counts() == before
+    upgrade_relational(fresh)
+    assert counts() == before

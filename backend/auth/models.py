@@ -8,19 +8,27 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Base, IdMixin
+from privacy.crypto import Sealed, SealedRecord
 
 
-class User(IdMixin, Base):
+class User(SealedRecord, IdMixin, Base):
+    """A person who signs in. The e-mail address is sealed under the platform data key;
+    sign-in finds it through ``email_index``, an HMAC of the normalised address
+    (``await User.email.matches(session, address)``)."""
+
     __tablename__ = "users"
 
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    email_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(100))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(default=False)
+
+    email = Sealed[str]("email_enc", index="email_index")
 
 
 class Membership(IdMixin, Base):

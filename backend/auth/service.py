@@ -78,7 +78,8 @@ async def create_user(
     address = normalise_email(email)
     if password is not None:
         check_password_strength(password)
-    if await session.scalar(select(User.id).where(User.email == address)) is not None:
+    taken = await User.email.matches(session, address)
+    if await session.scalar(select(User.id).where(taken)) is not None:
         raise Conflict(f"a user with e-mail {address} already exists")
     user = User(
         email=address,
@@ -137,7 +138,7 @@ async def login(
     except BadInput:
         raise Unauthenticated("wrong e-mail or password") from None
     async with maker() as session, session.begin():
-        user = await session.scalar(select(User).where(User.email == address))
+        user = await session.scalar(select(User).where(await User.email.matches(session, address)))
         if user is None:
             passwords.burn_time(password, log2_n)
             ok = False
@@ -254,7 +255,9 @@ async def invite_user(
     token = secrets.token_urlsafe(32)
     actor = principal.actor(domain)
     async with unscoped_session(maker) as session, session.begin():
-        user = await session.scalar(select(User).where(User.email == normalise_email(email)))
+        user = await session.scalar(
+            select(User).where(await User.email.matches(session, normalise_email(email)))
+        )
         if user is not None and principal.kind != "system":
             held = await session.scalar(
                 select(Membership.role).where(

@@ -1,5 +1,8 @@
 """Alarm escalation, silencing, flapping, incidents, work permits and zone rules.
 
+On SQLite, alarms and alarm_rules are rebuilt with foreign keys off (migrations/sqlite_rebuild):
+dropping the old tables must not cascade to the alarms' transitions.
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-28
@@ -11,6 +14,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from migrations.sqlite_rebuild import foreign_keys_off
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -126,6 +131,22 @@ def upgrade() -> None:
     for column in ("site_id", "tenant_id", "zone_id"):
         op.create_index(op.f(f"ix_work_permits_{column}"), "work_permits", [column], unique=False)
 
+    # Rebuilding alarms and alarm_rules on SQLite must not cascade to their transitions.
+    with foreign_keys_off(op.get_bind()):
+        _alter_alarm_tables()
+
+    if op.get_bind().dialect.name == "postgresql":
+        for table in TENANT_OWNED_TABLES:
+            op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+            op.execute(
+                f"CREATE POLICY tenant_isolation ON {table} "
+                "USING (anjian_tenant_visible(tenant_id)) "
+                "WITH CHECK (anjian_tenant_visible(tenant_id))"
+            )
+
+
+def _alter_alarm_tables() -> None:
     with op.batch_alter_table("alarm_rules", schema=None) as batch_op:
         batch_op.add_column(sa.Column("zone_id", sa.Uuid(), nullable=True))
         batch_op.create_index(batch_op.f("ix_alarm_rules_zone_id"), ["zone_id"], unique=False)
@@ -176,21 +197,22 @@ def upgrade() -> None:
         batch_op.alter_column("reminders", server_default=None)
         batch_op.alter_column("flapping", server_default=None)
 
-    if op.get_bind().dialect.name == "postgresql":
-        for table in TENANT_OWNED_TABLES:
-            op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-            op.execute(
-                f"CREATE POLICY tenant_isolation ON {table} "
-                "USING (anjian_tenant_visible(tenant_id)) "
-                "WITH CHECK (anjian_tenant_visible(tenant_id))"
-            )
-
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table in TENANT_OWNED_TABLES:
             op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
+    with foreign_keys_off(op.get_bind()):
+        _restore_alarm_tables()
+    for table in ("work_permits", "alarm_incidents"):
+        for column in ("zone_id", "tenant_id", "site_id"):
+            op.drop_index(op.f(f"ix_{table}_{column}"), table_name=table)
+        op.drop_table(table)
+    op.drop_index(op.f("ix_escalation_notices_tenant_id"), table_name="escalation_notices")
+    op.drop_table("escalation_notices")
+
+
+def _restore_alarm_tables() -> None:
     with op.batch_alter_table("alarms", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_alarms_incident_id_alarm_incidents"), type_="foreignkey"
@@ -215,9 +237,3 @@ def downgrade() -> None:
         batch_op.drop_index("uq_alarm_rules_zone_default")
         batch_op.drop_index(batch_op.f("ix_alarm_rules_zone_id"))
         batch_op.drop_column("zone_id")
-    for table in ("work_permits", "alarm_incidents"):
-        for column in ("zone_id", "tenant_id", "site_id"):
-            op.drop_index(op.f(f"ix_{table}_{column}"), table_name=table)
-        op.drop_table(table)
-    op.drop_index(op.f("ix_escalation_notices_tenant_id"), table_name="escalation_notices")
-    op.drop_table("escalation_notices")
