@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import logging
+import ssl
+from collections.abc import Callable
 
 import uvicorn
 
 from backend.app import create_app
 from backend.core.settings import Settings
 from backend.runtime import Runtime
+from privacy.tls import ServerTls, require_modern_tls
 
 
-def serve(settings: Settings, *, host: str, port: int, simulate: bool = False) -> None:
+def _hardened(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    # uvicorn's own context keeps its ALPN set-up; only the protocol floor is raised.
+    return require_modern_tls(default())
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    simulate: bool = False,
+    tls: ServerTls | None = None,
+) -> None:
+    """Serve until stopped; with ``tls`` (checked by ``privacy.tls.load_server_tls``) HTTPS only."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Casbin logs every role link (user ids, domains) at INFO on each policy load.
     logging.getLogger("casbin").setLevel(logging.WARNING)
@@ -21,5 +37,19 @@ def serve(settings: Settings, *, host: str, port: int, simulate: bool = False) -
         from backend.telemetry.simulator import attach_simulator
 
         attach_simulator(app, runtime)
+    if tls is not None:
+        logging.getLogger(__name__).info(
+            "HTTPS with %s (SHA-256 %s, valid until %s)", tls.subject, tls.sha256, tls.not_after
+        )
     # No per-request access log: devices post hundreds of batches a second.
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        access_log=False,
+        ssl_certfile=None if tls is None else str(tls.certificate),
+        ssl_keyfile=None if tls is None else str(tls.key),
+        ssl_context_factory=None if tls is None else _hardened,
+    )

@@ -37,6 +37,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from backend.core.errors import ConfigurationError, StoreUnavailable
+from privacy.tls import load_server_tls
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
@@ -275,7 +276,17 @@ def prepare_broker_dir(
     user: str | None = None,
 ) -> BrokerFiles:
     """Write ``mosquitto.conf`` and a fresh dynsec file with random admin and service
-    passwords (kept only in the returned URLs). Run ``mosquitto -c <config>`` on it."""
+    passwords (kept only in the returned URLs). Run ``mosquitto -c <config>`` on it.
+
+    A TLS pair gets the checks of the HTTPS listener (``privacy.tls.load_server_tls``): both or
+    neither, readable, matching, currently valid (BadInput otherwise), so a broker is never
+    configured with a pair it would refuse at start-up. Mosquitto reads the key as the user it
+    runs as (see ``user``), so that user needs read access to it.
+    """
+    checked = load_server_tls(tls_cert, tls_key)
+    if checked is not None:
+        # Mosquitto resolves relative paths from its working directory, not the config's.
+        tls_cert, tls_key = checked.certificate.resolve(), checked.key.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     dynsec = directory / "dynamic-security.json"
     admin_password, service_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
