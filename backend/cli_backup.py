@@ -1,0 +1,172 @@
+"""``anjian backup``: create and restore off-site encrypted archives (异地灾备).
+
+Exit codes follow the rest of the command line: 2 when the input or the situation is refused
+(a tampered archive, a non-empty target, a running server owning the embedded engine), 1 for
+anything else. ``--json`` prints one object on stdout; the progress bar goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+
+from backend.core.errors import AnjianError, BadInput
+from backend.core.settings import Settings, load_settings
+from backend.runtime import Runtime
+from backend.telemetry.spool import SpoolBusy
+from backend.telemetry.store import EngineBusy
+
+T = TypeVar("T")
+
+_STOP_SERVER = (
+    "嵌入式引擎正被服务占用，请先停止服务 / the embedded ClickHouse engine has one owner, and a "
+    "backup or restore needs it: stop `anjian serve` (or `anjian demo`) first, or use a "
+    "ClickHouse server (ANJIAN_CLICKHOUSE_URL), against which backups run online"
+)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"anjian: error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Bar:
+    """The service's progress protocol on a rich bar (stderr; nothing when not a terminal)."""
+
+    def __init__(self, bar: RichProgress) -> None:
+        self._bar = bar
+        self._task = bar.add_task("", total=None)
+
+    def start(self, total: int) -> None:
+        self._bar.update(self._task, total=max(total, 1))
+
+    def step(self, description: str) -> None:
+        self._bar.update(self._task, description=description)
+
+    def advance(self, amount: int) -> None:
+        self._bar.advance(self._task, amount)
+
+
+@contextmanager
+def _progress() -> Iterator[_Bar]:
+    console = Console(stderr=True)
+    with RichProgress(
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        yield _Bar(bar)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    root = ctx.find_root().obj
+    if isinstance(root, Settings):
+        return root
+    try:
+        return load_settings()
+    except AnjianError as exc:
+        _fail(exc.message, 2)
+        raise
+
+
+def _run(settings: Settings, work: Callable[[Runtime], T]) -> T:
+    runtime = Runtime(settings)
+    try:
+        return work(runtime)
+    except (EngineBusy, SpoolBusy) as exc:
+        _fail(f"{exc.message}\n{_STOP_SERVER}", 2)
+        raise
+    except BadInput as exc:
+        _fail(exc.message, 2)
+        raise
+    except AnjianError as exc:
+        _fail(exc.message, 1)
+        raise
+    finally:
+        asyncio.run(runtime.close())
+
+
+def _emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(payload, ensure_ascii=False) if as_json else text)
+
+
+@click.group()
+def backup() -> None:
+    """异地灾备 Encrypted off-site backups of the relational, ClickHouse and object data."""
+
+
+@backup.command()
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A new or empty directory for the archive.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def create(ctx: click.Context, target: Path, as_json: bool) -> None:
+    """Write an encrypted, integrity-checked archive of the whole store."""
+    from backend.backup import create_backup
+
+    settings = _settings(ctx)
+    with _progress() as bar:
+        report = _run(settings, lambda rt: create_backup(rt, target.resolve(), bar))
+    lines = [f"{f.name:<48} {f.rows:>12} rows {f.stored_bytes:>14} bytes" for f in report.files]
+    text = "\n".join(
+        [
+            *lines,
+            f"archive {report.archive} ({report.archive_id}), master key version "
+            f"{report.key_version}, schema {report.relational_revision}, "
+            f"{sum(f.stored_bytes for f in report.files)} bytes in {report.seconds:.1f} s",
+            f"spool: {report.spool}",
+        ]
+    )
+    _emit(as_json, report.as_json(), text)
+
+
+@backup.command()
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="The archive directory written by `anjian backup create`.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def restore(ctx: click.Context, source: Path, as_json: bool) -> None:
+    """Restore an archive into an empty data directory and database, given its keyring."""
+    from backend.backup import restore_backup
+
+    settings = _settings(ctx)
+    with _progress() as bar:
+        report = _run(settings, lambda rt: restore_backup(rt, source.resolve(), bar))
+    lines = [
+        f"{c.name:<48} {c.loaded_rows:>12}/{c.expected_rows} rows  "
+        f"checksum {c.loaded_fingerprint} {'ok' if c.ok else 'MISMATCH'}"
+        for c in report.checked
+    ]
+    text = "\n".join(
+        [
+            *lines,
+            f"restored {report.archive} ({report.created_at}, master key version "
+            f"{report.key_version}); schema {report.relational_revision} → "
+            f"{report.relational_head}; {report.seconds:.1f} s",
+        ]
+    )
+    _emit(as_json, report.as_json(), text)
