@@ -141,18 +141,28 @@ class SiteType:
 
 @strawberry.type(name="Worker")
 class WorkerType:
+    """Personal data: each field leaves through the privacy catalog (backend/api/privacy.py),
+    so what a viewer gets depends on who they are (names for safety managers, pseudonyms for
+    regulators)."""
+
     id: strawberry.ID
     name: str
+    mobile: str | None
+    id_number: str | None
     employee_number: str
     site_id: strawberry.ID | None
+    tenant_id: strawberry.Private[uuid.UUID]
 
     @classmethod
     def of(cls, worker: Worker) -> WorkerType:
         return cls(
             id=strawberry.ID(str(worker.id)),
             name=worker.name,
+            mobile=worker.mobile,
+            id_number=worker.id_number,
             employee_number=worker.employee_number,
             site_id=None if worker.site_id is None else strawberry.ID(str(worker.site_id)),
+            tenant_id=worker.tenant_id,
         )
 
 

@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.alarms.channels import ChannelKind, NotificationChannel, NotificationDelivery
-from backend.alarms.escalation import REGULATOR
+from backend.alarms.escalation import REGULATOR, ROLE_TEXT
 from backend.alarms.models import EscalationNotice, OutboxMessage
 from backend.auth.authz import GOVERNMENT_ROLES
 from backend.auth.models import Membership, User
@@ -191,6 +191,7 @@ class Plan:
     site_name: str | None
     targets: tuple[Target, ...]
     people: tuple[Person, ...] = ()
+    escalated_to: str | None = None  # the role an ESCALATED event reaches
 
     def text(self) -> tuple[str, str]:
         """Subject and body, in Chinese with English."""
@@ -210,6 +211,11 @@ class Plan:
             f"level {level}, status {self.alarm.get('status')}.\n"
             f"报警编号 / alarm id: {self.alarm.get('id')}"
         )
+        if self.escalated_to is not None:
+            zh, en = ROLE_TEXT.get(self.escalated_to, (self.escalated_to, self.escalated_to))
+            body += (
+                f"\n未在时限内确认，已升级至{zh} / not acknowledged in time: escalated to the {en}"
+            )
         return subject, body
 
     def webhook_body(self, target: Target) -> bytes:
@@ -348,6 +354,7 @@ class Notifier:
                 site_name=site_name,
                 targets=targets,
                 people=people,
+                escalated_to=None if not escalation else str(escalation.get("role")),
             )
 
     async def record_person(self, seq: int, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:

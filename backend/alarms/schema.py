@@ -104,6 +104,7 @@ class AlarmType:
     incident_id: strawberry.ID | None
     sensor_id: strawberry.Private[uuid.UUID | None]
     site_id: strawberry.Private[uuid.UUID]
+    tenant_id: strawberry.Private[uuid.UUID]
 
     @classmethod
     def of(cls, alarm: Alarm) -> AlarmType:
@@ -130,6 +131,7 @@ class AlarmType:
             else strawberry.ID(str(alarm.incident_id)),
             sensor_id=alarm.sensor_id,
             site_id=alarm.site_id,
+            tenant_id=alarm.tenant_id,
         )
 
     @strawberry.field

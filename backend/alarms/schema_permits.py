@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 
 import strawberry
@@ -35,6 +36,7 @@ class WorkPermitType:
     expires_at: datetime
     closed_at: datetime | None
     note: str | None
+    tenant_id: strawberry.Private[uuid.UUID]
 
     @classmethod
     def of(cls, permit: permits.WorkPermit) -> WorkPermitType:
@@ -47,6 +49,7 @@ class WorkPermitType:
             expires_at=permit.expires_at,
             closed_at=permit.closed_at,
             note=permit.note,
+            tenant_id=permit.tenant_id,
         )
 
 

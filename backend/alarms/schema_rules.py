@@ -57,10 +57,12 @@ class RuleRevisionType:
     created_at: datetime
     on_delay_seconds: float
     levels: list[AlarmLevelType]
+    tenant_id: strawberry.Private[uuid.UUID]
 
     @classmethod
     def of(cls, revision: RuleRevision) -> RuleRevisionType:
         return cls(
+            tenant_id=revision.tenant_id,
             version=revision.version,
             changed_by=None if revision.changed_by is None else strawberry.ID(revision.changed_by),
             reason=revision.reason,
@@ -116,6 +118,7 @@ class SilenceType:
     expires_at: datetime
     created_at: datetime
     cancelled_at: datetime | None
+    tenant_id: strawberry.Private[uuid.UUID]
 
     @classmethod
     def of(cls, s: silences.Silence) -> SilenceType:
@@ -133,6 +136,7 @@ class SilenceType:
             expires_at=s.expires_at,
             created_at=s.created_at,
             cancelled_at=s.cancelled_at,
+            tenant_id=s.tenant_id,
         )
 
 

@@ -14,6 +14,7 @@ from backend.alarms.schema_channels import ChannelsMutation, ChannelsQuery
 from backend.alarms.schema_permits import PermitsMutation, PermitsQuery
 from backend.alarms.schema_rules import RulesMutation, RulesQuery
 from backend.api.errors import ErrorCodes
+from backend.api.privacy import PrivacyPipeline
 from backend.api.scalars import DateTimeScalar
 from backend.auth.schema import AuthMutation, AuthQuery
 from backend.telemetry.schema import TelemetryMutation, TelemetryQuery
@@ -54,6 +55,7 @@ def build_schema() -> strawberry.Schema:
         config=StrawberryConfig(scalar_map={datetime: DateTimeScalar}),
         extensions=[
             ErrorCodes,
+            PrivacyPipeline,
             lambda: QueryDepthLimiter(max_depth=12),
             lambda: MaxAliasesLimiter(max_alias_count=50),
             lambda: MaxTokensLimiter(max_token_count=5000),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 import strawberry
@@ -20,8 +20,11 @@ from backend.core.ids import parse_id
 from backend.telemetry import readings, service, status
 from backend.telemetry.kinds import parse_sensors
 from backend.telemetry.models import Device, Sensor
-from tenants.models import Site, Zone
+from tenants.models import Site, Worker, Zone
 from tenants.service import get_site, site_domain
+
+if TYPE_CHECKING:
+    from tenants.schema import WorkerType
 
 
 @strawberry.type(name="Reading")
@@ -107,6 +110,22 @@ def _zone_loader(info: Info) -> DataLoader[uuid.UUID, str | None]:
     return ctx.loader("zone-name", lambda: DataLoader(load_fn=load))
 
 
+def _wearer_loader(info: Info) -> DataLoader[uuid.UUID, Worker | None]:
+    """Device → the worker wearing it (wearables only)."""
+    ctx = info.context
+
+    async def load(keys: list[uuid.UUID]) -> list[Worker | None]:
+        rows = await ctx.session.execute(
+            select(Device.id, Worker)
+            .join(Worker, Worker.id == Device.worker_id)
+            .where(Device.id.in_(keys))
+        )
+        found = {device_id: worker for device_id, worker in rows}
+        return [found.get(k) for k in keys]
+
+    return ctx.loader("wearer", lambda: DataLoader(load_fn=load))
+
+
 @strawberry.type(name="Sensor")
 class SensorType:
     id: strawberry.ID
@@ -136,6 +155,15 @@ class SensorType:
     @strawberry.field(description="The zone's name, when the sensor is placed in one.")
     async def zone(self, info: Info) -> str | None:
         return None if self.zone_id is None else await _zone_loader(info).load(self.zone_id)
+
+    @strawberry.field(description="The worker wearing this sensor's device (wearables).")
+    async def wearer(
+        self, info: Info
+    ) -> Annotated[WorkerType, strawberry.lazy("tenants.schema")] | None:
+        from tenants.schema import WorkerType
+
+        worker = await _wearer_loader(info).load(uuid.UUID(self.device_id))
+        return None if worker is None else WorkerType.of(worker)
 
     @strawberry.field(description="The most recent reading, or null before the first one.")
     async def latest(self, info: Info) -> LatestType | None:

@@ -1,0 +1,289 @@
+"""The classification catalog and the per-audience pipeline on GraphQL (issue 5, items 1–3).
+
+Every column and every GraphQL field has a declaration; each viewer gets exactly its
+audience's treatment of each classified field; a regulator sees workers pseudonymized and an
+enterprise safety manager sees names, and both reads are in a verifiable audit trail.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+import backend.models  # noqa: F401  (fills the metadata)
+from backend.api.schema import build_schema
+from backend.auth.principal import Principal
+from backend.core.db import Base
+from backend.runtime import Runtime
+from backend.telemetry.kinds import parse_sensors
+from backend.telemetry.service import create_device
+from privacy import masking, pii
+from privacy.audit import AuditEntry, verify_chain
+from privacy.catalog import AUDIENCES, Treatment, apply, catalog, parse_catalog
+from privacy.pii_corpus import valid_id_number, valid_mobile
+from tenants.scope import Scope, scoped_session, unscoped_session
+from tenants.service import create_worker
+from tests.factories import World
+from tests.graphql import GraphQLClient
+
+
+def object_fields() -> dict[str, list[str]]:
+    from graphql import GraphQLObjectType
+
+    schema = build_schema()._schema
+    return {
+        name: list(t.fields)
+        for name, t in schema.type_map.items()
+        if isinstance(t, GraphQLObjectType)
+        and not name.startswith("__")
+        and name not in ("Query", "Mutation", "Subscription")
+    }
+
+
+# --- the catalog is complete ------------------------------------------------------------------
+
+
+def test_every_column_of_every_table_is_classified() -> None:
+    missing = [
+        f"{table.name}.{column.name}"
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if catalog().column(table.name, column.name) is None
+    ]
+    assert missing == [], f"declare these in privacy/catalog.yaml: {missing}"
+
+
+def test_every_graphql_field_is_classified() -> None:
+    missing = [
+        f"{type_name}.{name}"
+        for type_name, names in object_fields().items()
+        for name in names
+        if catalog().graphql_field(type_name, name) is None
+    ]
+    assert missing == [], f"declare these in privacy/catalog.yaml: {missing}"
+
+
+def test_the_catalog_names_nothing_that_does_not_exist() -> None:
+    tables = {t.name: {c.name for c in t.columns} for t in Base.metadata.sorted_tables}
+    stale = [
+        f"{table}.{column}"
+        for table, columns in catalog().tables.items()
+        for column in columns
+        if column not in tables.get(table, set())
+    ]
+    fields = object_fields()
+    stale += [
+        f"{type_name}.{name}"
+        for type_name, names in catalog().graphql.items()
+        for name in names
+        if name not in fields.get(type_name, [])
+    ]
+    assert stale == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("secret-ish", "unknown class"),
+        ("personal colour", "unknown kind"),
+        ("personal name boss=show", "unknown audience"),
+        ("personal name owner=shred", "unknown treatment"),
+    ],
+)
+def test_a_bad_declaration_fails_naming_the_place(entry: str, message: str) -> None:
+    rows = "\n".join(
+        f"  {c}: {{" + ", ".join(f"{a}: show" for a in AUDIENCES) + "}"
+        for c in ("public", "internal", "personal", "sensitive", "confidential")
+    )
+    text = f"version: 1\nclasses:\n{rows}\ntables:\n  t:\n    c: {entry}\ngraphql: {{}}\n"
+    with pytest.raises(Exception, match=message) as caught:
+        parse_catalog(text)
+    assert "tables.t.c" in str(caught.value)
+
+
+def test_personal_and_sensitive_data_of_workers_is_declared_as_such() -> None:
+    name = catalog().graphql_field("Worker", "name")
+    id_number = catalog().graphql_field("Worker", "idNumber")
+    assert name is not None and id_number is not None
+    assert name.data_class.value == "personal" and id_number.data_class.value == "sensitive"
+    assert name.treatment("government") is Treatment.PSEUDONYMIZE
+    assert name.treatment("safety_manager") is Treatment.SHOW
+    assert name.treatment("platform") is Treatment.SUPPRESS
+
+
+# --- the audience matrix over GraphQL -----------------------------------------------------------
+
+WORKERS = """query { workers { id name mobile idNumber employeeNumber } }"""
+SITE_WEARABLES = """query($id: ID!) { site(id: $id) {
+  sensors { kind wearer { id name mobile idNumber } } } }"""
+
+
+async def a_worker(rt: Runtime, world: World, name: str) -> dict[str, Any]:
+    rng = random.Random(name)
+    values = {
+        "name": name,
+        "mobile": valid_mobile(rng),
+        "id_number": valid_id_number(rng),
+        "employee_number": f"E-{uuid.uuid4().hex[:6]}",
+    }
+    scope = Scope.for_tenant(world.a.tenant_id)
+    async with scoped_session(rt.sessions, scope) as session, session.begin():
+        worker = await create_worker(
+            session,
+            rt.authz,
+            Principal.system(scope),
+            tenant_id=world.a.tenant_id,
+            site_id=world.a.site_id,
+            **values,
+        )
+        device = await create_device(
+            session,
+            rt.authz,
+            Principal.system(scope),
+            site_id=world.a.site_id,
+            name=f"手环 {name}",
+            sensors=parse_sensors([{"code": "HR-1", "kind": "heart_rate", "unit": "bpm"}]),
+            worker_id=worker.id,
+        )
+    return {**values, "id": str(worker.id), "device_id": device.device.id}
+
+
+def expected(field: str, audience: str, value: Any, key: bytes) -> Any:
+    policy = catalog().graphql_field("Worker", field)
+    assert policy is not None
+    return apply(policy, policy.treatment(audience), value, lambda: key)
+
+
+def pseudonym_key(rt: Runtime, tenant_id: uuid.UUID) -> bytes:
+    keyring = rt.keyring
+    return keyring.derive(f"pseudonym/{tenant_id}", keyring.versions[0].version)
+
+
+@pytest.mark.parametrize("role", ["owner", "safety_manager", "operator", "viewer"])
+async def test_each_enterprise_role_gets_its_treatment_of_each_worker_field(
+    api: GraphQLClient, runtime: Runtime, world: World, role: str
+) -> None:
+    worker = await a_worker(runtime, world, "欧阳娜娜")
+    result = await api.query(WORKERS, as_user=world.a.users[role])
+    assert result.data is not None and not result.codes, result.body
+    rows = [w for w in result.data["workers"] if w["id"] == worker["id"]]
+    if role == "viewer":  # the role may not list workers at all
+        assert rows == []
+        return
+    (row,) = rows
+    key = pseudonym_key(runtime, world.a.tenant_id)
+    for field, stored in [
+        ("name", worker["name"]),
+        ("mobile", worker["mobile"]),
+        ("idNumber", worker["id_number"]),
+        ("employeeNumber", worker["employee_number"]),
+    ]:
+        assert row[field] == expected(field, role, stored, key), (role, field, row[field])
+    if role == "operator":
+        assert row["name"] == "欧阳**" and worker["mobile"] not in str(row)
+        assert worker["id_number"] not in str(row)
+    else:
+        assert (row["name"], row["mobile"], row["idNumber"]) == (
+            worker["name"],
+            worker["mobile"],
+            worker["id_number"],
+        )
+
+
+async def test_a_regulator_sees_pseudonyms_and_a_safety_manager_names_and_both_reads_are_audited(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    """Done means (issue 5): a site's wearable data, as a regulator and as a safety manager."""
+    worker = await a_worker(runtime, world, "张三")
+    regulator, manager = world.regulators["320100"], world.a.users["safety_manager"]
+
+    seen = await api.query(SITE_WEARABLES, {"id": str(world.a.site_id)}, as_user=regulator)
+    assert seen.data is not None and not seen.codes, seen.body
+    wearers = [s["wearer"] for s in seen.data["site"]["sensors"] if s["wearer"]]
+    (wearer,) = [w for w in wearers if w["id"] == worker["id"]]
+    key = pseudonym_key(runtime, world.a.tenant_id)
+    assert wearer["name"] == masking.pseudonymize(key, "张三", prefix="W")
+    assert wearer["name"].startswith("W-")
+    text = str(seen.body)
+    for raw in (worker["name"], worker["mobile"], worker["id_number"]):
+        assert raw not in text
+
+    named = await api.query(SITE_WEARABLES, {"id": str(world.a.site_id)}, as_user=manager)
+    assert named.data is not None and not named.codes, named.body
+    wearers = [s["wearer"] for s in named.data["site"]["sensors"] if s["wearer"]]
+    (wearer,) = [w for w in wearers if w["id"] == worker["id"]]
+    assert (wearer["name"], wearer["idNumber"]) == ("张三", worker["id_number"])
+
+    # The same regulator, same worker, later: the same pseudonym (stable within a tenant).
+    again = await api.query(SITE_WEARABLES, {"id": str(world.a.site_id)}, as_user=regulator)
+    assert again.data is not None
+    assert str(masking.pseudonymize(key, "张三", prefix="W")) in str(again.body)
+
+    async with unscoped_session(runtime.sessions) as session:
+        reads = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "data.read", AuditEntry.object_type == "Worker")
+                .order_by(AuditEntry.seq.desc())
+                .limit(20)
+            )
+        ).all()
+        report = await verify_chain(session, runtime.keyring)
+    purposes = {r.detail["purpose"] for r in reads}
+    assert {"government.supervision", "enterprise.safety_manager"} <= purposes
+    (gov,) = [r for r in reads if r.detail["purpose"] == "government.supervision"][:1]
+    assert set(gov.detail["fields"]) >= {"name", "idNumber"}
+    assert gov.domain is not None and gov.domain.startswith("gov:")
+    assert report.ok, report
+
+
+async def test_other_tenants_and_the_platform_administrator_see_no_workers(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    worker = await a_worker(runtime, world, "李四")
+    for user in (world.b.users["owner"], world.platform_admin, world.regulators["320500"]):
+        result = await api.query(WORKERS, as_user=user)
+        assert result.data is not None, result.body
+        assert worker["id"] not in str(result.data), user
+
+
+# --- free text ----------------------------------------------------------------------------------
+
+CREATE_SILENCE = """mutation($site: ID!, $reason: String!, $expires: DateTime!) {
+  createSilence(siteId: $site, reason: $reason, expiresAt: $expires) { id reason } }"""
+SILENCES = """query($site: ID) { silences(siteId: $site) { id reason } }"""
+
+
+async def test_identifiers_in_free_text_are_masked_for_every_audience_but_managers(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    mobile = valid_mobile(random.Random(7))
+    reason = f"检修期间联系王工 {mobile}"
+    expires = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    made = await api.query(
+        CREATE_SILENCE,
+        {"site": str(world.a.site_id), "reason": reason, "expires": expires},
+        as_user=world.a.users["safety_manager"],
+    )
+    assert made.data is not None, made.body
+    silence_id = made.data["createSilence"]["id"]
+    assert made.data["createSilence"]["reason"] == reason  # the author sees what they wrote
+
+    def reason_for(result: Any) -> str:
+        assert result.data is not None, result.body
+        (row,) = [s for s in result.data["silences"] if s["id"] == silence_id]
+        return str(row["reason"])
+
+    site = {"site": str(world.a.site_id)}
+    owner = reason_for(await api.query(SILENCES, site, as_user=world.a.users["owner"]))
+    operator = reason_for(await api.query(SILENCES, site, as_user=world.a.users["operator"]))
+    regulator = reason_for(await api.query(SILENCES, site, as_user=world.regulators["320100"]))
+    assert owner == reason
+    assert operator == pii.mask_text(reason) and mobile not in operator
+    assert regulator == pii.redact_text(reason) and mobile[-4:] not in regulator
