@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from backend.auth.tokens import bearer_token
 from backend.core.errors import AnjianError
 from backend.core.settings import Settings, load_settings
 from backend.jobs.broker import start_worker
+from backend.jobs.retention import retention_loop
 from backend.runtime import Runtime
 from backend.telemetry.http import ROUTES as ingest_routes
 from backend.telemetry.mqtt import DynsecError, MqttConsumer, sync_from_registry
@@ -180,6 +182,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         )
         relay.start()
         app.state.alarms = alarms
+        retention = asyncio.create_task(retention_loop(runtime), name="retention")
         consumer = await _start_mqtt(runtime)
         app.state.mqtt = consumer
         try:
@@ -187,6 +190,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             if consumer is not None:
                 await consumer.stop()
+            retention.cancel()
             runtime.ingest.subscribers.remove(alarms)
             await alarms.stop()
             await relay.stop()

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +23,8 @@ from backend.auth.principal import Principal
 from backend.core.errors import AnjianError, BadInput
 from backend.core.settings import Settings, load_settings
 from backend.runtime import Runtime
+from privacy.audit import Actor
+from privacy.tls import ServerTls
 from tenants.scope import Scope
 
 T = TypeVar("T")
@@ -105,34 +109,106 @@ def migrate(settings: Settings, as_json: bool) -> None:
     _output(as_json, payload, text)
 
 
+def _tls_options(fn: Callable[..., T]) -> Callable[..., T]:
+    fn = click.option(
+        "--tls-key",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="PEM private key of --tls-cert (unencrypted).",
+    )(fn)
+    return click.option(
+        "--tls-cert",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="PEM certificate (chain after the leaf): serve HTTPS only.",
+    )(fn)
+
+
+def _checked_tls(tls_cert: Path | None, tls_key: Path | None) -> ServerTls | None:
+    from privacy.tls import load_server_tls
+
+    tls = load_server_tls(tls_cert, tls_key)
+    for warning in () if tls is None else tls.warnings:
+        click.echo(f"anjian: warning: {warning}", err=True)
+    return tls
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@_tls_options
 @click.pass_obj
 @handles_errors
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(
+    settings: Settings, host: str, port: int, tls_cert: Path | None, tls_key: Path | None
+) -> None:
     """Serve the API and portals (and, in embedded mode, the job workers)."""
     from backend.server import serve as run_server
 
-    run_server(settings, host=host, port=port)
+    tls = _checked_tls(tls_cert, tls_key)
+    run_server(settings, host=host, port=port, tls=tls)
 
 
 @main.command()
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--no-simulate", is_flag=True, help="Do not start the sensor simulator.")
+@_tls_options
 @click.pass_obj
 @handles_errors
-def demo(settings: Settings, port: int, host: str, no_simulate: bool) -> None:
+def demo(
+    settings: Settings,
+    port: int,
+    host: str,
+    no_simulate: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+) -> None:
     """Migrate, seed the demo data (idempotent), print the logins and serve."""
     from backend.demo import print_logins, seed_demo
     from backend.migrate import migrate as run_migrate
     from backend.server import serve as run_server
 
+    tls = _checked_tls(tls_cert, tls_key)
     run_migrate(settings)
     summary = _run(settings, seed_demo)
     print_logins(summary)
-    run_server(settings, host=host, port=port, simulate=not no_simulate)
+    run_server(settings, host=host, port=port, simulate=not no_simulate, tls=tls)
+
+
+@main.command("dev-cert")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Another DNS name or IP address (repeatable); localhost and 127.0.0.1 are always in.",
+)
+@click.option("--days", default=825, show_default=True, type=click.IntRange(1, 825))
+@click.option("--force", is_flag=True, help="Replace an existing pair.")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def dev_cert(out_dir: Path, hosts: tuple[str, ...], days: int, force: bool, as_json: bool) -> None:
+    """Generate a self-signed certificate and key for development (HTTPS, MQTT over TLS)."""
+    from privacy.tls import generate_dev_certificate
+
+    made = generate_dev_certificate(out_dir, hosts, days=days, overwrite=force)
+    payload = {
+        "certificate": str(made.certificate),
+        "key": str(made.key),
+        "names": list(made.names),
+        "not_after": made.not_after.isoformat(),
+        "sha256": made.sha256,
+    }
+    _output(
+        as_json,
+        payload,
+        f"certificate: {made.certificate}\nkey (0600):  {made.key}\n"
+        f"names: {', '.join(made.names)}\nvalid until {made.not_after:%Y-%m-%d}; "
+        f"SHA-256 {made.sha256}\n"
+        f"serve: anjian serve --tls-cert {made.certificate} --tls-key {made.key}\n"
+        "clients trust this file itself; it is for development only",
+    )
 
 
 @main.group()
@@ -212,6 +288,58 @@ def tenant_create(
 
     tenant_id = _run(settings, work)
     _output(as_json, {"tenant_id": str(tenant_id)}, f"tenant {name}: {tenant_id}")
+
+
+@tenant.command("offboard")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--reason", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def tenant_offboard(settings: Settings, tenant_id: str, reason: str, as_json: bool) -> None:
+    """Stop a tenant's sites now; its data is erased once the retention floors have passed."""
+    from privacy.retention import MAJOR_HAZARD_MONITORING_FLOOR
+    from tenants.service import offboard_tenant
+
+    tid = _uuid(tenant_id, "--tenant")
+
+    async def work(rt: Runtime) -> None:
+        await offboard_tenant(
+            rt.sessions, rt.authz, Principal.system(), tenant_id=tid, reason=reason
+        )
+
+    _run(settings, work)
+    _output(
+        as_json,
+        {"tenant_id": str(tid), "status": "offboarding"},
+        f"tenant {tid}: offboarding; erased by the retention job once its major hazard sites' "
+        f"records are {MAJOR_HAZARD_MONITORING_FLOOR.days} days old (at once if it has none)",
+    )
+
+
+@main.command("retention")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def retention_run(settings: Settings, as_json: bool) -> None:
+    """Purge expired data, erase offboarded tenants past their floors, sign an audit
+    checkpoint (the server runs this daily; beside a ClickHouse server, run it from cron)."""
+    from backend.jobs.retention import run_retention
+
+    report = _run(settings, run_retention)
+    payload = {
+        "purged": report.purged,
+        "erased_tenants": report.erased_tenants,
+        "clickhouse_rows_erased": report.clickhouse_rows_erased,
+        "checkpoint_seq": report.checkpoint_seq,
+    }
+    purged = ", ".join(f"{k}: {v}" for k, v in report.purged.items())
+    _output(
+        as_json,
+        payload,
+        f"purged {purged}; erased {len(report.erased_tenants)} tenant(s); "
+        f"audit checkpoint at entry {report.checkpoint_seq}",
+    )
 
 
 @main.group()
@@ -429,7 +557,17 @@ def regulator_create(
 
 @main.group()
 def audit() -> None:
-    """The audit trail."""
+    """The audit trail: verify, checkpoint, purge, export."""
+
+
+def _cli_actor() -> Actor:
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except OSError:  # no login name (a container without a passwd entry)
+        who = f"uid {os.getuid()}"
+    return Actor("system", f"cli:{who}"[:64])
 
 
 @audit.command("verify")
@@ -437,12 +575,12 @@ def audit() -> None:
 @click.pass_obj
 @handles_errors
 def audit_verify(settings: Settings, as_json: bool) -> None:
-    """Check the hash chain; name the first broken entry."""
+    """Check the hash chain and the signed checkpoints; name the first broken entry."""
     from privacy.audit import verify_chain
 
     async def work(rt: Runtime) -> Any:
         async with rt.sessions() as session:
-            return await verify_chain(session)
+            return await verify_chain(session, rt.keyring)
 
     report = _run(settings, work)
     payload = {
@@ -450,16 +588,128 @@ def audit_verify(settings: Settings, as_json: bool) -> None:
         "entries": report.entries,
         "first_broken_seq": report.first_broken_seq,
         "reason": report.reason,
+        "first_seq": report.first_seq,
+        "last_seq": report.last_seq,
+        "anchor_seq": report.anchor_seq,
+        "checkpoints": report.checkpoints,
     }
+    start = (
+        "from the genesis"
+        if report.anchor_seq is None
+        else f"from the signed checkpoint at entry {report.anchor_seq}"
+    )
     _output(
         as_json,
         payload,
-        f"audit chain intact: {report.entries} entries"
+        f"audit chain intact: {report.entries} entries {start}, "
+        f"{report.checkpoints} signed checkpoint(s) verified"
         if report.ok
         else f"audit chain BROKEN at entry {report.first_broken_seq}: {report.reason}",
     )
     if not report.ok:
         sys.exit(1)
+
+
+@audit.command("checkpoint")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def audit_checkpoint(settings: Settings, as_json: bool) -> None:
+    """Sign the chain's latest entry (Ed25519, key from the master keyring)."""
+    from privacy.audit import create_checkpoint
+
+    async def work(rt: Runtime) -> Any:
+        async with rt.sessions() as session, session.begin():
+            return await create_checkpoint(session, rt.keyring)
+
+    result = _run(settings, work)
+    view = result.checkpoint
+    payload = {**asdict(view), "created": result.created}
+    _output(
+        as_json,
+        payload,
+        f"{'signed' if result.created else 'already signed'}: entry {view.seq} "
+        f"(key version {view.key_version}, {view.at})\nhash      {view.hash}\n"
+        f"signature {view.signature}\n"
+        "keep a copy outside the database: it proves the trail up to this entry",
+    )
+
+
+@audit.command("purge")
+@click.option("--before", required=True, help="Date (YYYY-MM-DD, China time) or ISO 8601 time.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def audit_purge(settings: Settings, before: str, as_json: bool) -> None:
+    """Delete entries recorded before a date, at least 6 months old and behind a checkpoint.
+
+    Runs as ANJIAN_DATABASE_URL's own user (the schema owner): on PostgreSQL the
+    application role may not delete audit entries.
+    """
+    from privacy.audit import parse_instant, purge_before
+
+    cutoff = parse_instant(before, option="--before")
+
+    async def work(rt: Runtime) -> Any:
+        return purge_before(rt.owner_engine, rt.keyring, cutoff, actor=_cli_actor())
+
+    report = _run(settings, work)
+    payload = {
+        "before": report.before.isoformat(),
+        "deleted": report.deleted,
+        "through_seq": report.through_seq,
+        "checkpoint_seq": report.checkpoint_seq,
+        "checkpoint_created": report.checkpoint_created,
+    }
+    _output(
+        as_json,
+        payload,
+        f"deleted {report.deleted} entries through entry {report.through_seq}; the trail now "
+        f"starts from the signed checkpoint at entry {report.checkpoint_seq}"
+        if report.deleted
+        else f"no entries recorded before {report.before.isoformat()}; nothing deleted",
+    )
+
+
+@audit.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "json"]))
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--from", "start", default=None, help="From this date or time (inclusive).")
+@click.option("--to", "end", default=None, help="Up to this date (inclusive) or time.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def audit_export(
+    settings: Settings, fmt: str, out: Path, start: str | None, end: str | None, as_json: bool
+) -> None:
+    """Write entries for an inspection: CSV (UTF-8 with BOM, header row) or JSON with the
+    checkpoints and public keys; hashes in hex, times in UTC. The file is created 0600."""
+    from privacy.audit import export_entries, parse_instant
+
+    since = None if start is None else parse_instant(start, option="--from")
+    until = None if end is None else parse_instant(end, option="--to", end_of_day=True)
+
+    async def work(rt: Runtime) -> Any:
+        async with rt.sessions() as session, session.begin():
+            return await export_entries(
+                session,
+                out,
+                "csv" if fmt == "csv" else "json",
+                keyring=rt.keyring,
+                actor=_cli_actor(),
+                start=since,
+                end=until,
+            )
+
+    report = _run(settings, work)
+    payload = {
+        "path": str(report.path),
+        "format": report.format,
+        "entries": report.entries,
+        "first_seq": report.first_seq,
+        "last_seq": report.last_seq,
+    }
+    _output(as_json, payload, f"{report.entries} entries written to {report.path}")
 
 
 @main.command("worker")
@@ -630,3 +880,15 @@ def bench_alarms(devices: int, rate: float, leaks: int, duration: float) -> None
         f"p99 {figures.latency_p99_ms} ms",
         err=True,
     )
+
+
+def _register_groups() -> None:
+    """Command groups that live beside their domains."""
+    from backend.cli_backup import backup
+    from backend.cli_keys import keys
+
+    main.add_command(backup)
+    main.add_command(keys)
+
+
+_register_groups()

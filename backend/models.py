@@ -18,6 +18,8 @@ from backend.auth.models import AuthSession, AuthzState, CasbinRule, Invitation,
 from backend.core.db import Base
 from backend.telemetry.models import Device, Sensor
 from privacy.audit import AuditEntry, AuditHead
+from privacy.checkpoints import AuditCheckpoint
+from privacy.crypto import PlatformDataKey, TenantDataKey
 from tenants.models import Plan, Site, Subscription, Tenant, Worker, Zone
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "AlarmIncident",
     "AlarmRule",
     "AlarmTransition",
+    "AuditCheckpoint",
     "AuditEntry",
     "AuditHead",
     "AuthSession",
@@ -39,12 +42,14 @@ __all__ = [
     "NotificationDelivery",
     "OutboxMessage",
     "Plan",
+    "PlatformDataKey",
     "RuleRevision",
     "Sensor",
     "Silence",
     "Site",
     "Subscription",
     "Tenant",
+    "TenantDataKey",
     "User",
     "WorkPermit",
     "Worker",

@@ -6,10 +6,11 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Base, IdMixin, SiteOwned, TenantOwned, string_enum, utcnow
+from privacy.crypto import Sealed, SealedRecord
 
 
 class Industry(enum.StrEnum):
@@ -21,7 +22,8 @@ class Industry(enum.StrEnum):
 class TenantStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
-    OFFBOARDING = "offboarding"
+    OFFBOARDING = "offboarding"  # leaving: erased once the legal retention floors have passed
+    ERASED = "erased"  # its data deleted and its data key destroyed; the row stays as a record
 
 
 class SubscriptionStatus(enum.StrEnum):
@@ -42,6 +44,7 @@ class Tenant(IdMixin, Base):
     status: Mapped[TenantStatus] = mapped_column(
         string_enum(TenantStatus), default=TenantStatus.ACTIVE
     )
+    offboarded_at: Mapped[datetime | None]
 
 
 class Plan(Base):
@@ -112,14 +115,23 @@ class Zone(SiteOwned, Base):
     kind: Mapped[ZoneKind] = mapped_column(string_enum(ZoneKind), default=ZoneKind.GENERAL)
 
 
-class Worker(TenantOwned, Base):
-    """A person on the tenant's payroll. Personal data: classified and encrypted by privacy/."""
+class Worker(SealedRecord, TenantOwned, Base):
+    """A person on the tenant's payroll. Personal data: classified and encrypted by privacy/.
+
+    Name, mobile and ID number are stored as AES-256-GCM ciphertext under the tenant's data
+    key; ``worker.name`` reads and takes plaintext. The employee number stays plaintext: it is
+    the tenant's own unique key for the person.
+    """
 
     __tablename__ = "workers"
     __table_args__ = (UniqueConstraint("tenant_id", "employee_number"),)
 
-    name: Mapped[str] = mapped_column(String(100))
-    mobile: Mapped[str | None] = mapped_column(String(20))
-    id_number: Mapped[str | None] = mapped_column(String(18))
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    mobile_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     employee_number: Mapped[str] = mapped_column(String(32))
     site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+
+    name = Sealed[str]("name_enc")
+    mobile = Sealed[str | None]("mobile_enc")
+    id_number = Sealed[str | None]("id_number_enc")

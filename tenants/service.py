@@ -17,6 +17,7 @@ from backend.auth import service as auth_service
 from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
 from backend.core import counters
+from backend.core.db import utcnow
 from backend.core.errors import BadInput, Conflict, NotFound
 from privacy.audit import record
 from tenants.divisions import validate_division
@@ -27,6 +28,7 @@ from tenants.models import (
     Subscription,
     SubscriptionStatus,
     Tenant,
+    TenantStatus,
     Worker,
     Zone,
     ZoneKind,
@@ -395,3 +397,40 @@ async def unscoped_site_tenant(
     if tenant_id is None:
         raise NotFound(f"site {site_id} not found")
     return tenant_id
+
+
+async def offboard_tenant(
+    maker: async_sessionmaker[AsyncSession],
+    authz: Authorizer,
+    principal: Principal,
+    *,
+    tenant_id: uuid.UUID,
+    reason: str,
+) -> Tenant:
+    """A tenant leaves: its sites stop ingesting now, and its data is erased (rows deleted,
+    data key destroyed) by the retention job once the legal floors have passed."""
+    auth_service.require(authz, principal, "platform", "tenant", "update")
+    why = _text(reason, "reason", 500)
+    async with unscoped_session(maker) as session, session.begin():
+        tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id))
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        if tenant.status in (TenantStatus.OFFBOARDING, TenantStatus.ERASED):
+            raise BadInput(f"tenant {tenant_id} is already {tenant.status.value}")
+        tenant.status = TenantStatus.OFFBOARDING
+        tenant.offboarded_at = utcnow()
+        for subscription in await session.scalars(
+            select(Subscription).where(Subscription.tenant_id == tenant_id)
+        ):
+            subscription.status = SubscriptionStatus.SUSPENDED
+        await counters.bump(session, counters.REGISTRY)
+        await record(
+            session,
+            principal.actor("platform"),
+            "tenant.offboard",
+            domain=tenant_domain(tenant_id),
+            object_type="tenant",
+            object_id=tenant_id,
+            detail={"reason": why},
+        )
+    return tenant

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.core import counters
 from backend.telemetry.models import Device, Sensor
-from tenants.models import Plan, Subscription, SubscriptionStatus
+from privacy.retention import telemetry_retention_days
+from tenants.models import Plan, Site, Subscription, SubscriptionStatus
 from tenants.scope import unscoped_session
 
 
@@ -99,15 +100,18 @@ class DeviceRegistry:
                         Subscription.status,
                         Subscription.retention_days,
                         Plan.max_readings_per_minute,
+                        Site.major_hazard_grade,
                     )
                     .join(Plan, Plan.code == Subscription.plan_code)
+                    .join(Site, Site.id == Subscription.site_id)
                     .where(Subscription.site_id == device.site_id)
                 )
             ).one()
             sensors = (
                 await session.scalars(select(Sensor).where(Sensor.device_id == device.id))
             ).all()
-        status, retention_days, per_minute = row
+        status, plan_days, per_minute, grade = row
+        retention_days = telemetry_retention_days(plan_days, major_hazard=grade is not None)
         return DeviceInfo(
             id=device.id,
             tenant_id=device.tenant_id,

@@ -1,0 +1,188 @@
+"""The retention job: purge what has outlived its retention, erase offboarded tenants, and
+sign an audit checkpoint.
+
+It runs once a day inside the server (the embedded ClickHouse has one owner, and erasing a
+tenant deletes its ClickHouse rows) and on demand as ``anjian retention run``, for a cron job
+beside a ClickHouse server. Every step is idempotent, so a run that is interrupted is simply
+run again. What is kept how long is privacy/retention.py's; the floors there are never
+undercut: closed alarms of major hazard sites outlive the monitoring floor, audit entries are
+purged only behind a signed checkpoint and never within six months, and a tenant is erased
+only once its major hazard sites' records are past the floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.alarms.channels import NotificationDelivery
+from backend.alarms.models import Alarm, AlarmStatus, EscalationNotice, OutboxMessage
+from backend.auth.models import AuthSession, Invitation, Membership, User
+from backend.core.db import Base, utcnow
+from backend.runtime import Runtime
+from backend.telemetry import erasure
+from privacy import retention
+from privacy.audit import Actor, create_checkpoint, purge_before, record
+from privacy.crypto import TenantDataKey, destroy_tenant_key
+from tenants.models import Site, Tenant, TenantStatus
+from tenants.scope import tenant_owned_classes, unscoped_session
+
+log = logging.getLogger("anjian.retention")
+
+
+@dataclass
+class RetentionReport:
+    purged: dict[str, int] = field(default_factory=dict)
+    erased_tenants: list[str] = field(default_factory=list)
+    clickhouse_rows_erased: int = 0
+    checkpoint_seq: int | None = None
+
+
+async def _purge_relational(session: AsyncSession, now: datetime) -> dict[str, int]:
+    keep = retention.KEEP
+    counts: dict[str, int] = {}
+
+    async def purge(label: str, statement: object) -> None:
+        result = await session.execute(statement)  # type: ignore[call-overload]
+        counts[label] = int(result.rowcount or 0)
+
+    # Closed alarms: a year, and at major hazard sites never less than the monitoring floor
+    # (the year is longer; the join makes the floor explicit should the year ever shrink).
+    alarm_cutoff = now - keep["closed alarms and their transitions"]
+    floor_cutoff = now - retention.MAJOR_HAZARD_MONITORING_FLOOR
+    major = select(Site.id).where(Site.major_hazard_grade.is_not(None))
+    await purge(
+        "closed alarms and their transitions",
+        delete(Alarm).where(
+            Alarm.status == AlarmStatus.CLOSED,
+            Alarm.closed_at < alarm_cutoff,
+            or_(Alarm.site_id.not_in(major), Alarm.closed_at < floor_cutoff),
+        ),
+    )
+    await purge(
+        "relayed outbox messages",
+        delete(OutboxMessage).where(OutboxMessage.sent_at < now - keep["relayed outbox messages"]),
+    )
+    receipts = now - keep["notification and escalation receipts"]
+    await purge(
+        "notification receipts",
+        delete(NotificationDelivery).where(NotificationDelivery.delivered_at < receipts),
+    )
+    await purge(
+        "escalation receipts",
+        delete(EscalationNotice).where(EscalationNotice.delivered_at < receipts),
+    )
+    ended = now - keep["ended sign-in sessions"]
+    await purge(
+        "ended sign-in sessions",
+        delete(AuthSession).where(
+            or_(AuthSession.expires_at < ended, AuthSession.revoked_at < ended)
+        ),
+    )
+    await purge(
+        "unaccepted expired invitations",
+        delete(Invitation).where(
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at < now - keep["unaccepted expired invitations"],
+        ),
+    )
+    return counts
+
+
+async def _due_for_erasure(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
+    rows = (
+        await session.execute(
+            select(Tenant.id, Tenant.offboarded_at, func.count(Site.id))
+            .outerjoin(
+                Site,
+                (Site.tenant_id == Tenant.id) & Site.major_hazard_grade.is_not(None),
+            )
+            .where(Tenant.status == TenantStatus.OFFBOARDING, Tenant.offboarded_at.is_not(None))
+            .group_by(Tenant.id, Tenant.offboarded_at)
+        )
+    ).all()
+    return [
+        tenant_id
+        for tenant_id, offboarded_at, major_sites in rows
+        if offboarded_at + retention.erasure_delay(major_hazard=major_sites > 0) <= now
+    ]
+
+
+async def erase_tenant(runtime: Runtime, tenant_id: uuid.UUID) -> int:
+    """Crypto-shred and delete one offboarded tenant; returns the ClickHouse rows deleted.
+    The tenant row stays (status ``erased``) with its destroyed key's tombstones, so the
+    record of what happened, and the refusal to open any copy of its data, both remain."""
+    counts = await asyncio.to_thread(erasure.erase_tenant, runtime.clickhouse, tenant_id)
+    domain = f"tenant:{tenant_id}"
+    async with unscoped_session(runtime.sessions) as session, session.begin():
+        await destroy_tenant_key(session, tenant_id)
+        # Children before parents; the key's tombstones stay with the tenant row.
+        for table in reversed(Base.metadata.sorted_tables):
+            owned = {cls.__tablename__ for cls in tenant_owned_classes()}
+            if table.name in owned and table.name != TenantDataKey.__tablename__:
+                await session.execute(delete(table).where(table.c.tenant_id == tenant_id))
+        members = select(Membership.user_id).where(Membership.domain == domain)
+        leaving = set(await session.scalars(members))
+        await session.execute(delete(Membership).where(Membership.domain == domain))
+        await session.execute(delete(Invitation).where(Invitation.domain == domain))
+        # People whose only role was in this tenant lose their account: its purpose has ended.
+        still = set(
+            await session.scalars(select(Membership.user_id).where(Membership.user_id.in_(leaving)))
+        )
+        if leaving - still:
+            await session.execute(delete(User).where(User.id.in_(leaving - still)))
+        tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id))
+        assert tenant is not None
+        tenant.status = TenantStatus.ERASED
+        await record(
+            session,
+            Actor.system(),
+            "tenant.erased",
+            domain=domain,
+            object_type="tenant",
+            object_id=tenant_id,
+            detail={"clickhouse_rows": counts, "accounts_deleted": len(leaving - still)},
+        )
+    return sum(counts.values())
+
+
+async def run_retention(runtime: Runtime, now: datetime | None = None) -> RetentionReport:
+    now = now or utcnow()
+    report = RetentionReport()
+    async with unscoped_session(runtime.sessions) as session, session.begin():
+        report.purged = await _purge_relational(session, now)
+        due = await _due_for_erasure(session, now)
+    for tenant_id in due:
+        report.clickhouse_rows_erased += await erase_tenant(runtime, tenant_id)
+        report.erased_tenants.append(str(tenant_id))
+    async with unscoped_session(runtime.sessions) as session, session.begin():
+        signed = await create_checkpoint(session, runtime.keyring)
+    report.checkpoint_seq = signed.checkpoint.seq
+    cutoff = now - retention.KEEP["audit entries (behind a signed checkpoint)"]
+    purged = await asyncio.to_thread(
+        purge_before, runtime.owner_engine, runtime.keyring, cutoff, actor=Actor.system(), now=now
+    )
+    report.purged["audit entries"] = purged.deleted
+    log.info(
+        "retention: purged %s, erased %d tenant(s), checkpoint at %s",
+        report.purged,
+        len(report.erased_tenants),
+        report.checkpoint_seq,
+    )
+    return report
+
+
+async def retention_loop(runtime: Runtime, every: timedelta = timedelta(days=1)) -> None:
+    """The server's daily run; a failure is logged and retried at the next run."""
+    while True:
+        try:
+            await run_retention(runtime)
+        except Exception:
+            log.exception("the retention job failed; it runs again in %s", every)
+        await asyncio.sleep(every.total_seconds())

@@ -1,0 +1,149 @@
+"""Retention and erasure (issue 5, item 8): expired data purged, legal floors kept, and an
+offboarded tenant crypto-shredded and deleted once its floors have passed — after which a
+copy of its encrypted data (a backup, say) can no longer be opened."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from backend.alarms.models import OutboxMessage
+from backend.auth.principal import Principal
+from backend.core.db import utcnow
+from backend.core.errors import BadInput
+from backend.jobs.retention import run_retention
+from backend.runtime import Runtime
+from backend.telemetry import erasure
+from privacy.audit import AuditEntry, verify_chain
+from privacy.crypto import DataKeyDestroyed, KeyStore, RowSealer
+from privacy.retention import telemetry_retention_days
+from tenants.models import Tenant, TenantStatus, Worker
+from tenants.scope import Scope, scoped_session, unscoped_session
+from tenants.service import create_worker, offboard_tenant
+from tests.factories import World
+
+COLUMNS = ["tenant_id", "site_id", "sensor_id", "ts", "value", "retention_days"]
+
+
+def test_major_hazard_sites_keep_their_monitoring_records_at_least_30_days() -> None:
+    assert telemetry_retention_days(7, major_hazard=True) == 30
+    assert telemetry_retention_days(90, major_hazard=True) == 90
+    assert telemetry_retention_days(7, major_hazard=False) == 7
+
+
+def readings_of(rt: Runtime, tenant_id: uuid.UUID, site_id: uuid.UUID, count: int) -> None:
+    now = datetime.now(UTC)
+    sensor = uuid.uuid4()
+    rows = [
+        [tenant_id, site_id, sensor, now - timedelta(seconds=i), float(i), 365]
+        for i in range(count)
+    ]
+    rt.clickhouse.insert("readings", rows, column_names=COLUMNS)
+
+
+async def test_expired_outbox_rows_are_purged_and_recent_ones_kept(
+    runtime: Runtime, world: World
+) -> None:
+    now = utcnow()
+    async with unscoped_session(runtime.sessions) as session, session.begin():
+        old = OutboxMessage(
+            tenant_id=world.a.tenant_id, topic="alarm", payload={}, sent_at=now - timedelta(days=8)
+        )
+        recent = OutboxMessage(
+            tenant_id=world.a.tenant_id, topic="alarm", payload={}, sent_at=now - timedelta(days=1)
+        )
+        unsent = OutboxMessage(tenant_id=world.a.tenant_id, topic="alarm", payload={})
+        session.add_all([old, recent, unsent])
+    report = await run_retention(runtime, now)
+    assert report.purged["relayed outbox messages"] >= 1
+    assert report.checkpoint_seq is not None
+    async with unscoped_session(runtime.sessions) as session:
+        kept = set(
+            await session.scalars(
+                select(OutboxMessage.seq).where(
+                    OutboxMessage.seq.in_([old.seq, recent.seq, unsent.seq])
+                )
+            )
+        )
+    assert kept == {recent.seq, unsent.seq}
+
+
+async def test_an_offboarded_tenant_is_erased_only_after_the_floor_and_then_unreadable(
+    runtime: Runtime, world: World
+) -> None:
+    a, b = world.a, world.b  # A's site is a major hazard source (grade 2)
+    scope = Scope.for_tenant(a.tenant_id)
+    async with scoped_session(runtime.sessions, scope) as session, session.begin():
+        worker = await create_worker(
+            session,
+            runtime.authz,
+            Principal.system(scope),
+            tenant_id=a.tenant_id,
+            name="赵六",
+            employee_number=f"E-{uuid.uuid4().hex[:6]}",
+            mobile="13812345678",
+        )
+    with runtime.owner_engine.connect() as connection:
+        workers = Worker.__table__
+        (blob,) = connection.execute(
+            select(workers.c.name_enc).where(workers.c.id == worker.id)
+        ).one()
+    readings_of(runtime, a.tenant_id, a.site_id, 500)
+    readings_of(runtime, b.tenant_id, b.site_id, 300)
+    b_before = erasure.tenant_row_counts(runtime.clickhouse, b.tenant_id)
+
+    with pytest.raises(BadInput):
+        await offboard_tenant(
+            runtime.sessions, runtime.authz, Principal.system(), tenant_id=a.tenant_id, reason=" "
+        )
+    await offboard_tenant(
+        runtime.sessions,
+        runtime.authz,
+        Principal.system(),
+        tenant_id=a.tenant_id,
+        reason="合同终止 contract ended",
+    )
+    report = await run_retention(runtime)  # the monitoring floor has not passed: kept
+    assert str(a.tenant_id) not in report.erased_tenants
+    assert erasure.tenant_row_counts(runtime.clickhouse, a.tenant_id)["readings"] == 500
+
+    # Thirty-one days later (the offboarding moved back, so nothing else ages).
+    async with unscoped_session(runtime.sessions) as session, session.begin():
+        await session.execute(
+            update(Tenant)
+            .where(Tenant.id == a.tenant_id)
+            .values(offboarded_at=utcnow() - timedelta(days=31))
+        )
+    report = await run_retention(runtime)
+    assert report.erased_tenants == [str(a.tenant_id)]
+    assert report.clickhouse_rows_erased >= 500
+
+    counts = erasure.tenant_row_counts(runtime.clickhouse, a.tenant_id)
+    assert counts == dict.fromkeys(erasure.TENANT_TABLES, 0)
+    assert erasure.tenant_row_counts(runtime.clickhouse, b.tenant_id) == b_before
+    async with unscoped_session(runtime.sessions) as session:
+        tenant = await session.scalar(select(Tenant).where(Tenant.id == a.tenant_id))
+        assert tenant is not None and tenant.status is TenantStatus.ERASED
+        assert (
+            await session.scalar(select(Worker.id).where(Worker.tenant_id == a.tenant_id)) is None
+        )
+        assert await session.scalar(select(Worker.id).where(Worker.tenant_id == b.tenant_id))
+        erased = await session.scalar(
+            select(AuditEntry).where(
+                AuditEntry.action == "tenant.erased", AuditEntry.object_id == str(a.tenant_id)
+            )
+        )
+        assert erased is not None
+        assert (await verify_chain(session, runtime.keyring)).ok
+
+    # A copy of the ciphertext taken before (as a backup holds it) no longer opens.
+    with runtime.owner_engine.connect() as connection:
+        sealer = RowSealer.for_connection(KeyStore(runtime.keyring), connection)
+        with pytest.raises(DataKeyDestroyed):
+            sealer.open("workers", "name", a.tenant_id, worker.id, blob)
+    # Running again changes nothing.
+    again = await run_retention(runtime)
+    assert again.erased_tenants == []
