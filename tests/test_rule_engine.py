@@ -675,3 +675,31 @@ def test_a_composite_rule_refuses_a_bad_operator() -> None:
     spec = composite("XOR")
     with pytest.raises(ValueError, match="AND or OR"):
         RuleEngine().set_zone_rules(uuid.uuid4(), [(uuid.uuid4(), spec)], [])
+
+
+def test_reloading_a_zone_keeps_its_active_composite_alarm() -> None:
+    engine, zone, rule, (g1, g2) = zone_engine()
+    engine.set_permits(zone, [("hot_work", 0, 100_000)], 0)
+    (raised,) = engine.on_readings([g1], [1_000], [20.0])
+    assert raised.kind == "raise"
+    # Another device somewhere: the pipeline reloads every zone's rules, unchanged.
+    engine.set_zone_rules(
+        zone,
+        [(rule, composite())],
+        [(g1, "combustible_gas"), (g2, "combustible_gas")],
+    )
+    assert engine.tick(2_000) == []  # still holding: no clear, no second raise
+    (cleared,) = engine.on_readings([g1], [3_000], [1.0])
+    assert cleared.kind == "clear"
+
+
+def test_a_restored_composite_alarm_waits_for_readings_before_clearing() -> None:
+    engine, zone, rule, g1 = RuleEngine(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    engine.restore(rule, None, "gas during hot work")
+    engine.set_zone_rules(zone, [(rule, composite())], [(g1, "combustible_gas")])
+    # After a restart the permit is loaded before any reading: which sensor holds is unknown.
+    assert engine.set_permits(zone, [("hot_work", 0, 100_000)], 1_000) == []
+    assert engine.tick(2_000) == []
+    assert engine.on_readings([g1], [3_000], [20.0]) == []  # still high: the same alarm
+    (cleared,) = engine.on_readings([g1], [4_000], [1.0])
+    assert cleared.kind == "clear"

@@ -16,7 +16,7 @@ vanish nor double; ``release()`` forgets one that people cleared by hand.
 from __future__ import annotations
 
 import uuid
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -420,7 +420,16 @@ class _Composite(_Rule):
     becomes true and clears when it becomes false.
     """
 
-    __slots__ = ("conditions", "holding", "name", "op_all", "permits", "severity", "value")
+    __slots__ = (
+        "awaiting_data",
+        "conditions",
+        "holding",
+        "name",
+        "op_all",
+        "permits",
+        "severity",
+        "value",
+    )
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -438,6 +447,9 @@ class _Composite(_Rule):
         self.holding: list[set[Any]] = [set() for _ in self.conditions]
         self.permits: list[tuple[str, int, int]] = []  # (kind, open from, open until) ms
         self.value: float | None = None
+        # Restored after a restart: which sensors hold is unknown until readings arrive, so
+        # the alarm is not cleared for want of data.
+        self.awaiting_data = False
 
     def sensor_condition(self, kind: str) -> list[int]:
         return [i for i, c in enumerate(self.conditions) if c.get("sensor_kind") == kind]
@@ -452,6 +464,8 @@ class _Composite(_Rule):
     def evaluate(self, ts: int) -> Signal | None:
         results = (self._holds(i, ts) for i in range(len(self.conditions)))
         firing = all(results) if self.op_all else any(results)
+        if not firing and self.awaiting_data:
+            return None
         if firing and not self.active:
             self.active = True
             return self._signal("raise", self.name, self.severity, self.value, ts)
@@ -462,6 +476,7 @@ class _Composite(_Rule):
     def feed_sensor(self, i: int, sensor: Any, ts: int, v: float) -> Signal | None:
         if v != v:
             return None
+        self.awaiting_data = False
         cond, holders = self.conditions[i], self.holding[i]
         if "above" in cond:
             on, off = v >= cond["above"], v < cond.get("clear_below", cond["above"])
@@ -482,6 +497,10 @@ class _Composite(_Rule):
 
     def restore(self, level_name: str) -> None:
         self.active = True
+        self.awaiting_data = True
+
+    def release(self) -> None:
+        self.active = self.awaiting_data = False
 
     def level_name(self) -> str | None:
         return self.name if self.active else None
@@ -661,8 +680,7 @@ class RuleEngine:
                 raise ValueError(f"rule {rule_id} is {spec.kind.value}, not a composite rule")
             prev = old.get(rule_id)
             if prev is not None and prev.spec == spec:
-                rule = prev
-                rule.holding = [set() for _ in rule.conditions]  # re-learnt from readings
+                rule = prev  # keeps which sensors hold; sensors no longer linked drop out below
             else:
                 rule = _Composite(rule_id, spec, None, None)
                 if prev is not None and prev.active:
@@ -672,6 +690,7 @@ class RuleEngine:
                 rule.restore(name)
             new.append(rule)
             self._timed[rule] = None
+        linked: dict[tuple[_Composite, int], set[_Owner]] = defaultdict(set)
         for sensor_id, kind in sensors:
             links = [(rule, i) for rule in new for i in rule.sensor_condition(kind)]
             if not links:
@@ -681,6 +700,10 @@ class RuleEngine:
                 owner = _Owner(None)
                 self._sensors[sensor_id] = self._sensors[sensor_id.bytes] = owner
             owner.composites = (*owner.composites, *links)
+            for rule, i in links:
+                linked[(rule, i)].add(owner)
+        for rule in new:
+            rule.holding = [held & linked[(rule, i)] for i, held in enumerate(rule.holding)]
         if new:
             self._zones[zone_id] = new
 
