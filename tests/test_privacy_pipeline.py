@@ -287,3 +287,62 @@ async def test_identifiers_in_free_text_are_masked_for_every_audience_but_manage
     assert owner == reason
     assert operator == pii.mask_text(reason) and mobile not in operator
     assert regulator == pii.redact_text(reason) and mobile[-4:] not in regulator
+
+
+ALARM_PEOPLE = """query($site: ID) { alarms(status: ALL, siteId: $site) { id assignee cause } }"""
+DISPATCH = """mutation($id: ID!, $who: String!) { dispatchAlarm(id: $id, assignee: $who) { id } }"""
+
+
+async def test_an_alarm_assignee_is_a_name_a_mask_or_a_pseudonym_by_audience(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    from backend.alarms.engine import Signal
+    from backend.alarms.models import AlarmRule
+    from backend.alarms.rules import Severity
+    from backend.alarms.service import SignalContext, apply_signal
+
+    a = world.a
+    async with scoped_session(runtime.sessions, Scope.for_tenant(a.tenant_id)) as s, s.begin():
+        rule = AlarmRule(
+            tenant_id=a.tenant_id,
+            site_id=a.site_id,
+            sensor_id=a.sensor_ids["GT-101"],
+            kind="threshold",
+            definition={"kind": "threshold", "levels": []},
+            source="override",
+        )
+        s.add(rule)
+        await s.flush()
+        signal = Signal(
+            rule.id, rule.sensor_id, None, "raise", "1st level", Severity.ORANGE, 30.0, 1
+        )
+        where = SignalContext(a.tenant_id, a.site_id, a.device_id, None)
+        alarm = await apply_signal(s, signal, where)
+        assert alarm is not None
+    done = await api.query(
+        DISPATCH, {"id": str(alarm.id), "who": "欧阳明"}, as_user=a.users["owner"]
+    )
+    assert done.data is not None, done.body
+
+    def assignee(result: Any) -> str:
+        assert result.data is not None, result.body
+        (row,) = [r for r in result.data["alarms"] if r["id"] == str(alarm.id)]
+        return str(row["assignee"])
+
+    site = {"site": str(a.site_id)}
+    key = pseudonym_key(runtime, a.tenant_id)
+    seen = {
+        who: assignee(await api.query(ALARM_PEOPLE, site, as_user=user))
+        for who, user in [
+            ("owner", a.users["owner"]),
+            ("operator", a.users["operator"]),
+            ("viewer", a.users["viewer"]),
+            ("government", world.regulators["320000"]),
+        ]
+    }
+    assert seen == {
+        "owner": "欧阳明",
+        "operator": "欧阳*",
+        "viewer": "欧阳*",
+        "government": masking.pseudonymize(key, "欧阳明", prefix="W"),
+    }
