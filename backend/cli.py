@@ -6,20 +6,19 @@ to stderr with a non-zero exit (2 for bad input, 1 for anything else).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from backend.auth.principal import Principal
+from backend.cli_support import fail, handles_errors, output, parse_uuid, run
 from backend.core.errors import AnjianError, BadInput
 from backend.core.settings import Settings, load_settings
 from backend.runtime import Runtime
@@ -30,50 +29,6 @@ from tenants.scope import Scope
 T = TypeVar("T")
 
 
-def _fail(message: str, code: int) -> None:
-    click.echo(f"anjian: error: {message}", err=True)
-    sys.exit(code)
-
-
-def handles_errors(fn: Callable[..., T]) -> Callable[..., T]:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except BadInput as exc:
-            _fail(exc.message, 2)
-        except AnjianError as exc:
-            _fail(exc.message, 1)
-        raise AssertionError("unreachable")
-
-    return wrapper
-
-
-def _run(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
-    async def main() -> T:
-        runtime = Runtime(settings)
-        try:
-            return await work(runtime)
-        finally:
-            await runtime.close()
-
-    return asyncio.run(main())
-
-
-def _output(as_json: bool, payload: dict[str, Any], text: str) -> None:
-    if as_json:
-        click.echo(json.dumps(payload, ensure_ascii=False))
-    else:
-        click.echo(text)
-
-
-def _uuid(value: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise BadInput(f"{what} must be a UUID, got {value!r}") from None
-
-
 @click.group()
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -81,7 +36,7 @@ def main(ctx: click.Context) -> None:
     try:
         ctx.obj = load_settings()
     except AnjianError as exc:
-        _fail(exc.message, 2)
+        fail(exc.message, 2)
 
 
 @main.command()
@@ -106,7 +61,7 @@ def migrate(settings: Settings, as_json: bool) -> None:
         if report.changed
         else "already at head; nothing to do"
     )
-    _output(as_json, payload, text)
+    output(as_json, payload, text)
 
 
 def _tls_options(fn: Callable[..., T]) -> Callable[..., T]:
@@ -171,7 +126,7 @@ def demo(
 
     tls = _checked_tls(tls_cert, tls_key)
     run_migrate(settings)
-    summary = _run(settings, seed_demo)
+    summary = run(settings, seed_demo)
     print_logins(summary)
     run_server(settings, host=host, port=port, simulate=not no_simulate, tls=tls)
 
@@ -200,7 +155,7 @@ def dev_cert(out_dir: Path, hosts: tuple[str, ...], days: int, force: bool, as_j
         "not_after": made.not_after.isoformat(),
         "sha256": made.sha256,
     }
-    _output(
+    output(
         as_json,
         payload,
         f"certificate: {made.certificate}\nkey (0600):  {made.key}\n"
@@ -237,8 +192,8 @@ def admin_create(settings: Settings, email: str, password: str, as_json: bool) -
             )
         return user.id
 
-    user_id = _run(settings, work)
-    _output(as_json, {"user_id": str(user_id)}, f"platform administrator {email}: {user_id}")
+    user_id = run(settings, work)
+    output(as_json, {"user_id": str(user_id)}, f"platform administrator {email}: {user_id}")
 
 
 @main.group()
@@ -286,8 +241,8 @@ def tenant_create(
         )
         return created.id
 
-    tenant_id = _run(settings, work)
-    _output(as_json, {"tenant_id": str(tenant_id)}, f"tenant {name}: {tenant_id}")
+    tenant_id = run(settings, work)
+    output(as_json, {"tenant_id": str(tenant_id)}, f"tenant {name}: {tenant_id}")
 
 
 @tenant.command("offboard")
@@ -301,15 +256,15 @@ def tenant_offboard(settings: Settings, tenant_id: str, reason: str, as_json: bo
     from privacy.retention import MAJOR_HAZARD_MONITORING_FLOOR
     from tenants.service import offboard_tenant
 
-    tid = _uuid(tenant_id, "--tenant")
+    tid = parse_uuid(tenant_id, "--tenant")
 
     async def work(rt: Runtime) -> None:
         await offboard_tenant(
             rt.sessions, rt.authz, Principal.system(), tenant_id=tid, reason=reason
         )
 
-    _run(settings, work)
-    _output(
+    run(settings, work)
+    output(
         as_json,
         {"tenant_id": str(tid), "status": "offboarding"},
         f"tenant {tid}: offboarding; erased by the retention job once its major hazard sites' "
@@ -326,7 +281,7 @@ def retention_run(settings: Settings, as_json: bool) -> None:
     checkpoint (the server runs this daily; beside a ClickHouse server, run it from cron)."""
     from backend.jobs.retention import run_retention
 
-    report = _run(settings, run_retention)
+    report = run(settings, run_retention)
     payload = {
         "purged": report.purged,
         "erased_tenants": report.erased_tenants,
@@ -334,7 +289,7 @@ def retention_run(settings: Settings, as_json: bool) -> None:
         "checkpoint_seq": report.checkpoint_seq,
     }
     purged = ", ".join(f"{k}: {v}" for k, v in report.purged.items())
-    _output(
+    output(
         as_json,
         payload,
         f"purged {purged}; erased {len(report.erased_tenants)} tenant(s); "
@@ -373,7 +328,7 @@ def site_create(
     """Create a site with a subscription to a plan."""
     from tenants.service import create_site
 
-    tid = _uuid(tenant_id, "--tenant")
+    tid = parse_uuid(tenant_id, "--tenant")
 
     async def work(rt: Runtime) -> uuid.UUID:
         created = await create_site(
@@ -388,15 +343,15 @@ def site_create(
         )
         return created.id
 
-    site_id = _run(settings, work)
-    _output(as_json, {"site_id": str(site_id)}, f"site {name}: {site_id}")
+    site_id = run(settings, work)
+    output(as_json, {"site_id": str(site_id)}, f"site {name}: {site_id}")
 
 
 def _set_site_status(settings: Settings, site_id: str, status_name: str) -> None:
     from tenants.models import SubscriptionStatus
     from tenants.service import set_subscription_status
 
-    sid = _uuid(site_id, "--site")
+    sid = parse_uuid(site_id, "--site")
 
     async def work(rt: Runtime) -> None:
         await set_subscription_status(
@@ -407,7 +362,7 @@ def _set_site_status(settings: Settings, site_id: str, status_name: str) -> None
             status=SubscriptionStatus(status_name),
         )
 
-    _run(settings, work)
+    run(settings, work)
     click.echo(f"site {sid}: subscription {status_name}")
 
 
@@ -461,7 +416,7 @@ def device_create(
     from tenants.scope import scoped_session
     from tenants.service import unscoped_site_tenant
 
-    sid = _uuid(site_id, "--site")
+    sid = parse_uuid(site_id, "--site")
     specs = parse_sensors(_read_sensors_file(sensors_file))
 
     async def work(rt: Runtime) -> dict[str, Any]:
@@ -483,8 +438,8 @@ def device_create(
             "sensors": {code: str(i) for code, i in created.sensors.items()},
         }
 
-    payload = _run(settings, work)
-    _output(
+    payload = run(settings, work)
+    output(
         as_json,
         payload,
         f"device {name}: {payload['device_id']}\n"
@@ -505,7 +460,7 @@ def device_revoke(settings: Settings, device_id: str) -> None:
     )
     from tenants.scope import scoped_session
 
-    did = _uuid(device_id, "--device")
+    did = parse_uuid(device_id, "--device")
 
     async def work(rt: Runtime) -> None:
         scope = Scope.for_tenant(await unscoped_device_tenant(rt.sessions, did))
@@ -513,7 +468,7 @@ def device_revoke(settings: Settings, device_id: str) -> None:
             await revoke_device(session, rt.authz, Principal.system(scope), device_id=did)
         await remove_from_broker(rt.mqtt_directory, did)
 
-    _run(settings, work)
+    run(settings, work)
     click.echo(f"device {did}: revoked")
 
 
@@ -549,10 +504,8 @@ def regulator_create(
         )
         return user.id
 
-    user_id = _run(settings, work)
-    _output(
-        as_json, {"user_id": str(user_id)}, f"regulator {email} ({role}, {division}): {user_id}"
-    )
+    user_id = run(settings, work)
+    output(as_json, {"user_id": str(user_id)}, f"regulator {email} ({role}, {division}): {user_id}")
 
 
 @main.group()
@@ -582,7 +535,7 @@ def audit_verify(settings: Settings, as_json: bool) -> None:
         async with rt.sessions() as session:
             return await verify_chain(session, rt.keyring)
 
-    report = _run(settings, work)
+    report = run(settings, work)
     payload = {
         "ok": report.ok,
         "entries": report.entries,
@@ -598,7 +551,7 @@ def audit_verify(settings: Settings, as_json: bool) -> None:
         if report.anchor_seq is None
         else f"from the signed checkpoint at entry {report.anchor_seq}"
     )
-    _output(
+    output(
         as_json,
         payload,
         f"audit chain intact: {report.entries} entries {start}, "
@@ -622,10 +575,10 @@ def audit_checkpoint(settings: Settings, as_json: bool) -> None:
         async with rt.sessions() as session, session.begin():
             return await create_checkpoint(session, rt.keyring)
 
-    result = _run(settings, work)
+    result = run(settings, work)
     view = result.checkpoint
     payload = {**asdict(view), "created": result.created}
-    _output(
+    output(
         as_json,
         payload,
         f"{'signed' if result.created else 'already signed'}: entry {view.seq} "
@@ -653,7 +606,7 @@ def audit_purge(settings: Settings, before: str, as_json: bool) -> None:
     async def work(rt: Runtime) -> Any:
         return purge_before(rt.owner_engine, rt.keyring, cutoff, actor=_cli_actor())
 
-    report = _run(settings, work)
+    report = run(settings, work)
     payload = {
         "before": report.before.isoformat(),
         "deleted": report.deleted,
@@ -661,7 +614,7 @@ def audit_purge(settings: Settings, before: str, as_json: bool) -> None:
         "checkpoint_seq": report.checkpoint_seq,
         "checkpoint_created": report.checkpoint_created,
     }
-    _output(
+    output(
         as_json,
         payload,
         f"deleted {report.deleted} entries through entry {report.through_seq}; the trail now "
@@ -701,7 +654,7 @@ def audit_export(
                 end=until,
             )
 
-    report = _run(settings, work)
+    report = run(settings, work)
     payload = {
         "path": str(report.path),
         "format": report.format,
@@ -709,7 +662,7 @@ def audit_export(
         "first_seq": report.first_seq,
         "last_seq": report.last_seq,
     }
-    _output(as_json, payload, f"{report.entries} entries written to {report.path}")
+    output(as_json, payload, f"{report.entries} entries written to {report.path}")
 
 
 @main.command("worker")
@@ -776,7 +729,7 @@ def mqtt_group(ctx: click.Context) -> None:
     from backend.telemetry.mqtt import run_mqtt_consumer
 
     if settings.embedded_clickhouse:
-        _fail(
+        fail(
             "in embedded mode the server runs the MQTT consumer itself (set ANJIAN_MQTT_URL "
             "for `anjian serve`); `anjian mqtt` is for deployments with a ClickHouse server",
             2,
@@ -786,9 +739,9 @@ def mqtt_group(ctx: click.Context) -> None:
         await run_mqtt_consumer(rt, admin_url=settings.mqtt_admin_url)
 
     try:
-        _run(settings, work)
+        run(settings, work)
     except AnjianError as exc:
-        _fail(exc.message, 1)
+        fail(exc.message, 1)
 
 
 @mqtt_group.command("sync")
@@ -813,8 +766,8 @@ def mqtt_sync(settings: Settings, as_json: bool) -> None:
             "missing": [str(d) for d in report.missing],
         }
 
-    payload = _run(settings, work)
-    _output(
+    payload = run(settings, work)
+    output(
         as_json,
         payload,
         f"removed {len(payload['removed'])} device(s) from the broker; "
@@ -853,7 +806,7 @@ def mqtt_init_broker(
         "ANJIAN_MQTT_URL": files.consumer_url,
         "ANJIAN_MQTT_ADMIN_URL": files.admin_url,
     }
-    _output(
+    output(
         as_json,
         payload,
         f"run: mosquitto -c {files.config}\n"

@@ -8,18 +8,17 @@ anything else. ``--json`` prints one object on stdout; the progress bar goes to 
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
+from backend.cli_support import fail, output
 from backend.core.errors import AnjianError, BadInput
 from backend.core.settings import Settings, load_settings
 from backend.runtime import Runtime
@@ -33,11 +32,6 @@ _STOP_SERVER = (
     "backup or restore needs it: stop `anjian serve` (or `anjian demo`) first, or use a "
     "ClickHouse server (ANJIAN_CLICKHOUSE_URL), against which backups run online"
 )
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"anjian: error: {message}", err=True)
-    sys.exit(code)
 
 
 class _Bar:
@@ -79,7 +73,7 @@ def _settings(ctx: click.Context) -> Settings:
     try:
         return load_settings()
     except AnjianError as exc:
-        _fail(exc.message, 2)
+        fail(exc.message, 2)
         raise
 
 
@@ -88,20 +82,16 @@ def _run(settings: Settings, work: Callable[[Runtime], T]) -> T:
     try:
         return work(runtime)
     except (EngineBusy, SpoolBusy) as exc:
-        _fail(f"{exc.message}\n{_STOP_SERVER}", 2)
+        fail(f"{exc.message}\n{_STOP_SERVER}", 2)
         raise
     except BadInput as exc:
-        _fail(exc.message, 2)
+        fail(exc.message, 2)
         raise
     except AnjianError as exc:
-        _fail(exc.message, 1)
+        fail(exc.message, 1)
         raise
     finally:
         asyncio.run(runtime.close())
-
-
-def _emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(payload, ensure_ascii=False) if as_json else text)
 
 
 @click.group()
@@ -136,7 +126,7 @@ def create(ctx: click.Context, target: Path, as_json: bool) -> None:
             f"spool: {report.spool}",
         ]
     )
-    _emit(as_json, report.as_json(), text)
+    output(as_json, report.as_json(), text)
 
 
 @backup.command()
@@ -169,4 +159,4 @@ def restore(ctx: click.Context, source: Path, as_json: bool) -> None:
             f"{report.relational_head}; {report.seconds:.1f} s",
         ]
     )
-    _emit(as_json, report.as_json(), text)
+    output(as_json, report.as_json(), text)

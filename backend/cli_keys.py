@@ -8,53 +8,18 @@ backups made under them stay readable.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
-from collections.abc import Awaitable, Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from backend.core.errors import AnjianError, BadInput
+from backend.cli_support import fail, handles_errors, run
+from backend.core.errors import AnjianError
 from backend.core.settings import Settings, load_settings
 from backend.runtime import Runtime
 from privacy.crypto import RotationReport, key_status, rotate_data_keys
 from privacy.keyring import add_version
 from tenants.scope import unscoped_session
-
-T = TypeVar("T")
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"anjian: error: {message}", err=True)
-    sys.exit(code)
-
-
-def _errors_to_exit(fn: Callable[..., T]) -> Callable[..., T]:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except BadInput as exc:
-            _fail(exc.message, 2)
-        except AnjianError as exc:
-            _fail(exc.message, 1)
-        raise AssertionError("unreachable")
-
-    return wrapper
-
-
-def _run(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
-    async def main() -> T:
-        runtime = Runtime(settings)
-        try:
-            return await work(runtime)
-        finally:
-            await runtime.close()
-
-    return asyncio.run(main())
 
 
 @click.group()
@@ -65,7 +30,7 @@ def keys(ctx: click.Context) -> None:
         try:
             ctx.obj = load_settings()
         except AnjianError as exc:
-            _fail(exc.message, 2)
+            fail(exc.message, 2)
 
 
 @keys.command("rotate")
@@ -76,7 +41,7 @@ def keys(ctx: click.Context) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-@_errors_to_exit
+@handles_errors
 def rotate(settings: Settings, rewrap_only: bool, as_json: bool) -> None:
     """Add a master key version and re-wrap every data key under it."""
     add_version(settings.master_key_file)
@@ -85,7 +50,7 @@ def rotate(settings: Settings, rewrap_only: bool, as_json: bool) -> None:
         async with unscoped_session(rt.sessions) as session, session.begin():
             return await rotate_data_keys(session, issue=not rewrap_only)
 
-    report = _run(settings, work)
+    report = run(settings, work)
     payload = {
         "keyring": str(settings.master_key_file),
         "master_version": report.master_version,
@@ -109,7 +74,7 @@ def rotate(settings: Settings, rewrap_only: bool, as_json: bool) -> None:
 @keys.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-@_errors_to_exit
+@handles_errors
 def status(settings: Settings, as_json: bool) -> None:
     """Master key versions and how many data keys each one wraps (no key material)."""
 
@@ -117,7 +82,7 @@ def status(settings: Settings, as_json: bool) -> None:
         async with unscoped_session(rt.sessions) as session, session.begin():
             return await key_status(session)
 
-    report = _run(settings, work)
+    report = run(settings, work)
     report = {"keyring": str(settings.master_key_file), **report}
     if as_json:
         click.echo(json.dumps(report))

@@ -146,7 +146,7 @@ def entry_hash(entry: _EntryFields) -> bytes:
 # --- appending ---------------------------------------------------------------------------------
 
 
-def _append(
+def record_sync(
     session: Session,
     actor: Actor,
     action: str,
@@ -156,6 +156,7 @@ def _append(
     object_id: uuid.UUID | str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
+    """Append one entry on a synchronous session (backups, purges); ``record`` for async."""
     # Claiming the next number is the first write, so the lock is taken before the head is read.
     claimed = session.execute(
         update(AuditHead)
@@ -190,28 +191,6 @@ def _append(
     return entry
 
 
-def record_sync(
-    session: Session,
-    actor: Actor,
-    action: str,
-    *,
-    domain: str | None = None,
-    object_type: str | None = None,
-    object_id: uuid.UUID | str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """``record`` for synchronous work on the owner engine (backups, the command line)."""
-    return _append(
-        session,
-        actor,
-        action,
-        domain=domain,
-        object_type=object_type,
-        object_id=object_id,
-        detail=detail,
-    )
-
-
 async def record(
     session: AsyncSession,
     actor: Actor,
@@ -224,7 +203,7 @@ async def record(
 ) -> AuditEntry:
     """Append one entry in the caller's transaction: it commits or rolls back with the change."""
     return await session.run_sync(
-        _append,
+        record_sync,
         actor,
         action,
         domain=domain,
@@ -590,7 +569,7 @@ def purge_before(
                 raise AuditChainBroken(f"entry {boundary} vanished during the purge")
             session.add(sign_checkpoint(keyring, boundary, boundary_hash))
         deleted = session.execute(delete(AuditEntry).where(AuditEntry.seq <= boundary)).rowcount
-        _append(
+        record_sync(
             session,
             actor,
             "audit.purge",
@@ -772,7 +751,7 @@ def _export(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _append(
+    record_sync(
         session,
         actor,
         "audit.export",

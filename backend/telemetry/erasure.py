@@ -10,19 +10,12 @@ from __future__ import annotations
 
 import uuid
 
+from backend.telemetry.query import SCOPED_TABLES
 from backend.telemetry.store import ClickHouseClient
 
-# Every table keyed by tenant_id (migrations/clickhouse): rollups and latest values included,
-# so nothing derived from the tenant's readings survives.
-TENANT_TABLES = (
-    "readings",
-    "readings_1m",
-    "readings_1h",
-    "sensor_latest",
-    "events",
-    "device_seen",
-    "device_last_seen",
-)
+# Every table keyed by tenant_id (the ones a scoped query may read): rollups and latest values
+# included, so nothing derived from the tenant's readings survives.
+TENANT_TABLES = tuple(sorted(SCOPED_TABLES))
 
 
 def tenant_row_counts(client: ClickHouseClient, tenant_id: uuid.UUID) -> dict[str, int]:
