@@ -23,7 +23,7 @@ from privacy.retention import telemetry_retention_days
 from tenants.models import Tenant, TenantStatus, Worker
 from tenants.scope import Scope, scoped_session, unscoped_session
 from tenants.service import create_worker, offboard_tenant
-from tests.factories import World
+from tests.factories import World, build_tenant
 
 COLUMNS = ["tenant_id", "site_id", "sensor_id", "ts", "value", "retention_days"]
 
@@ -74,7 +74,8 @@ async def test_expired_outbox_rows_are_purged_and_recent_ones_kept(
 async def test_an_offboarded_tenant_is_erased_only_after_the_floor_and_then_unreadable(
     runtime: Runtime, world: World
 ) -> None:
-    a, b = world.a, world.b  # A's site is a major hazard source (grade 2)
+    # A tenant of its own (the session's world is shared); its site is a major hazard source.
+    a, b = await build_tenant(runtime, "离场", "320100", "320102"), world.b
     scope = Scope.for_tenant(a.tenant_id)
     async with scoped_session(runtime.sessions, scope) as session, session.begin():
         worker = await create_worker(
