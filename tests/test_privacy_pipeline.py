@@ -310,6 +310,7 @@ async def test_an_alarm_assignee_is_a_name_a_mask_or_a_pseudonym_by_audience(
             kind="threshold",
             definition={"kind": "threshold", "levels": []},
             source="override",
+            enabled=False,  # only the alarm matters here; the engine never loads this rule
         )
         s.add(rule)
         await s.flush()
@@ -346,3 +347,194 @@ async def test_an_alarm_assignee_is_a_name_a_mask_or_a_pseudonym_by_audience(
         "viewer": "欧阳*",
         "government": masking.pseudonymize(key, "欧阳明", prefix="W"),
     }
+
+
+# --- the whole matrix: every classified field the console shows, every audience ------------------
+
+MATRIX = """query($site: ID!) {
+  workers { id name mobile idNumber employeeNumber }
+  alarms(status: ALL, siteId: $site) { id assignee cause }
+  silences(siteId: $site) { id owner reason }
+  workPermits(siteId: $site) { id note }
+  notificationChannels { id target }
+}"""
+
+
+M_DISPATCH = """mutation($id: ID!) { dispatchAlarm(id: $id, assignee: "诸葛亮") { id } }"""
+M_CLEAR = """mutation($id: ID!) { clearAlarm(id: $id, reason: "已处置") { id } }"""
+M_CLOSE = """mutation($id: ID!, $c: String!) {
+  closeAlarm(id: $id, verdict: TRUE_POSITIVE, cause: $c) { id } }"""
+M_SILENCE = """mutation($s: ID!, $r: String!, $e: DateTime!) {
+  createSilence(siteId: $s, reason: $r, expiresAt: $e) { id } }"""
+M_PERMIT = """mutation($z: ID!, $e: DateTime!, $n: String) {
+  openWorkPermit(zoneId: $z, kind: HOT_WORK, expiresAt: $e, note: $n) { id } }"""
+M_CHANNEL = """mutation($s: ID!) {
+  createNotificationChannel(kind: EMAIL, target: "duty.officer@example.cn", siteId: $s) {
+    id secret } }"""
+
+
+async def matrix_world(api: GraphQLClient, runtime: Runtime, world: World) -> dict[str, Any]:
+    """One object of each type with classified fields, on a site of the test's own, holding
+    identifiers in its free text. Returns type → (id, field → stored value)."""
+    from datetime import UTC, datetime, timedelta
+
+    from backend.alarms.engine import Signal
+    from backend.alarms.models import AlarmRule
+    from backend.alarms.rules import Severity
+    from backend.alarms.service import SignalContext, apply_signal
+    from tests.ingest_helpers import new_device, new_site
+
+    a, manager, owner = world.a, world.a.users["safety_manager"], world.a.users["owner"]
+    site = await new_site(runtime, a.tenant_id)
+    dev = await new_device(
+        runtime,
+        a.tenant_id,
+        site,
+        [{"code": "GT-9", "kind": "combustible_gas", "unit": "%LEL", "zone": "罐区"}],
+    )
+    mobile = valid_mobile(random.Random(11))
+    worker = await a_worker(runtime, world, "司马相如")
+
+    async with scoped_session(runtime.sessions, Scope.for_tenant(a.tenant_id)) as s, s.begin():
+        rule = AlarmRule(
+            tenant_id=a.tenant_id,
+            site_id=site,
+            sensor_id=dev.sensors["GT-9"],
+            kind="threshold",
+            definition={"kind": "threshold", "levels": []},
+            source="override",
+            enabled=False,  # only the alarm matters here; the engine never loads this rule
+        )
+        s.add(rule)
+        await s.flush()
+        signal = Signal(rule.id, rule.sensor_id, None, "raise", "1st level", Severity.RED, 60.0, 1)
+        alarm = await apply_signal(s, signal, SignalContext(a.tenant_id, site, dev.id, None))
+        assert alarm is not None
+    cause = f"法兰泄漏，联系人 {mobile}"
+
+    async def run(user: str, query: str, **variables: Any) -> dict[str, Any]:
+        result = await api.query(query, variables, as_user=user)
+        assert result.data is not None and not result.codes, result.body
+        return dict(result.data)
+
+    alarm_id = str(alarm.id)
+    await run(
+        owner,
+        M_DISPATCH,
+        id=alarm_id,
+    )
+    await run(owner, M_CLEAR, id=alarm_id)
+    await run(
+        owner,
+        M_CLOSE,
+        id=alarm_id,
+        c=cause,
+    )
+    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    silence = await run(
+        manager,
+        M_SILENCE,
+        s=str(site),
+        r=f"检修，值班电话 {mobile}",
+        e=later,
+    )
+    zone = await runtime_zone(runtime, world, dev.sensors["GT-9"])
+    permit = await run(
+        manager,
+        M_PERMIT,
+        z=str(zone),
+        e=later,
+        n=f"监护人 {mobile}",
+    )
+    channel = await run(
+        owner,
+        M_CHANNEL,
+        s=str(site),
+    )
+    manager_id = await user_id_of(runtime, manager)
+    return {
+        "site": site,
+        "Worker": (
+            worker["id"],
+            {
+                "name": worker["name"],
+                "mobile": worker["mobile"],
+                "idNumber": worker["id_number"],
+                "employeeNumber": worker["employee_number"],
+            },
+        ),
+        "Alarm": (alarm_id, {"assignee": "诸葛亮", "cause": cause}),
+        "Silence": (
+            silence["createSilence"]["id"],
+            {"owner": str(manager_id), "reason": f"检修，值班电话 {mobile}"},
+        ),
+        "WorkPermit": (permit["openWorkPermit"]["id"], {"note": f"监护人 {mobile}"}),
+        "NotificationChannel": (
+            channel["createNotificationChannel"]["id"],
+            {"target": "duty.officer@example.cn"},
+        ),
+    }
+
+
+async def runtime_zone(rt: Runtime, world: World, sensor: uuid.UUID) -> uuid.UUID:
+    from backend.telemetry.models import Sensor
+
+    async with scoped_session(rt.sessions, Scope.for_tenant(world.a.tenant_id)) as session:
+        zone = await session.scalar(select(Sensor.zone_id).where(Sensor.id == sensor))
+    assert zone is not None
+    return zone
+
+
+async def user_id_of(rt: Runtime, email: str) -> uuid.UUID:
+    from backend.auth.models import User
+    from backend.auth.service import normalise_email
+
+    async with rt.sessions() as session:
+        found = await session.scalar(
+            select(User.id).where(await User.email.matches(session, normalise_email(email)))
+        )
+    assert found is not None
+    return found
+
+
+LISTS = {
+    "Worker": "workers",
+    "Alarm": "alarms",
+    "Silence": "silences",
+    "WorkPermit": "workPermits",
+    "NotificationChannel": "notificationChannels",
+}
+
+
+async def test_every_classified_field_gets_exactly_its_audiences_treatment(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    made = await matrix_world(api, runtime, world)
+    key = pseudonym_key(runtime, world.a.tenant_id)
+    viewers = {
+        "owner": world.a.users["owner"],
+        "safety_manager": world.a.users["safety_manager"],
+        "operator": world.a.users["operator"],
+        "viewer": world.a.users["viewer"],
+        "government": world.regulators["320100"],
+    }
+    checked: set[tuple[str, str, str]] = set()
+    for audience, user in viewers.items():
+        result = await api.query(MATRIX, {"site": str(made["site"])}, as_user=user)
+        data = result.data or {}
+        for type_name, field_name in LISTS.items():
+            object_id, stored = made[type_name]
+            rows = [r for r in (data.get(field_name) or []) if r["id"] == object_id]
+            if not rows:
+                continue  # the role may not see this kind of object at all
+            (row,) = rows
+            for field, raw in stored.items():
+                policy = catalog().graphql_field(type_name, field)
+                assert policy is not None
+                want = apply(policy, policy.treatment(audience), raw, lambda: key)
+                assert row[field] == want, (audience, type_name, field, row[field], want)
+                checked.add((type_name, field, audience))
+    # Every type was seen, and every audience saw something.
+    seen_types = {t for t, _, _ in checked}
+    assert seen_types == set(LISTS), seen_types
+    assert {a for _, _, a in checked} == set(viewers)

@@ -183,7 +183,10 @@ class AlarmPipeline:
         for sensor_id in self._loaded_sensors - by_sensor.keys():
             self.engine.remove_sensor(sensor_id)  # its rules were disabled or deleted
         for sensor_id, rules in by_sensor.items():
-            self.engine.set_rules(sensor_id, rules)
+            try:
+                self.engine.set_rules(sensor_id, rules)
+            except ValueError as exc:  # one broken rule must not stop every other sensor's
+                log.error("alarm rules of sensor %s not loaded: %s", sensor_id, exc)
         self._loaded_sensors = set(by_sensor)
         by_device: dict[uuid.UUID, list[tuple[uuid.UUID, RuleSpec]]] = defaultdict(list)
         for rule in device_rules:
@@ -192,7 +195,10 @@ class AlarmPipeline:
                 rule.tenant_id, rule.site_id, rule.device_id, None
             )
         for device_id, rules in by_device.items():
-            self.engine.set_event_rules(device_id, rules)
+            try:
+                self.engine.set_event_rules(device_id, rules)
+            except ValueError as exc:
+                log.error("alarm rules of device %s not loaded: %s", device_id, exc)
         by_zone: dict[uuid.UUID, list[tuple[uuid.UUID, RuleSpec]]] = defaultdict(list)
         for rule in zone_rules:
             by_zone[rule.zone_id].append((rule.id, RuleSpec.from_json(rule.definition)))
@@ -205,7 +211,10 @@ class AlarmPipeline:
         for zone_id in self._loaded_zones - by_zone.keys():
             self.engine.set_zone_rules(zone_id, [], [])
         for zone_id, rules in by_zone.items():
-            self.engine.set_zone_rules(zone_id, rules, sensors_of[zone_id])
+            try:
+                self.engine.set_zone_rules(zone_id, rules, sensors_of[zone_id])
+            except ValueError as exc:
+                log.error("alarm rules of zone %s not loaded: %s", zone_id, exc)
         self._loaded_zones = set(by_zone)
         await self._load_permits()
         # Presence rules need to know which zones are confined spaces; events name zones.

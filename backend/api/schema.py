@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 
 from backend.alarms.schema import AlarmsMutation, AlarmsQuery, AlarmsSubscription
@@ -47,12 +49,31 @@ Mutation = merge_types(
 Subscription = merge_types("Subscription", (AlarmsSubscription,))
 
 
+class OneRootFieldAtATime(StrawberryGraphQLCoreExecutionContext):
+    """Root fields of a query run one after another, as a mutation's do: a request has one
+    database session, and two root fields opening it at once would collide. Fields below the
+    root still run concurrently (their loaders batch), on the connection the first opened."""
+
+    def execute_root_grouped_field_set(
+        self,
+        root_type: Any,
+        root_value: Any,
+        grouped_field_set: Any,
+        serially: bool,
+        position_context: Any,
+    ) -> Any:
+        return super().execute_root_grouped_field_set(
+            root_type, root_value, grouped_field_set, True, position_context
+        )
+
+
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={datetime: DateTimeScalar}),
+        execution_context_class=OneRootFieldAtATime,
         extensions=[
             ErrorCodes,
             PrivacyPipeline,

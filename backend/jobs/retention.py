@@ -28,7 +28,7 @@ from backend.core.db import Base, utcnow
 from backend.runtime import Runtime
 from backend.telemetry import erasure
 from privacy import retention
-from privacy.audit import Actor, create_checkpoint, purge_before, record
+from privacy.audit import Actor, AuditHead, create_checkpoint, purge_before, record
 from privacy.crypto import TenantDataKey, destroy_tenant_key
 from tenants.models import Site, Tenant, TenantStatus
 from tenants.scope import tenant_owned_classes, unscoped_session
@@ -162,8 +162,9 @@ async def run_retention(runtime: Runtime, now: datetime | None = None) -> Retent
         report.clickhouse_rows_erased += await erase_tenant(runtime, tenant_id)
         report.erased_tenants.append(str(tenant_id))
     async with unscoped_session(runtime.sessions) as session, session.begin():
-        signed = await create_checkpoint(session, runtime.keyring)
-    report.checkpoint_seq = signed.checkpoint.seq
+        if await session.scalar(select(AuditHead.seq)):  # an empty trail has nothing to sign
+            signed = await create_checkpoint(session, runtime.keyring)
+            report.checkpoint_seq = signed.checkpoint.seq
     cutoff = now - retention.KEEP["audit entries (behind a signed checkpoint)"]
     purged = await asyncio.to_thread(
         purge_before, runtime.owner_engine, runtime.keyring, cutoff, actor=Actor.system(), now=now
