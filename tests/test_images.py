@@ -546,7 +546,7 @@ async def test_unknown_and_malformed_keys_are_404(
     stem = uploaded.removesuffix(".jpg")
     for key in (
         f"{stem}.original.jpg",  # the unredacted copy is not addressable by itself
-        f"{stem[:-1]}0.jpg",
+        f"{stem[:-1]}{'1' if stem.endswith('0') else '0'}.jpg",  # another snapshot's name
         f"{stem}.png",
         f"{stem}.gif",
         "snapshots/../../etc/passwd",
