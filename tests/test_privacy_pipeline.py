@@ -289,24 +289,24 @@ async def test_identifiers_in_free_text_are_masked_for_every_audience_but_manage
     assert regulator == pii.redact_text(reason) and mobile[-4:] not in regulator
 
 
-ALARM_PEOPLE = """query($site: ID) { alarms(status: ALL, siteId: $site) { id assignee cause } }"""
-DISPATCH = """mutation($id: ID!, $who: String!) { dispatchAlarm(id: $id, assignee: $who) { id } }"""
-
-
-async def test_an_alarm_assignee_is_a_name_a_mask_or_a_pseudonym_by_audience(
-    api: GraphQLClient, runtime: Runtime, world: World
-) -> None:
+async def an_alarm(
+    rt: Runtime,
+    tenant_id: uuid.UUID,
+    site_id: uuid.UUID,
+    sensor_id: uuid.UUID,
+    device_id: uuid.UUID,
+) -> Any:
+    """A RED alarm on a sensor, through the alarm service (no readings needed)."""
     from backend.alarms.engine import Signal
     from backend.alarms.models import AlarmRule
     from backend.alarms.rules import Severity
     from backend.alarms.service import SignalContext, apply_signal
 
-    a = world.a
-    async with scoped_session(runtime.sessions, Scope.for_tenant(a.tenant_id)) as s, s.begin():
+    async with scoped_session(rt.sessions, Scope.for_tenant(tenant_id)) as s, s.begin():
         rule = AlarmRule(
-            tenant_id=a.tenant_id,
-            site_id=a.site_id,
-            sensor_id=a.sensor_ids["GT-101"],
+            tenant_id=tenant_id,
+            site_id=site_id,
+            sensor_id=sensor_id,
             kind="threshold",
             definition={"kind": "threshold", "levels": []},
             source="override",
@@ -314,12 +314,21 @@ async def test_an_alarm_assignee_is_a_name_a_mask_or_a_pseudonym_by_audience(
         )
         s.add(rule)
         await s.flush()
-        signal = Signal(
-            rule.id, rule.sensor_id, None, "raise", "1st level", Severity.ORANGE, 30.0, 1
-        )
-        where = SignalContext(a.tenant_id, a.site_id, a.device_id, None)
-        alarm = await apply_signal(s, signal, where)
+        signal = Signal(rule.id, sensor_id, None, "raise", "1st level", Severity.RED, 60.0, 1)
+        alarm = await apply_signal(s, signal, SignalContext(tenant_id, site_id, device_id, None))
         assert alarm is not None
+        return alarm
+
+
+ALARM_PEOPLE = """query($site: ID) { alarms(status: ALL, siteId: $site) { id assignee cause } }"""
+DISPATCH = """mutation($id: ID!, $who: String!) { dispatchAlarm(id: $id, assignee: $who) { id } }"""
+
+
+async def test_an_alarm_assignee_is_a_name_a_mask_or_a_pseudonym_by_audience(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    a = world.a
+    alarm = await an_alarm(runtime, a.tenant_id, a.site_id, a.sensor_ids["GT-101"], a.device_id)
     done = await api.query(
         DISPATCH, {"id": str(alarm.id), "who": "欧阳明"}, as_user=a.users["owner"]
     )
@@ -378,10 +387,6 @@ async def matrix_world(api: GraphQLClient, runtime: Runtime, world: World) -> di
     identifiers in its free text. Returns type → (id, field → stored value)."""
     from datetime import UTC, datetime, timedelta
 
-    from backend.alarms.engine import Signal
-    from backend.alarms.models import AlarmRule
-    from backend.alarms.rules import Severity
-    from backend.alarms.service import SignalContext, apply_signal
     from tests.ingest_helpers import new_device, new_site
 
     a, manager, owner = world.a, world.a.users["safety_manager"], world.a.users["owner"]
@@ -395,21 +400,7 @@ async def matrix_world(api: GraphQLClient, runtime: Runtime, world: World) -> di
     mobile = valid_mobile(random.Random(11))
     worker = await a_worker(runtime, world, "司马相如")
 
-    async with scoped_session(runtime.sessions, Scope.for_tenant(a.tenant_id)) as s, s.begin():
-        rule = AlarmRule(
-            tenant_id=a.tenant_id,
-            site_id=site,
-            sensor_id=dev.sensors["GT-9"],
-            kind="threshold",
-            definition={"kind": "threshold", "levels": []},
-            source="override",
-            enabled=False,  # only the alarm matters here; the engine never loads this rule
-        )
-        s.add(rule)
-        await s.flush()
-        signal = Signal(rule.id, rule.sensor_id, None, "raise", "1st level", Severity.RED, 60.0, 1)
-        alarm = await apply_signal(s, signal, SignalContext(a.tenant_id, site, dev.id, None))
-        assert alarm is not None
+    alarm = await an_alarm(runtime, a.tenant_id, site, dev.sensors["GT-9"], dev.id)
     cause = f"法兰泄漏，联系人 {mobile}"
 
     async def run(user: str, query: str, **variables: Any) -> dict[str, Any]:
