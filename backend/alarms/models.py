@@ -116,7 +116,10 @@ class Alarm(SiteOwned, Base):
     device_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("devices.id", ondelete="CASCADE")
     )
-    zone_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
+    zone_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("zones.id", ondelete="SET NULL"),
+        index=True,  # a raise looks up its zone's
+    )
     severity: Mapped[str] = mapped_column(String(8))
     level: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[AlarmStatus] = mapped_column(string_enum(AlarmStatus), index=True)

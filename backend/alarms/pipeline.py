@@ -19,7 +19,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from backend.alarms import escalation, library
@@ -263,17 +263,16 @@ class AlarmPipeline:
         """Every device: an event rule per event type and its offline rule."""
         specs = {f"event:{t}": spec for t, spec in library.event_rules().items()}
         specs.update({f"offline:{name}": spec for name, spec in library.device_rules().items()})
-        have: dict[uuid.UUID, set[str]] = defaultdict(set)
-        for device_id, slot in (
-            await session.execute(
-                select(AlarmRule.device_id, AlarmRule.default_slot).where(
-                    AlarmRule.sensor_id.is_(None),
-                    AlarmRule.device_id.is_not(None),
-                    AlarmRule.default_slot.is_not(None),
-                )
+        # Only devices short of a default are read: at steady state this returns nothing.
+        own_defaults = (
+            select(func.count())
+            .where(
+                AlarmRule.device_id == Device.id,
+                AlarmRule.sensor_id.is_(None),
+                AlarmRule.default_slot.in_(specs),
             )
-        ).all():
-            have[device_id].add(slot)
+            .scalar_subquery()
+        )
         devices = (
             await session.execute(
                 select(
@@ -285,8 +284,20 @@ class AlarmPipeline:
                 )
                 .join(Tenant, Tenant.id == Device.tenant_id)
                 .join(Site, Site.id == Device.site_id)
+                .where(own_defaults < len(specs))
             )
         ).all()
+        have: dict[uuid.UUID, set[str]] = defaultdict(set)
+        for device_id, slot in (
+            await session.execute(
+                select(AlarmRule.device_id, AlarmRule.default_slot).where(
+                    AlarmRule.device_id.in_([d[0] for d in devices]),
+                    AlarmRule.sensor_id.is_(None),
+                    AlarmRule.default_slot.is_not(None),
+                )
+            )
+        ).all():
+            have[device_id].add(slot)
         for device_id, tenant_id, site_id, industry, grade in devices:
             for slot, spec in specs.items():
                 if slot in have[device_id]:
