@@ -120,22 +120,27 @@ class _EntryFields(Protocol):
     prev_hash: bytes
 
 
+def _content(entry: _EntryFields) -> dict[str, Any]:
+    """What an entry says: everything its hash covers."""
+    return {
+        "seq": entry.seq,
+        "at": entry.at.isoformat(),
+        "actor_kind": entry.actor_kind,
+        "actor_id": entry.actor_id,
+        "role": entry.role,
+        "domain": entry.domain,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "detail": entry.detail,
+    }
+
+
 def entry_hash(entry: _EntryFields) -> bytes:
     """SHA-256 of the previous hash followed by the entry's canonical JSON (sorted keys, no
     spaces, UTF-8): what an entry's ``hash`` must be. Works on rows read back from an export."""
     body = json.dumps(
-        {
-            "seq": entry.seq,
-            "at": entry.at.isoformat(),
-            "actor_kind": entry.actor_kind,
-            "actor_id": entry.actor_id,
-            "role": entry.role,
-            "domain": entry.domain,
-            "action": entry.action,
-            "object_type": entry.object_type,
-            "object_id": entry.object_id,
-            "detail": entry.detail,
-        },
+        _content(entry),
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -627,20 +632,7 @@ def parse_instant(value: str, *, option: str, end_of_day: bool = False) -> datet
 
 
 def _export_row(entry: Any) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "at": entry.at.isoformat(),
-        "actor_kind": entry.actor_kind,
-        "actor_id": entry.actor_id,
-        "role": entry.role,
-        "domain": entry.domain,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "detail": entry.detail,
-        "prev_hash": entry.prev_hash.hex(),
-        "hash": entry.hash.hex(),
-    }
+    return {**_content(entry), "prev_hash": entry.prev_hash.hex(), "hash": entry.hash.hex()}
 
 
 def _rows(

@@ -767,13 +767,14 @@ class RuleEngine:
         (no signal). For a rule not loaded yet, applied when it is. Device-level event rules
         are found by ``device_id`` (or, without it, by rule id alone)."""
         rule, owner = self._find(rule_id, sensor_id, device_id)
-        if rule is None or owner is None:
+        if rule is None:
             self._restores[(rule_id, sensor_id if sensor_id is not None else device_id)] = (
                 level_name
             )
             return
         rule.restore(level_name)
-        owner.refresh()
+        if owner is not None:
+            owner.refresh()
 
     def release(
         self, rule_id: uuid.UUID, sensor_id: uuid.UUID | None, *, device_id: uuid.UUID | None = None
@@ -781,13 +782,15 @@ class RuleEngine:
         """People cleared the alarm by hand: forget it (no signal). If the condition still
         holds, the next reading (or tick) raises again."""
         rule, owner = self._find(rule_id, sensor_id, device_id)
-        if rule is not None and owner is not None:
+        if rule is not None:
             rule.release()
-            owner.refresh()
+            if owner is not None:
+                owner.refresh()
 
     def _find(
         self, rule_id: uuid.UUID, sensor_id: uuid.UUID | None, device_id: uuid.UUID | None
-    ) -> tuple[_Rule, _Owner] | tuple[None, None]:
+    ) -> tuple[_Rule, _Owner | None] | tuple[None, None]:
+        """The rule and the sensor or device owning it (none for a zone rule)."""
         if sensor_id is not None:
             owners: Iterable[_Owner | None] = (self._sensors.get(sensor_id),)
         elif device_id is not None:
@@ -801,7 +804,7 @@ class RuleEngine:
             for rules in self._zones.values():
                 for rule in rules:
                     if rule.rule_id == rule_id:
-                        return rule, _Owner(None)  # a zone rule has no owner to refresh
+                        return rule, None
         return None, None
 
     # -- evaluation ----------------------------------------------------------------------

@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.alarms.models import Alarm, AlarmRule, OutboxMessage
-from backend.alarms.service import ENGINE_ACTOR, REMIND_EVERY_S, alarm_payload, announce
+from backend.alarms.models import Alarm, OutboxMessage
+from backend.alarms.service import ENGINE_ACTOR, alarm_payload, announce, paging_intervals
 from backend.core.db import utcnow
 from tenants.models import Site
 from tenants.scope import Scope, scoped_session, unscoped_session
@@ -47,16 +47,6 @@ def chain_for(site: Site) -> tuple[str, ...]:
     return ENTERPRISE_CHAIN
 
 
-async def _rule_seconds(session: AsyncSession, alarm: Alarm) -> tuple[float, float]:
-    definition = await session.scalar(
-        select(AlarmRule.definition).where(AlarmRule.id == alarm.rule_id)
-    )
-    definition = definition or {}
-    deadline = float(definition.get("ack_deadline_s") or 600)
-    every = float((definition.get("params") or {}).get("remind_every_s") or REMIND_EVERY_S)
-    return deadline, every
-
-
 async def escalate(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
     """Take the alarm's next escalation step if it is due; False if another server took it
     or the chain is exhausted."""
@@ -65,8 +55,8 @@ async def escalate(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
         return False
     chain = chain_for(site)
     step = alarm.escalation_step + 1
-    deadline, _ = await _rule_seconds(session, alarm)
-    following = now + timedelta(seconds=deadline) if step < len(chain) else None
+    deadline, _ = await paging_intervals(session, alarm)
+    following = now + deadline if step < len(chain) else None
     taken = await session.execute(
         update(Alarm)
         .where(Alarm.id == alarm.id, Alarm.escalation_step == alarm.escalation_step)
@@ -95,11 +85,11 @@ async def escalate(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
 async def remind(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
     """One reminder to the channels already paged; not a state change, so no transition
     and no subscription event, only a notification."""
-    _, every = await _rule_seconds(session, alarm)
+    _, every = await paging_intervals(session, alarm)
     taken = await session.execute(
         update(Alarm)
         .where(Alarm.id == alarm.id, Alarm.reminders == alarm.reminders)
-        .values(reminders=alarm.reminders + 1, remind_at=now + timedelta(seconds=every))
+        .values(reminders=alarm.reminders + 1, remind_at=now + every)
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from backend.alarms.models import (
     OutboxMessage,
     Verdict,
 )
-from backend.alarms.rules import Severity
+from backend.alarms.rules import RuleSpec, Severity
 from backend.alarms.silences import Silence, covering
 from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
@@ -222,15 +222,20 @@ async def _recent_raises(session: AsyncSession, signal: Any, at: datetime) -> in
     return int(count or 0)
 
 
-async def _schedule_paging(session: AsyncSession, alarm: Alarm) -> None:
+async def paging_intervals(session: AsyncSession, alarm: Alarm) -> tuple[timedelta, timedelta]:
+    """The alarm's rule's acknowledgement deadline and reminder interval."""
     definition = await session.scalar(
         select(AlarmRule.definition).where(AlarmRule.id == alarm.rule_id)
     )
-    definition = definition or {}
-    deadline = float(definition.get("ack_deadline_s") or 600)
-    every = float((definition.get("params") or {}).get("remind_every_s") or REMIND_EVERY_S)
-    alarm.escalate_at = alarm.raised_at + timedelta(seconds=deadline)
-    alarm.remind_at = alarm.raised_at + timedelta(seconds=every)
+    spec = RuleSpec.from_json(definition or {"kind": "threshold"})
+    every = float(spec.params.get("remind_every_s") or REMIND_EVERY_S)
+    return timedelta(seconds=spec.ack_deadline_s), timedelta(seconds=every)
+
+
+async def _schedule_paging(session: AsyncSession, alarm: Alarm) -> None:
+    deadline, every = await paging_intervals(session, alarm)
+    alarm.escalate_at = alarm.raised_at + deadline
+    alarm.remind_at = alarm.raised_at + every
 
 
 async def _join_incident(session: AsyncSession, alarm: Alarm) -> None:

@@ -18,7 +18,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -272,6 +272,33 @@ def _read_snapshot(conn: Connection) -> Connection:
     return conn
 
 
+def _write_file(
+    root: Path,
+    keys: ArchiveKeys,
+    progress: Progress,
+    name: str,
+    section: str,
+    blocks: Iterable[tuple[list[bytes], bytes]],
+    meta: dict[str, Any],
+) -> FileEntry:
+    """One encrypted archive file from ``(fingerprinted lines, bytes to write)`` blocks; a
+    failure leaves no partial file behind."""
+    writer = EncryptedWriter(root, name, keys)
+    fingerprint = Fingerprint(keys.fingerprint)
+    try:
+        for lines, data in blocks:
+            fingerprint.add(lines)
+            writer.write(data)
+            progress.advance(len(lines))
+    except BaseException:
+        writer.abort()
+        raise
+    plain, stored, sha = writer.close()
+    return FileEntry(
+        writer.name, section, fingerprint.rows, plain, stored, sha, fingerprint.hex, meta
+    )
+
+
 def _dump_relational(
     conn: Connection, root: Path, keys: ArchiveKeys, progress: Progress
 ) -> list[FileEntry]:
@@ -279,27 +306,17 @@ def _dump_relational(
     for name in relational.ordered_tables(conn):
         table = relational.transport_table(conn, name)
         progress.step(f"relational {name}")
-        writer = EncryptedWriter(root, f"relational/{name}.jsonl", keys)
-        fingerprint = Fingerprint(keys.fingerprint)
-        try:
-            for rows in relational.read_rows(conn, table):
-                fingerprint.add([relational.row_line(r, canonical=True) for r in rows])
-                writer.write(b"".join(relational.row_line(r) + b"\n" for r in rows))
-                progress.advance(len(rows))
-        except BaseException:
-            writer.abort()
-            raise
-        plain, stored, sha = writer.close()
+        blocks = (
+            (
+                [relational.row_line(r, canonical=True) for r in rows],
+                b"".join(relational.row_line(r) + b"\n" for r in rows),
+            )
+            for rows in relational.read_rows(conn, table)
+        )
+        meta = {"table": name, "columns": [c.name for c in table.columns]}
         entries.append(
-            FileEntry(
-                writer.name,
-                "relational",
-                fingerprint.rows,
-                plain,
-                stored,
-                sha,
-                fingerprint.hex,
-                {"table": name, "columns": [c.name for c in table.columns]},
+            _write_file(
+                root, keys, progress, f"relational/{name}.jsonl", "relational", blocks, meta
             )
         )
     return entries
@@ -311,31 +328,11 @@ def _dump_clickhouse(
     entries = []
     for table in backup_sql.data_tables(runtime.clickhouse):
         progress.step(f"ClickHouse {table.name}")
-        writer = EncryptedWriter(root, f"clickhouse/{table.name}.tsv", keys)
-        fingerprint = Fingerprint(keys.fingerprint)
-        try:
-            chunks = backup_sql.stream_rows(runtime.clickhouse, table, CHUNK_BYTES)
-            for block in line_blocks(chunks):
-                lines = split_lines(block)
-                fingerprint.add(lines)
-                writer.write(block)
-                progress.advance(len(lines))
-        except BaseException:
-            writer.abort()
-            raise
-        plain, stored, sha = writer.close()
-        entries.append(
-            FileEntry(
-                writer.name,
-                "clickhouse",
-                fingerprint.rows,
-                plain,
-                stored,
-                sha,
-                fingerprint.hex,
-                {"table": table.name, "engine": table.engine, "columns": list(table.columns)},
-            )
-        )
+        chunks = backup_sql.stream_rows(runtime.clickhouse, table, CHUNK_BYTES)
+        blocks = ((split_lines(block), block) for block in line_blocks(chunks))
+        meta = {"table": table.name, "engine": table.engine, "columns": list(table.columns)}
+        name = f"clickhouse/{table.name}.tsv"
+        entries.append(_write_file(root, keys, progress, name, "clickhouse", blocks, meta))
     return entries
 
 
