@@ -25,6 +25,9 @@ from tenants.scope import Scope, scoped_session, unscoped_session
 from tenants.service import create_worker, offboard_tenant
 from tests.factories import World, build_tenant
 
+# Outbox rows of a topic nobody subscribes to, shaped like alarm events for the tests that
+# read the outbox (the relay still hands the unsent one on, harmlessly).
+PROBE, PROBE_PAYLOAD = "retention.probe", {"kind": "PROBE", "alarm": {"id": "probe"}}
 COLUMNS = ["tenant_id", "site_id", "sensor_id", "ts", "value", "retention_days"]
 
 
@@ -50,12 +53,18 @@ async def test_expired_outbox_rows_are_purged_and_recent_ones_kept(
     now = utcnow()
     async with unscoped_session(runtime.sessions) as session, session.begin():
         old = OutboxMessage(
-            tenant_id=world.a.tenant_id, topic="alarm", payload={}, sent_at=now - timedelta(days=8)
+            tenant_id=world.a.tenant_id,
+            topic=PROBE,
+            payload=PROBE_PAYLOAD,
+            sent_at=now - timedelta(days=8),
         )
         recent = OutboxMessage(
-            tenant_id=world.a.tenant_id, topic="alarm", payload={}, sent_at=now - timedelta(days=1)
+            tenant_id=world.a.tenant_id,
+            topic=PROBE,
+            payload=PROBE_PAYLOAD,
+            sent_at=now - timedelta(days=1),
         )
-        unsent = OutboxMessage(tenant_id=world.a.tenant_id, topic="alarm", payload={})
+        unsent = OutboxMessage(tenant_id=world.a.tenant_id, topic=PROBE, payload=PROBE_PAYLOAD)
         session.add_all([old, recent, unsent])
     report = await run_retention(runtime, now)
     assert report.purged["relayed outbox messages"] >= 1

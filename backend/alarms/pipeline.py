@@ -250,7 +250,7 @@ class AlarmPipeline:
                         device_id=sensor.device_id,
                         kind=spec.kind.value,
                         definition=spec.as_json(),
-                        source=f"library:{industry.value}@{library.library_version(industry)}",
+                        source=_library_source(industry),
                         default_slot=f"{spec.kind.value}:{slot}",
                     )
                 )
@@ -311,7 +311,7 @@ class AlarmPipeline:
                         device_id=device_id,
                         kind=spec.kind.value,
                         definition=spec.as_json(),
-                        source=f"library:{industry.value}@{library.library_version(industry)}",
+                        source=_library_source(industry),
                         default_slot=slot,
                     )
                 )
@@ -355,7 +355,7 @@ class AlarmPipeline:
                         zone_id=zone_id,
                         kind=spec.kind.value,
                         definition=spec.as_json(),
-                        source=f"library:{industry.value}@{library.library_version(industry)}",
+                        source=_library_source(industry),
                         default_slot=slot,
                     )
                 )
@@ -484,9 +484,22 @@ class AlarmPipeline:
             by_tenant[where.tenant_id].append((signal, where))
         for tenant_id, items in by_tenant.items():
             scope = Scope.for_tenant(tenant_id)
-            async with scoped_session(self.runtime.sessions, scope) as session, session.begin():
-                for signal, where in items:
-                    await apply_signal(session, signal, where)
+            try:
+                async with (
+                    scoped_session(self.runtime.sessions, scope) as session,
+                    session.begin(),
+                ):
+                    for signal, where in items:
+                        await apply_signal(session, signal, where)
+            except IntegrityError:
+                # Their sensor or site is gone (deleted, or its tenant erased) before the next
+                # rules reload: no retry can store them, and retrying would stall every alarm.
+                log.error("dropped %d alarm signal(s) of vanished objects", len(items))
+
+
+def _library_source(industry: Any) -> str:
+    """Where a default rule came from: ``library:<industry>@<file versions>``."""
+    return f"library:{industry.value}@{library.library_version(industry)}"
 
 
 def _ms(at: Any) -> int:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.alarms.channels import NotificationDelivery
 from backend.alarms.models import Alarm, AlarmStatus, EscalationNotice, OutboxMessage
 from backend.auth.models import AuthSession, Invitation, Membership, User
+from backend.core import counters
 from backend.core.db import Base, utcnow
 from backend.runtime import Runtime
 from backend.telemetry import erasure
@@ -140,6 +141,7 @@ async def erase_tenant(runtime: Runtime, tenant_id: uuid.UUID) -> int:
         tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id))
         assert tenant is not None
         tenant.status = TenantStatus.ERASED
+        await counters.bump(session, counters.REGISTRY)  # ingest and alarm rules forget it
         await record(
             session,
             Actor.system(),
