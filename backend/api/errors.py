@@ -42,4 +42,9 @@ class ErrorCodes(SchemaExtension):
             if code == "INTERNAL_SERVER_ERROR":
                 log.error("unhandled error in %s", error.path, exc_info=error.original_error)
                 error.message = "internal error"
-            error.extensions = {**(error.extensions or {}), "code": code}
+            details = (
+                error.original_error.details
+                if isinstance(error.original_error, AnjianError)
+                else {}
+            )
+            error.extensions = {**(error.extensions or {}), **details, "code": code}

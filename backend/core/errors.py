@@ -55,6 +55,32 @@ class ConfigurationError(AnjianError):
     code = "CONFIGURATION_ERROR"
 
 
+class RateLimited(AnjianError):
+    """Too many attempts or requests; the caller may retry after ``retry_after_seconds``."""
+
+    code = "RATE_LIMITED"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after_seconds: int, **details: Any) -> None:
+        super().__init__(message, retryAfterSeconds=retry_after_seconds, **details)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class QueryTooCostly(AnjianError):
+    """A request whose whole cost, known before it runs, is over the caller's budget."""
+
+    code = "QUERY_TOO_COSTLY"
+    http_status = 400
+
+
+class LimitExceeded(AnjianError):
+    """A running request hit a resource limit (execution time, rows, bytes, memory);
+    ``details["limit"]`` names the limit."""
+
+    code = "LIMIT_EXCEEDED"
+    http_status = 400
+
+
 class StoreUnavailable(AnjianError):
     code = "STORE_UNAVAILABLE"
     http_status = 503
