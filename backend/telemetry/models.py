@@ -29,7 +29,8 @@ class Device(SiteOwned, Base):
 
 class Sensor(SiteOwned, Base):
     __tablename__ = "sensors"
-    __site_table_args__ = (UniqueConstraint("device_id", "code"),)
+    # Codes name measuring points on the site's drawings: one code, one point per site.
+    __site_table_args__ = (UniqueConstraint("site_id", "code"),)
 
     device_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("devices.id", ondelete="CASCADE"), index=True

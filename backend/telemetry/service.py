@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth.authz import Authorizer
@@ -106,10 +107,22 @@ async def create_device(
 async def _add_sensor_rows(
     session: AsyncSession, device: Device, specs: list[SensorSpec]
 ) -> list[Sensor]:
-    taken = set(await session.scalars(select(Sensor.code).where(Sensor.device_id == device.id)))
-    clash = sorted(taken & {s.code for s in specs})
+    # Codes are unique per site (they name measuring points on the site's drawings); the
+    # database constraint backs this check when two registrations race.
+    held = await session.execute(
+        select(Sensor.code, Sensor.device_id).where(
+            Sensor.site_id == device.site_id, Sensor.code.in_([s.code for s in specs])
+        )
+    )
+    clash = sorted(
+        f"{code} ({'this device' if owner == device.id else f'device {owner}'})"
+        for code, owner in held
+    )
     if clash:
-        raise Conflict(f"the device already has sensor code(s) {', '.join(clash)}")
+        raise Conflict(
+            f"传感器编码在本场所已被使用 / sensor code(s) already used on this site: "
+            f"{', '.join(clash)}"
+        )
     rows: list[Sensor] = []
     for spec in specs:
         zone = (
@@ -131,7 +144,18 @@ async def _add_sensor_rows(
         )
         session.add(sensor)
         rows.append(sensor)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # Another registration on this site took one of the codes since the check above
+        # (PostgreSQL names the constraint, SQLite its columns); anything else is a fault.
+        text = str(exc.orig)
+        if "uq_sensors_site_id_code" not in text and "sensors.site_id, sensors.code" not in text:
+            raise
+        raise Conflict(
+            "传感器编码在本场所已被使用 / sensor code(s) already used on this site: "
+            f"{', '.join(sorted(s.code for s in specs))}"
+        ) from None
     return rows
 
 
