@@ -16,11 +16,14 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
 
 from backend.auth.principal import Principal
 from backend.runtime import Runtime
 from backend.telemetry.kinds import parse_sensors
+from backend.telemetry.models import Sensor
 from backend.telemetry.service import create_device
+from tenants.models import Site
 from tenants.scope import Scope, scoped_session
 from tenants.service import create_site
 
@@ -45,7 +48,9 @@ class IngestDevice:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def new_site(rt: Runtime, tenant_id: uuid.UUID, *, plan: str = "standard") -> uuid.UUID:
+async def new_site(
+    rt: Runtime, tenant_id: uuid.UUID, *, plan: str = "standard", division: str = "320102"
+) -> uuid.UUID:
     scope = Scope.for_tenant(tenant_id)
     site = await create_site(
         rt.sessions,
@@ -53,7 +58,7 @@ async def new_site(rt: Runtime, tenant_id: uuid.UUID, *, plan: str = "standard")
         Principal.system(scope),
         tenant_id=tenant_id,
         name=f"站点 {uuid.uuid4().hex[:8]}",
-        division_code="320102",
+        division_code=division,
         plan=plan,
     )
     return site.id
@@ -65,7 +70,20 @@ async def new_device(
     site_id: uuid.UUID,
     sensors: Sequence[dict[str, Any]] = (GAS, TEMP),
 ) -> IngestDevice:
+    """A device with ``sensors`` on ``site_id`` — or, when the site already uses one of their
+    codes (codes are unique per site, and the session's world is shared by many tests), on a
+    new site of the same tenant and division: ``IngestDevice.site_id`` says which."""
     scope = Scope.for_tenant(tenant_id)
+    codes = [str(s["code"]) for s in sensors]
+    async with scoped_session(rt.sessions, scope) as session:
+        taken = await session.scalar(
+            select(func.count())
+            .select_from(Sensor)
+            .where(Sensor.site_id == site_id, Sensor.code.in_(codes))
+        )
+        division = await session.scalar(select(Site.division_code).where(Site.id == site_id))
+    if taken:
+        site_id = await new_site(rt, tenant_id, division=division or "320102")
     async with scoped_session(rt.sessions, scope) as session, session.begin():
         created = await create_device(
             session,

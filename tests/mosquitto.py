@@ -308,14 +308,18 @@ class Setup:
     pipeline: Pipeline
 
     async def device(self, *, pushed: bool = True) -> NewDevice:
-        """A device created through the registry service; its token pushed to the broker."""
+        """A device created through the registry service; its token pushed to the broker. Each
+        on a new site of tenant A: sensor codes are unique per site."""
+        from tests.ingest_helpers import new_site
+
         scope = Scope.for_tenant(self.world.a.tenant_id)
+        site_id = await new_site(self.runtime, self.world.a.tenant_id)
         async with scoped_session(self.runtime.sessions, scope) as session, session.begin():
             created = await create_device(
                 session,
                 self.runtime.authz,
                 Principal.system(scope),
-                site_id=self.world.a.site_id,
+                site_id=site_id,
                 name=f"mqtt {uuid.uuid4().hex[:6]}",
                 sensors=parse_sensors(SENSORS),
             )

@@ -79,7 +79,7 @@ async def test_a_leak_raises_orange_and_upgrades_the_same_alarm_to_red(
     assert orange["acknowledgedAt"] is None and orange["clearedAt"] is None
     assert parsed(orange["raisedAt"]) == from_ms(raised_ts)  # timed by the reading
     assert orange["sensor"] == {"id": str(dev.sensors[GAS_CODE]), "code": GAS_CODE}
-    assert orange["site"]["id"] == str(world.a.site_id)
+    assert orange["site"]["id"] == str(dev.site_id)
 
     await send(api, dev, 50.0)
     red = await only_gas_alarm(api, owner, dev)

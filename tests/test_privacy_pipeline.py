@@ -27,7 +27,7 @@ from privacy.catalog import AUDIENCES, Treatment, apply, catalog, parse_catalog
 from privacy.pii_corpus import valid_id_number, valid_mobile
 from tenants.scope import Scope, scoped_session, unscoped_session
 from tenants.service import create_worker
-from tests.factories import World
+from tests.factories import World, unique
 from tests.graphql import GraphQLClient
 
 
@@ -146,7 +146,7 @@ async def a_worker(rt: Runtime, world: World, name: str) -> dict[str, Any]:
             Principal.system(scope),
             site_id=world.a.site_id,
             name=f"手环 {name}",
-            sensors=parse_sensors([{"code": "HR-1", "kind": "heart_rate", "unit": "bpm"}]),
+            sensors=parse_sensors([{"code": unique("HR"), "kind": "heart_rate", "unit": "bpm"}]),
             worker_id=worker.id,
         )
     return {**values, "id": str(worker.id), "device_id": device.device.id}

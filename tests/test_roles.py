@@ -89,7 +89,7 @@ class Case:
                 Principal.system(Scope.for_tenant(self.world.a.tenant_id)),
                 site_id=self.world.a.site_id,
                 name=unique("spare"),
-                sensors=parse_sensors([{"code": "S-1", "kind": "pressure", "unit": "kPa"}]),
+                sensors=parse_sensors([{"code": unique("S"), "kind": "pressure", "unit": "kPa"}]),
             )
         return created.device.id
 
@@ -132,7 +132,11 @@ async def m_create_device(c: Case, _device: uuid.UUID) -> tuple[Result, bool]:
     result = await c.q(
         "mutation($s: ID!, $n: String!, $x: [SensorInput!]!) {"
         " createDevice(siteId: $s, name: $n, sensors: $x) { device { id name } token } }",
-        {"s": str(c.world.a.site_id), "n": name, "x": [{"code": "T-1", "kind": "temperature"}]},
+        {
+            "s": str(c.world.a.site_id),
+            "n": name,
+            "x": [{"code": unique("T"), "kind": "temperature"}],
+        },
     )
     async with c.scoped() as session:
         found = await session.scalar(select(Device.id).where(Device.name == name))
@@ -210,7 +214,7 @@ async def test_every_role_reads_own_site_and_sensors(
     sites = {s["id"]: s for s in result.data["sites"]}
     own = sites[str(world.a.site_id)]
     assert own["divisionCode"] == "320102"
-    # Codes are unique per device, not per site: find the world device's sensors by id.
+    # Other tests add devices to this site: find the world device's sensors by id.
     by_id = {s["id"]: s for s in own["sensors"]}
     gas, temperature = (by_id[str(world.a.sensor_ids[c])] for c in ("GT-101", "TT-201"))
     assert (gas["code"], gas["kind"], gas["unit"]) == ("GT-101", "combustible_gas", "%LEL")
