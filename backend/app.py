@@ -24,6 +24,7 @@ from strawberry.litestar import make_graphql_controller
 from backend.alarms.notify import notification_sink
 from backend.alarms.pipeline import AlarmPipeline
 from backend.alarms.relay import OutboxRelay
+from backend.api.headers import security_headers
 from backend.api.schema import build_schema
 from backend.auth import service as auth_service
 from backend.auth.context import RequestContext
@@ -104,21 +105,38 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+async def _sees_readiness_details(request: Request[Any, Any, State]) -> bool:
+    """Whether the caller gets versions and error texts: a platform administrator's token.
+
+    Not "a loopback caller": behind a reverse proxy on the same host every public request
+    arrives from 127.0.0.1, so the peer address says nothing about who is asking. Load
+    balancers and orchestrators need only the status code, which everyone gets."""
+    authorization = request.headers.get("authorization")
+    if not authorization:
+        return False
+    principal, _ = await _principal_for(request.app.state.runtime, authorization)
+    return principal.role_in("platform") == "platform_admin"
+
+
 @get("/readyz")
 async def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
+    """200 or 503 with the reasons by name for everyone; the checks, versions and error
+    texts only for a platform administrator (they help an attacker map the system)."""
     runtime: Runtime = request.app.state.runtime
     checks: dict[str, Any] = {}
-    reasons: list[str] = []
+    reasons: list[tuple[str, str]] = []  # (public reason, detail)
     try:
         async with runtime.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # any failure means "not ready"; the reason is reported
-        reasons.append(f"database: {exc.__class__.__name__}: {exc}")
+        reasons.append(("database unreachable", f"database: {exc.__class__.__name__}: {exc}"))
     try:
         checks.update(await anyio.to_thread.run_sync(ping, runtime.clickhouse))
     except Exception as exc:
-        reasons.append(f"clickhouse: {exc.__class__.__name__}: {exc}")
+        reasons.append(
+            ("telemetry store unreachable", f"clickhouse: {exc.__class__.__name__}: {exc}")
+        )
     flusher = runtime.flusher
     unflushed = runtime.spool.unflushed_bytes()
     checks["spool"] = {
@@ -126,20 +144,30 @@ async def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
         "limit_bytes": runtime.spool.max_unflushed_bytes,
     }
     if unflushed >= runtime.spool.max_unflushed_bytes:
-        reasons.append("ingest spool is full: the telemetry store is not keeping up")
+        reasons.append(
+            ("ingest spool full", "ingest spool is full: the telemetry store is not keeping up")
+        )
     if not flusher.status.healthy:
-        reasons.append(f"telemetry store writes are failing: {flusher.status.last_error}")
+        reasons.append(
+            (
+                "telemetry writes failing",
+                f"telemetry store writes are failing: {flusher.status.last_error}",
+            )
+        )
     consumer: MqttConsumer | None = request.app.state.get("mqtt")
     if consumer is not None:
         checks["mqtt"] = {
             "connected": consumer.stats.connected,
             "last_error": consumer.stats.last_error,
         }
-    if reasons:
-        return Response(
-            {"status": "unavailable", "reasons": reasons, "checks": checks}, status_code=503
-        )
-    return Response({"status": "ready", "checks": checks})
+    body: dict[str, Any] = {"status": "unavailable" if reasons else "ready"}
+    if await _sees_readiness_details(request):
+        body["checks"] = checks
+        if reasons:
+            body["reasons"] = [detail for _, detail in reasons]
+    elif reasons:
+        body["reasons"] = [public for public, _ in reasons]
+    return Response(body, status_code=503 if reasons else 200)
 
 
 @get("/", sync_to_thread=False)
@@ -210,5 +238,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         state=State({"runtime": runtime}),
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
+        middleware=[security_headers],
         debug=False,
     )

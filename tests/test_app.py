@@ -1,4 +1,5 @@
-"""The HTTP surface: health, readiness, GraphiQL served offline, and GraphQL error codes."""
+"""The HTTP surface: health, readiness, security headers, GraphiQL served offline and under
+the CSP, introspection for signed-in users, and GraphQL error codes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
+from backend.api.headers import CONTENT_SECURITY_POLICY
 from backend.app import create_app
 from backend.auth.tokens import TokenClaims
 from backend.runtime import Runtime
@@ -43,8 +45,23 @@ async def test_healthz(api: GraphQLClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-async def test_readyz_reports_its_checks(api: GraphQLClient) -> None:
+async def test_readyz_is_terse_to_the_public(api: GraphQLClient, world: World) -> None:
     response = await api.http.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ready"}  # no versions, no internals
+    # Signed in as someone other than the platform administrator: still terse.
+    token = await api.token_for(world.a.users["owner"])
+    response = await api.http.get("/readyz", headers={"Authorization": f"Bearer {token}"})
+    assert response.json() == {"status": "ready"}
+    garbage = await api.http.get("/readyz", headers={"Authorization": "Bearer nonsense"})
+    assert garbage.json() == {"status": "ready"}
+
+
+async def test_readyz_shows_its_checks_to_the_platform_administrator(
+    api: GraphQLClient, world: World
+) -> None:
+    token = await api.token_for(world.platform_admin)
+    response = await api.http.get("/readyz", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready"
@@ -65,11 +82,124 @@ async def test_readyz_is_503_when_the_database_is_down(tmp_path: Path, chdb_dir:
         await runtime.close()
     assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "unavailable"
-    assert any(reason.startswith("database") for reason in body["reasons"])
+    assert body == {"status": "unavailable", "reasons": ["database unreachable"]}
+    assert_opaque(response.text)
+
+
+# --- security headers --------------------------------------------------------------------------
+
+CONTRACT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "
+    "data: blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'"
+)
+
+
+def assert_security_headers(response: object, *, tls: bool) -> None:
+    headers = response.headers  # type: ignore[attr-defined]
+    assert headers["content-security-policy"] == CONTRACT_CSP
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+    if tls:
+        assert headers["strict-transport-security"].startswith("max-age=")
+        assert int(headers["strict-transport-security"].split("=")[1].split(";")[0]) >= 31536000
+    else:
+        assert "strict-transport-security" not in headers
+
+
+async def every_kind_of_response(client: AsyncTestClient) -> list[object]:  # type: ignore[type-arg]
+    return [
+        await client.get("/healthz"),
+        await client.get("/readyz"),
+        await client.get("/graphql", headers={"Accept": "text/html"}),
+        await client.post("/graphql", json={"query": "{ __typename }"}),
+        await client.get("/static/graphiql/anjian-graphiql.js"),
+        await client.get("/static/nope.js"),  # 404
+        await client.get("/", follow_redirects=False),
+        await client.post("/api/v1/telemetry", json={}),  # 401: no device token
+    ]
+
+
+async def test_every_response_carries_the_contract_headers(api: GraphQLClient) -> None:
+    assert CONTENT_SECURITY_POLICY == CONTRACT_CSP
+    for response in await every_kind_of_response(api.http):
+        assert_security_headers(response, tls=False)
+
+
+async def test_hsts_is_sent_over_tls(runtime: Runtime) -> None:
+    app = create_app(runtime=runtime)
+    async with AsyncTestClient(app=app, base_url="https://anjian.example.cn") as client:
+        for response in await every_kind_of_response(client):
+            assert_security_headers(response, tls=True)
 
 
 # --- GraphiQL, offline --------------------------------------------------------------------------
+
+
+class InlineFinder(HTMLParser):
+    """Script bodies, style elements, style and event-handler attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inline: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = {name for name, _ in attrs}
+        if tag == "style":
+            self.inline.append("<style>")
+        if tag == "script":
+            self._in_script = True
+            if "src" not in names:
+                self.inline.append("<script> without src")
+        self.inline += [f"{tag}[{n}]" for n in names if n == "style" or n.startswith("on")]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.inline.append("script body")
+
+
+async def test_graphiql_has_no_inline_code_and_keeps_no_secrets(api: GraphQLClient) -> None:
+    page = (await api.http.get("/graphql", headers={"Accept": "text/html"})).text
+    finder = InlineFinder()
+    finder.feed(page)
+    assert finder.inline == []
+    script = (await api.http.get("/static/graphiql/anjian-graphiql.js")).text
+    assert "shouldPersistHeaders: false" in script
+    # Nothing of the URL reaches the editors: no query, variables or headers from a link.
+    assert "location.search" not in script and "URLSearchParams" not in script
+
+
+# --- introspection ------------------------------------------------------------------------------
+
+INTROSPECT = "{ __schema { queryType { name } } }"
+
+
+async def test_anonymous_callers_cannot_introspect(api: GraphQLClient, world: World) -> None:
+    for query in (INTROSPECT, '{ __type(name: "Site") { name } }'):
+        result = await api.query(query)
+        assert result.codes == ["UNAUTHENTICATED"], result.body
+        assert "introspection" in result.body["errors"][0]["message"]
+        assert result.data is None
+    assert (await api.query("{ __typename }")).body == {"data": {"__typename": "Query"}}
+    signed_in = await api.query(INTROSPECT, as_user=world.a.users["viewer"])
+    assert signed_in.body == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+
+
+async def test_the_platform_may_open_introspection(
+    runtime: Runtime, tmp_path: Path, chdb_dir: Path
+) -> None:
+    settings = make_settings(tmp_path, chdb_dir, ANJIAN_GRAPHQL_PUBLIC_INTROSPECTION="true")
+    opened = Runtime(settings)
+    try:
+        async with AsyncTestClient(app=create_app(runtime=opened)) as client:
+            response = await client.post("/graphql", json={"query": INTROSPECT})
+    finally:
+        await opened.close()
+    assert response.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
 
 
 async def test_graphiql_page_uses_only_local_assets(api: GraphQLClient) -> None:

@@ -16,6 +16,7 @@ from backend.alarms.schema_channels import ChannelsMutation, ChannelsQuery
 from backend.alarms.schema_permits import PermitsMutation, PermitsQuery
 from backend.alarms.schema_rules import RulesMutation, RulesQuery
 from backend.api.errors import ErrorCodes
+from backend.api.introspection import IntrospectionForSignedIn
 from backend.api.privacy import PrivacyPipeline
 from backend.api.scalars import DateTimeScalar
 from backend.auth.schema import AuthMutation, AuthQuery
@@ -76,6 +77,7 @@ def build_schema() -> strawberry.Schema:
         execution_context_class=OneRootFieldAtATime,
         extensions=[
             ErrorCodes,
+            IntrospectionForSignedIn,
             PrivacyPipeline,
             lambda: QueryDepthLimiter(max_depth=12),
             lambda: MaxAliasesLimiter(max_alias_count=50),

@@ -6,6 +6,7 @@ in-process, MQTT off. Bad values fail fast with a message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ _DATABASE_SCHEMES = {
 _CLICKHOUSE_SCHEMES = {"chdb", "http", "https"}
 _BROKER_SCHEMES = {"stub", "redis", "rediss", "amqp", "amqps"}
 _MQTT_SCHEMES = {"mqtt", "mqtts"}
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,11 @@ class Settings:
     spool_max_bytes: int = 1024 * 1024 * 1024
     # A device (or sensor) not heard from for this long is offline.
     offline_after_seconds: int = 300
+    # Networks that webhooks may reach although they are not public internet (loopback,
+    # private, link-local…): the platform administrator's explicit exception to the SSRF guard.
+    webhook_allow_networks: tuple[Network, ...] = ()
+    # Whether anonymous callers may introspect the GraphQL schema (signed-in users always may).
+    public_introspection: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -131,6 +139,30 @@ def _bounded(name: str, raw: str | None, default: int, low: int, high: int) -> i
     return value
 
 
+def _networks(name: str, raw: str | None) -> tuple[Network, ...]:
+    networks: list[Network] = []
+    for item in (raw or "").replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=True))
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"{name} must list networks in CIDR form such as 10.20.0.0/16, ::1/128; "
+                f"{item.strip()!r}: {exc}"
+            ) from None
+    return tuple(networks)
+
+
+def _flag(name: str, raw: str | None) -> bool:
+    value = (raw or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read settings once; ``environ`` overrides the process environment (tests)."""
     env = dict(os.environ if environ is None else environ)
@@ -191,5 +223,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         password_log2_n=_bounded(
             "ANJIAN_PASSWORD_SCRYPT_LOG2N", values.get("ANJIAN_PASSWORD_SCRYPT_LOG2N"), 15, 10, 20
+        ),
+        webhook_allow_networks=_networks(
+            "ANJIAN_WEBHOOK_ALLOW_NETWORKS", values.get("ANJIAN_WEBHOOK_ALLOW_NETWORKS")
+        ),
+        public_introspection=_flag(
+            "ANJIAN_GRAPHQL_PUBLIC_INTROSPECTION", values.get("ANJIAN_GRAPHQL_PUBLIC_INTROSPECTION")
         ),
     )
