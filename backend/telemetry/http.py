@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from pathlib import Path
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 _json = msgspec.json.Encoder()
+log = logging.getLogger("anjian.ingest")
 
 
 def _reply(status: int, body: dict[str, Any], retry_after: int | None = None) -> Response[bytes]:
@@ -41,7 +43,19 @@ def _reply(status: int, body: dict[str, Any], retry_after: int | None = None) ->
     )
 
 
-def _refusal(exc: IngestError) -> Response[bytes]:
+def _refusal(exc: IngestError, device: DeviceInfo | None = None) -> Response[bytes]:
+    """The device's refusal, logged as what it is: a device sending bad data, an unknown
+    token or over its rate is one INFO line (the device is told why in the body); a full
+    spool (503) is a WARNING, as the server is falling behind. Faults are not IngestErrors:
+    they reach Litestar's exception hook and are logged at ERROR with their traceback."""
+    errors = exc.body.get("errors")
+    first = (
+        errors[0].get("message") if isinstance(errors, list) and errors else exc.body.get("error")
+    )
+    count = f" ({len(errors)} errors)" if isinstance(errors, list) and len(errors) > 1 else ""
+    who = f"device {device.id}" if device is not None else "a device"
+    level = logging.WARNING if exc.status >= 500 else logging.INFO
+    log.log(level, "ingest refused %s from %s: %s%s", exc.status, who, first, count)
     return _reply(exc.status, exc.body, exc.retry_after)
 
 
@@ -56,33 +70,36 @@ async def _device(request: Request[Any, Any, State], ingest: Ingest) -> DeviceIn
 @post("/api/v1/telemetry", status_code=202)
 async def telemetry(request: Request[Any, Any, State]) -> Response[bytes]:
     ingest = _ingest(request)
+    device: DeviceInfo | None = None
     try:
         device = await _device(request, ingest)
         accepted = await ingest.telemetry(device, await request.body())
     except IngestError as exc:
-        return _refusal(exc)
+        return _refusal(exc, device)
     return _reply(202, accepted.as_json())
 
 
 @post("/api/v1/events", status_code=202)
 async def events(request: Request[Any, Any, State]) -> Response[bytes]:
     ingest = _ingest(request)
+    device: DeviceInfo | None = None
     try:
         device = await _device(request, ingest)
         accepted = await ingest.events(device, await request.body())
     except IngestError as exc:
-        return _refusal(exc)
+        return _refusal(exc, device)
     return _reply(202, accepted.as_json())
 
 
 @post("/api/v1/heartbeat", status_code=202)
 async def heartbeat(request: Request[Any, Any, State]) -> Response[bytes]:
     ingest = _ingest(request)
+    device: DeviceInfo | None = None
     try:
         device = await _device(request, ingest)
         await ingest.heartbeat(device, await request.body())
     except IngestError as exc:
-        return _refusal(exc)
+        return _refusal(exc, device)
     return _reply(202, {"status": "online"})
 
 
@@ -92,6 +109,7 @@ async def heartbeat(request: Request[Any, Any, State]) -> Response[bytes]:
 @post("/api/v1/snapshots", status_code=201, request_max_body_size=MAX_SNAPSHOT_BYTES)
 async def snapshots(request: Request[Any, Any, State]) -> Response[bytes]:
     ingest = _ingest(request)
+    device: DeviceInfo | None = None
     try:
         device = await _device(request, ingest)
         content_type = request.headers.get("content-type") or ""
@@ -99,7 +117,7 @@ async def snapshots(request: Request[Any, Any, State]) -> Response[bytes]:
         # Decoding and face detection take up to a few hundred milliseconds: off the loop.
         key = await anyio.to_thread.run_sync(ingest.snapshot, device, content_type, body)
     except IngestError as exc:
-        return _refusal(exc)
+        return _refusal(exc, device)
     return _reply(201, {"snapshot": key})
 
 
@@ -185,6 +203,7 @@ async def snapshot(request: Request[Any, Any, State], key: Path) -> Response[byt
         )
         data = await anyio.to_thread.run_sync(runtime.ingest.objects.get, stored)
     except AnjianError as exc:
+        log.info("snapshot read refused %s: %s", exc.http_status, exc.message)
         return _reply(exc.http_status, {"error": exc.message})
     return Response(
         data,

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -32,10 +32,15 @@ from backend.telemetry.spool import Spool, SpoolFull
 from privacy import images
 
 log = logging.getLogger("anjian.ingest")
+T = TypeVar("T")
 
 MAX_READINGS = 10_000
 MAX_EVENTS = 1_000
 MAX_FUTURE_MS = 5 * 60 * 1000
+DAY_MS = 86_400_000
+# ``device_seen`` keeps presence 30 days (migrations/clickhouse/0002_ingest_tables.sql): an
+# older heartbeat would be dropped by the TTL on arrival, so it is refused instead.
+HEARTBEAT_RETENTION_DAYS = 30
 MAX_ATTRIBUTES_BYTES = 4096
 SNAPSHOT_TYPES = {"image/jpeg": "jpg", "image/png": "png"}  # extension of the stored object
 MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
@@ -91,6 +96,47 @@ _TELEMETRY = msgspec.json.Decoder(TelemetryBody)
 _EVENTS = msgspec.json.Decoder(EventsBody)
 _HEARTBEAT = msgspec.json.Decoder(HeartbeatBody)
 _PATH = re.compile(r"`\$((?:\.[a-z_]+|\[\d+\])*)`")
+
+
+def _decode(decoder: msgspec.json.Decoder[T], body: bytes, items: str) -> T:
+    """The body as ``decoder``'s type, or the contract's 400. msgspec checks UTF-8 only when
+    it builds a string, and reports a bad byte as ``UnicodeDecodeError``, not a decode
+    error: both are the device's malformed input."""
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise _decode_error(exc, items) from None
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            400,
+            {
+                "errors": [
+                    {
+                        "index": None,
+                        "field": None,
+                        "message": f"malformed JSON: not valid UTF-8 at byte {exc.start}",
+                    }
+                ]
+            },
+        ) from None
+
+
+def _ts_error(ms: int | None, *, now: int, retention_days: int, what: str) -> str | None:
+    """Why a timestamp will not be stored, or None. Each table's TTL drops rows older than
+    its retention on arrival, so accepting them would answer 202 for data that never appears;
+    0 and earlier is a device whose clock was never set."""
+    if ms is None:
+        return "timestamp has no time zone (add Z or an offset)"
+    if ms > now + MAX_FUTURE_MS:
+        return "timestamp is more than 5 minutes in the future"
+    if ms <= 0:
+        return "timestamp is at or before 1970-01-01T00:00:00Z: the device clock is not set"
+    if ms < now - retention_days * DAY_MS:
+        return (
+            f"timestamp is older than the {retention_days} days {what} are kept, so it "
+            "would not be stored"
+        )
+    return None
 
 
 def _decode_error(exc: msgspec.DecodeError, items: str) -> IngestError:
@@ -194,10 +240,7 @@ class Ingest:
     # -- readings ----------------------------------------------------------------------------
 
     async def telemetry(self, device: DeviceInfo, body: bytes) -> Accepted:
-        try:
-            batch = _TELEMETRY.decode(body)
-        except msgspec.DecodeError as exc:
-            raise _decode_error(exc, "readings") from None
+        batch = _decode(_TELEMETRY, body, "readings")
         count = len(batch.readings)
         if count > MAX_READINGS:
             raise _error(413, f"a batch holds at most {MAX_READINGS} readings, got {count}")
@@ -251,7 +294,7 @@ class Ingest:
         self, device: DeviceInfo, readings: list[Reading]
     ) -> tuple[list[bytes], list[int], list[float]]:
         sensors = device.sensors
-        latest = int(time.time() * 1000) + MAX_FUTURE_MS
+        now = int(time.time() * 1000)
         errors: list[dict[str, Any]] = []
         sensor_ids: list[bytes] = []
         stamps: list[int] = []
@@ -280,24 +323,11 @@ class Ingest:
                     }
                 )
             ms = epoch_ms(reading.ts)
-            if ms is None:
-                errors.append(
-                    {
-                        "index": index,
-                        "field": "ts",
-                        "message": "timestamp has no time zone (add Z or an offset)",
-                    }
-                )
-            elif ms > latest:
-                errors.append(
-                    {
-                        "index": index,
-                        "field": "ts",
-                        "message": "timestamp is more than 5 minutes in the future",
-                    }
-                )
-            elif ms < 0:
-                errors.append({"index": index, "field": "ts", "message": "timestamp before 1970"})
+            problem = _ts_error(
+                ms, now=now, retention_days=device.retention_days, what="this site's readings"
+            )
+            if problem is not None:
+                errors.append({"index": index, "field": "ts", "message": problem})
             sensor_ids.append(sensor.id_bytes)
             stamps.append(ms or 0)
             values.append(value)
@@ -334,25 +364,13 @@ class Ingest:
     # -- heartbeats and events ---------------------------------------------------------------
 
     async def heartbeat(self, device: DeviceInfo, body: bytes) -> None:
-        try:
-            beat = _HEARTBEAT.decode(body) if body.strip() else HeartbeatBody()
-        except msgspec.DecodeError as exc:
-            raise _decode_error(exc, "") from None
+        beat = _decode(_HEARTBEAT, body, "") if body.strip() else HeartbeatBody()
         now = int(time.time() * 1000)
         ms = now if beat.ts is None else epoch_ms(beat.ts)
-        if ms is None or ms > now + MAX_FUTURE_MS:
-            raise IngestError(
-                400,
-                {
-                    "errors": [
-                        {
-                            "index": None,
-                            "field": "ts",
-                            "message": "ts needs a time zone and must not be in the future",
-                        }
-                    ]
-                },
-            )
+        problem = _ts_error(ms, now=now, retention_days=HEARTBEAT_RETENTION_DAYS, what="heartbeats")
+        if problem is not None:
+            raise IngestError(400, {"errors": [{"index": None, "field": "ts", "message": problem}]})
+        assert ms is not None
         payload = records.encode_heartbeat(
             tenant_id=device.tenant_id, site_id=device.site_id, device_id=device.id, ts_ms=ms
         )
@@ -367,10 +385,7 @@ class Ingest:
                 log.exception("ingest subscriber failed on a heartbeat")
 
     async def events(self, device: DeviceInfo, body: bytes) -> Accepted:
-        try:
-            batch = _EVENTS.decode(body)
-        except msgspec.DecodeError as exc:
-            raise _decode_error(exc, "events") from None
+        batch = _decode(_EVENTS, body, "events")
         if len(batch.events) > MAX_EVENTS:
             raise _error(413, f"a batch holds at most {MAX_EVENTS} events")
         if not batch.events:
@@ -407,7 +422,7 @@ class Ingest:
         return accepted
 
     def _validate_events(self, device: DeviceInfo, events: list[Event]) -> list[records.EventRow]:
-        latest = int(time.time() * 1000) + MAX_FUTURE_MS
+        now = int(time.time() * 1000)
         errors: list[dict[str, Any]] = []
         rows: list[records.EventRow] = []
         for index, event in enumerate(events):
@@ -458,14 +473,11 @@ class Ingest:
                     }
                 )
             ms = epoch_ms(event.ts)
-            if ms is None or ms > latest or ms < 0:
-                errors.append(
-                    {
-                        "index": index,
-                        "field": "ts",
-                        "message": "timestamp needs a time zone and must not be in the future",
-                    }
-                )
+            problem = _ts_error(
+                ms, now=now, retention_days=device.retention_days, what="this site's events"
+            )
+            if problem is not None:
+                errors.append({"index": index, "field": "ts", "message": problem})
             rows.append(
                 records.EventRow(event.type, sensor_id, ms or 0, attributes, event.snapshot)
             )

@@ -305,7 +305,8 @@ class MqttConsumer:
             return
         reply: dict[str, Any] = {"topic": msg.topic, "status": exc.status}
         if msg.topic.endswith(("/telemetry", "/events")):
-            with contextlib.suppress(msgspec.DecodeError):
+            # The payload was refused, perhaps for not being UTF-8: its batch id is a courtesy.
+            with contextlib.suppress(msgspec.DecodeError, UnicodeDecodeError):
                 reply["batch_id"] = _BATCH_REF.decode(msg.payload).batch_id
         if exc.retry_after is not None:
             reply["retry_after"] = exc.retry_after
