@@ -33,6 +33,7 @@ from backend.auth.tokens import bearer_token
 from backend.core.errors import AnjianError
 from backend.core.settings import Settings, load_settings
 from backend.jobs.broker import start_worker
+from backend.jobs.mail_outbox import MailRelay
 from backend.jobs.retention import retention_loop
 from backend.runtime import Runtime
 from backend.telemetry.http import ROUTES as ingest_routes
@@ -209,6 +210,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             sinks=[notification_sink(runtime.jobs.notify)],
         )
         relay.start()
+        mail_relay = MailRelay(runtime.sessions, runtime.jobs.deliver_mail)
+        mail_relay.start()
         app.state.alarms = alarms
         retention = asyncio.create_task(retention_loop(runtime), name="retention")
         consumer = await _start_mqtt(runtime)
@@ -222,6 +225,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             runtime.ingest.subscribers.remove(alarms)
             await alarms.stop()
             await relay.stop()
+            await mail_relay.stop()
             if worker is not None:
                 worker.stop()
             runtime.flusher.stop()

@@ -839,9 +839,12 @@ def _register_groups() -> None:
     """Command groups that live beside their domains."""
     from backend.cli_backup import backup
     from backend.cli_keys import keys
+    from backend.cli_users import member, user
 
     main.add_command(backup)
     main.add_command(keys)
+    main.add_command(user)
+    main.add_command(member)
 
 
 _register_groups()

@@ -32,6 +32,7 @@ from backend._demo_data import (
     build_plan,
 )
 from backend.auth import service as auth_service
+from backend.auth.members import add_member
 from backend.auth.models import Membership, User
 from backend.auth.principal import Principal
 from backend.oversight.service import create_regulator, gov_domain
@@ -173,17 +174,15 @@ class _Seeder:
     async def member(self, spec: TenantSpec, tenant_id: uuid.UUID, role: str) -> None:
         domain, email = tenant_domain(tenant_id), spec.email(role)
         if not await self._has_role(email, domain, role):
-            _, token = await auth_service.invite_user(
+            # Demo accounts are the operator's, made at the command line: they work at once.
+            await add_member(
                 self.rt.sessions,
-                self.rt.authz,
                 Principal.system(),
                 domain=domain,
                 email=email,
                 role=role,
+                password=PASSWORD,
                 log2_n=self.rt.log2_n,
-            )
-            await auth_service.accept_invitation(
-                self.rt.sessions, token=token, password=PASSWORD, log2_n=self.rt.log2_n
             )
             self.created += 1
         self.login(email, role, domain, spec.name)

@@ -14,8 +14,17 @@ from backend.alarms.models import (
 )
 from backend.alarms.permits import WorkPermit
 from backend.alarms.silences import Silence
-from backend.auth.models import AuthSession, AuthzState, CasbinRule, Invitation, Membership, User
+from backend.auth.models import (
+    AuthSession,
+    AuthzState,
+    CasbinRule,
+    Invitation,
+    LoginThrottle,
+    Membership,
+    User,
+)
 from backend.core.db import Base
+from backend.jobs.mail_outbox import MailOutboxMessage
 from backend.telemetry.models import Device, Sensor
 from privacy.audit import AuditEntry, AuditHead
 from privacy.checkpoints import AuditCheckpoint
@@ -37,6 +46,8 @@ __all__ = [
     "Device",
     "EscalationNotice",
     "Invitation",
+    "LoginThrottle",
+    "MailOutboxMessage",
     "Membership",
     "NotificationChannel",
     "NotificationDelivery",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from backend.alarms.broadcast import AlarmBroadcaster
 from backend.alarms.notify import Notifier
 from backend.auth.authz import Authorizer
+from backend.auth.throttle import Throttle
 from backend.auth.tokens import TokenCodec
 from backend.core.db import create_app_engine, create_owner_engine, make_sessionmaker
 from backend.core.objects import FileObjectStore
@@ -69,6 +70,11 @@ class Runtime:
     @cached_property
     def authz(self) -> Authorizer:
         return Authorizer(self.owner_engine)
+
+    @cached_property
+    def login_throttle(self) -> Throttle:
+        """Sign-in throttling policy and clock (its state is in the relational store)."""
+        return Throttle()
 
     @cached_property
     def clickhouse(self) -> ClickHouseClient:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from backend.auth import service as auth_service
 from backend.auth.authz import ENTERPRISE_ROLES
+from backend.auth.members import add_member
 from backend.auth.principal import Principal
 from backend.oversight.service import create_regulator
 from backend.runtime import Runtime
@@ -113,17 +114,16 @@ async def build_tenant(rt: Runtime, label: str, division: str, site_division: st
         if role == "owner":
             continue
         email = f"{role}.{tag}@example.cn"
-        _, token = await auth_service.invite_user(
+        # Made as the operator makes them at the command line (they work at once); the
+        # invitation flow has its own tests (tests/test_invitations.py).
+        await add_member(
             rt.sessions,
-            rt.authz,
             system,
             domain=domain,
             email=email,
             role=role,
+            password=PASSWORD,
             log2_n=rt.log2_n,
-        )
-        await auth_service.accept_invitation(
-            rt.sessions, token=token, password=PASSWORD, log2_n=rt.log2_n
         )
         world.users[role] = email
     return world

@@ -33,7 +33,8 @@ PLATFORM_ROLES = ("platform_admin",)
 ALL_ROLES = ENTERPRISE_ROLES + GOVERNMENT_ROLES + PLATFORM_ROLES
 
 # Objects: tenant, plan, site, zone, subscription, device, sensor, worker, membership,
-# telemetry, alarm, alarm_rule, audit, regulator. Actions: read, create, update, delete, "*".
+# telemetry, alarm, alarm_rule, audit, regulator, user (an account itself). Actions: read,
+# create, update, delete, "*".
 # "alarm update" is handling an alarm: acknowledge, dispatch, clear, close.
 _READ_OPERATIONS = ["site", "zone", "device", "sensor", "telemetry", "alarm", "alarm_rule"]
 ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
@@ -51,6 +52,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("alarm_rule", "*"),
         ("membership", "read"),
         ("membership", "create"),
+        ("membership", "delete"),
         ("audit", "read"),
     ],
     "operator": [
@@ -64,6 +66,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("worker", "read"),
         ("membership", "read"),
         ("membership", "create"),
+        ("membership", "delete"),
     ],
     "inspector": [*((o, "read") for o in _READ_OPERATIONS), ("worker", "read")],
     "analyst": [("site", "read"), ("telemetry", "read"), ("alarm", "read")],
@@ -72,6 +75,10 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("plan", "read"),
         ("subscription", "*"),
         ("regulator", "create"),
+        # Accounts, not their data: disabling and enabling them, and listing the platform's
+        # own administrators.
+        ("user", "update"),
+        ("membership", "read"),
     ],
 }
 

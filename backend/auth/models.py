@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Base, IdMixin
@@ -57,16 +57,61 @@ class AuthSession(IdMixin, Base):
     revoked_at: Mapped[datetime | None]
 
 
-class Invitation(IdMixin, Base):
+class Invitation(SealedRecord, IdMixin, Base):
+    """An offer of a role in a domain, addressed to an e-mail address, pending until accepted.
+
+    The token reaches only the invitee, by mail; only its SHA-256 is kept. The invitation is
+    bound to the address, not to an account: whoever proves the mailbox with the token either
+    creates the account (setting its first password) or, when the address already has an
+    account, must be signed in as that account to accept. No membership exists before then,
+    so an inviter gains nothing by inviting an address that belongs to someone else.
+    """
+
     __tablename__ = "invitations"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    email_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # Not unique: several domains may invite one address, and a re-invitation supersedes.
+    email_index: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     domain: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(32))
     token_hash: Mapped[bytes] = mapped_column(unique=True)
     invited_by: Mapped[uuid.UUID | None]
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
+    # Superseded by a newer invitation, cancelled, or voided when the member was removed.
+    revoked_at: Mapped[datetime | None]
+    # The account that accepted it (set on acceptance).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+    email = Sealed[str]("email_enc", index="email_index")
+
+
+class LoginThrottle(SealedRecord, IdMixin, Base):
+    """Failed sign-in pressure on one subject: an account (by address, known or not), a client
+    address, or the pair of both. Kept in the relational store so every server process sees
+    the same counts; see ``backend.auth.throttle`` for the policy.
+
+    ``subject`` (``account:<e-mail>``, ``address:<ip or /64>``, ``pair:<e-mail>|<address>``) is
+    sealed and found by its blind index, so the table lists neither addresses nor e-mails.
+    """
+
+    __tablename__ = "login_throttles"
+
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    subject_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # Failures counted, leaking away over time at the policy's rate (a leaky bucket).
+    level: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    # A pair whose address signed in successfully: the account-wide lock spares it.
+    familiar_until: Mapped[datetime | None]
+    # When the account's holder was told of the current lock (once per lock episode).
+    notified_at: Mapped[datetime | None]
+    # After this the row says nothing any more and may be deleted.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    subject = Sealed[str]("subject_enc", index="subject_index")
 
 
 class CasbinRule(Base):

@@ -1,10 +1,12 @@
-"""Sign-in, tokens, users, memberships and invitations: the only writers of auth tables."""
+"""Sign-in, tokens, users and memberships: the only writers of auth tables.
+
+Invitations live in ``backend.auth.invitations`` and member removal and account disabling in
+``backend.auth.members``; both build on the helpers here.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import uuid
 from datetime import timedelta
 
@@ -13,23 +15,33 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth import passwords
 from backend.auth.authz import (
-    GRANTABLE,
     Authorizer,
     bump_version,
     domain_kind,
     roles_for_domain,
 )
-from backend.auth.models import AuthSession, Invitation, Membership, User
+from backend.auth.models import AuthSession, Membership, User
 from backend.auth.principal import Grant, Principal
+from backend.auth.throttle import UNKNOWN_ADDRESS, Throttle
 from backend.auth.tokens import TokenClaims, TokenCodec
 from backend.core.db import utcnow
-from backend.core.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated
+from backend.core.errors import BadInput, Conflict, Forbidden, Unauthenticated
+from backend.jobs.mail_outbox import enqueue_mail
 from privacy.audit import Actor, record
 from tenants.divisions import covers
 from tenants.scope import Scope, unscoped_jurisdiction_tenants, unscoped_session
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-INVITATION_TTL = timedelta(days=7)
+SIGN_IN_FAILED = "wrong e-mail or password"
+# Casbin's wildcard action, read out in refusals: "*" on an object is every action on it.
+_ACTION_WORDS = {
+    "*": "manage",
+    "read": "read",
+    "create": "create",
+    "update": "change",
+    "delete": "delete",
+}
+_DEFAULT_THROTTLE = Throttle()
 
 
 def normalise_email(email: str) -> str:
@@ -39,9 +51,9 @@ def normalise_email(email: str) -> str:
     return value
 
 
-def check_password_strength(password: str) -> None:
-    if len(password) < passwords.MIN_PASSWORD_LENGTH:
-        raise BadInput(f"passwords need at least {passwords.MIN_PASSWORD_LENGTH} characters")
+def check_password_strength(password: str, email: str | None = None) -> None:
+    """The password policy (NIST SP 800-63B; see ``backend.auth.passwords``)."""
+    passwords.check_password(password, email=email)
 
 
 def check_role(domain: str, role: str) -> None:
@@ -60,10 +72,42 @@ def may(authz: Authorizer, principal: Principal, domain: str, obj: str, action: 
     return principal.id is not None and authz.allowed(str(principal.id), domain, obj, action)
 
 
-def require(authz: Authorizer, principal: Principal, domain: str, obj: str, action: str) -> None:
-    """The permission check of every service operation; the scope has already found the object."""
+def require(
+    authz: Authorizer,
+    principal: Principal,
+    domain: str,
+    obj: str,
+    action: str,
+    *,
+    operation: str | None = None,
+) -> None:
+    """The permission check of every service operation; the scope has already found the object.
+
+    The refusal names the caller's role and what was refused: ``operation`` when the caller
+    describes it ("create notification channels"), else the action and object, with Casbin's
+    wildcard action read as "manage" (every action on the object) rather than printed as "*".
+    """
     if not may(authz, principal, domain, obj, action):
-        raise Forbidden(f"your role may not {action} {obj} here")
+        role = principal.role_in(domain)
+        who = f"your role {role}" if role else "you"
+        what = operation or f"{_ACTION_WORDS.get(action, action)} {obj.replace('_', ' ')}"
+        raise Forbidden(f"{who} may not {what} in {domain}")
+
+
+def domain_in_scope(scope: Scope, domain: str) -> bool:
+    if domain.startswith("tenant:"):
+        try:
+            return uuid.UUID(domain.removeprefix("tenant:")) in scope.tenant_ids
+        except ValueError:
+            return False
+    if domain.startswith("gov:"):
+        return any(covers(j, domain.removeprefix("gov:")) for j in scope.jurisdictions)
+    return False
+
+
+async def find_user(session: AsyncSession, email: str) -> User | None:
+    """The account of a normalised address, if there is one."""
+    return await session.scalar(select(User).where(await User.email.matches(session, email)))
 
 
 async def create_user(
@@ -77,9 +121,8 @@ async def create_user(
 ) -> User:
     address = normalise_email(email)
     if password is not None:
-        check_password_strength(password)
-    taken = await User.email.matches(session, address)
-    if await session.scalar(select(User.id).where(taken)) is not None:
+        check_password_strength(password, address)
+    if await find_user(session, address) is not None:
         raise Conflict(f"a user with e-mail {address} already exists")
     user = User(
         email=address,
@@ -93,8 +136,16 @@ async def create_user(
 
 
 async def grant_membership(
-    session: AsyncSession, *, user: User, domain: str, role: str, actor: Actor
+    session: AsyncSession,
+    *,
+    user: User,
+    domain: str,
+    role: str,
+    actor: Actor,
+    granted_by: uuid.UUID | None = None,
 ) -> Membership:
+    """Give ``user`` ``role`` in ``domain`` (or change the role held there); ``granted_by`` is
+    who offered it when that is not the actor (an invitation accepted by its invitee)."""
     check_role(domain, role)
     existing = await session.scalar(
         select(Membership).where(Membership.user_id == user.id, Membership.domain == domain)
@@ -107,7 +158,8 @@ async def grant_membership(
         membership = existing
         detail = {"role": role, "previous_role": old}
     else:
-        granted_by = uuid.UUID(actor.id) if actor.kind == "user" and actor.id else None
+        if granted_by is None and actor.kind == "user" and actor.id:
+            granted_by = uuid.UUID(actor.id)
         membership = Membership(user_id=user.id, domain=domain, role=role, granted_by=granted_by)
         session.add(membership)
         detail = {"role": role}
@@ -125,6 +177,18 @@ async def grant_membership(
     return membership
 
 
+def _lock_notice(until_text: str) -> str:
+    return (
+        "您的安监平台账户因多次登录失败已被暂时锁定，"
+        f"将于 {until_text}（UTC）解除。如果不是您本人在尝试登录，请尽快联系管理员；"
+        "您的密码没有泄露，锁定期间无法用它登录。\n\n"
+        "Your Anjian account was locked for a short while after repeated failed sign-in "
+        f"attempts; the lock ends at {until_text} (UTC). If it was not you trying to sign in, "
+        "tell your administrator. Your password was not revealed, and it cannot be used "
+        "while the lock lasts.\n"
+    )
+
+
 async def login(
     maker: async_sessionmaker[AsyncSession],
     codec: TokenCodec,
@@ -132,43 +196,82 @@ async def login(
     email: str,
     password: str,
     log2_n: int,
+    client_address: str | None = None,
+    throttle: Throttle | None = None,
 ) -> str:
+    """A token for a right e-mail and password; ``Unauthenticated`` otherwise, the same answer
+    and the same scrypt work whether the address is unknown, invited but not yet accepted,
+    disabled, or its password wrong; ``RateLimited`` while the throttle holds the attempt."""
+    throttle = throttle or _DEFAULT_THROTTLE
+    address = client_address or UNKNOWN_ADDRESS
     try:
-        address = normalise_email(email)
+        subject = normalise_email(email)
     except BadInput:
-        raise Unauthenticated("wrong e-mail or password") from None
-    async with maker() as session, session.begin():
-        user = await session.scalar(select(User).where(await User.email.matches(session, address)))
-        if user is None:
-            passwords.burn_time(password, log2_n)
-            ok = False
-        else:
-            ok = not user.disabled and passwords.verify_password(password, user.password_hash)
-        if not ok:
-            await record(
-                session,
-                Actor("anonymous"),
-                "auth.sign_in_failed",
-                object_type="user",
-                object_id=None if user is None else user.id,
-            )
-        else:
-            assert user is not None
+        subject = email.strip().lower()[:254]  # throttled like any address, never an account
+    # 1. Count the attempt first (a short transaction of its own), so neither parallel requests
+    #    nor a lock can be raced; refused attempts never reach the password check.
+    async with unscoped_session(maker) as session, session.begin():
+        attempt = await throttle.admit(session, email=subject, address=address)
+        user = await find_user(session, subject)
+        user_id = None if user is None else user.id
+        stored = None if user is None else user.password_hash
+        usable = user is not None and not user.disabled
+        user_email = None if user is None else user.email
+    # 2. Exactly one password check's work, whatever the account (passwords.verify_password
+    #    burns the same scrypt cost for a missing hash).
+    verified = passwords.verify_password(password, stored, log2_n)
+    ok = verified and usable
+    # 3. Settle: a session and a clean slate, or the failure recorded and the holder told.
+    async with unscoped_session(maker) as session, session.begin():
+        attempt = await throttle.reload(session, attempt)
+        if ok:
+            assert user_id is not None
+            throttle.succeeded(attempt)
             auth_session = AuthSession(
-                user_id=user.id, expires_at=utcnow() + timedelta(seconds=codec.ttl_seconds)
+                user_id=user_id, expires_at=utcnow() + timedelta(seconds=codec.ttl_seconds)
             )
             session.add(auth_session)
             await session.flush()
             await record(
                 session,
-                Actor("user", str(user.id)),
+                Actor("user", str(user_id)),
                 "auth.sign_in",
                 object_type="user",
-                object_id=user.id,
+                object_id=user_id,
             )
+        else:
+            await record(
+                session,
+                Actor("anonymous"),
+                "auth.sign_in_failed",
+                object_type="user",
+                object_id=user_id,
+            )
+            until = throttle.lock_to_report(attempt)
+            if until is not None:
+                # Audited whether or not an account has the address (the trail is not the
+                # caller's to read); mailed only to a holder.
+                await record(
+                    session,
+                    Actor.system(),
+                    "auth.sign_in_locked",
+                    object_type="user",
+                    object_id=user_id,
+                    detail={"until": until.isoformat(), "by": sorted(attempt.locked)},
+                )
+                if user_email is not None:
+                    text = until.strftime("%Y-%m-%d %H:%M:%S")
+                    await enqueue_mail(
+                        session,
+                        to=user_email,
+                        subject="安监平台账户已临时锁定 / Anjian account temporarily locked",
+                        body=_lock_notice(text),
+                        idempotency_key=f"sign-in-lock:{attempt.account.id}:{until.isoformat()}",
+                    )
+            await throttle.purge(session)
     if not ok:
-        raise Unauthenticated("wrong e-mail or password")
-    return codec.issue(TokenClaims(auth_session.id, user.id))
+        raise Unauthenticated(SIGN_IN_FAILED)
+    return codec.issue(TokenClaims(auth_session.id, user_id))
 
 
 async def revoke_token(maker: async_sessionmaker[AsyncSession], principal: Principal) -> None:
@@ -227,98 +330,3 @@ async def resolve_token(
         scope = await scope_for_grants(session, grants)
         await authz.ensure_fresh(session)
     return Principal("user", user.id, user.email, grants, scope, auth_session.id)
-
-
-def _token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
-async def invite_user(
-    maker: async_sessionmaker[AsyncSession],
-    authz: Authorizer,
-    principal: Principal,
-    *,
-    domain: str,
-    email: str,
-    role: str,
-    log2_n: int,
-) -> tuple[User, str]:
-    """Give ``email`` a role in ``domain`` (creating the account); returns a one-time token."""
-    check_role(domain, role)
-    inviter_role = principal.role_in(domain)
-    if principal.kind != "system":
-        if inviter_role is None or not _domain_in_scope(principal.scope, domain):
-            raise NotFound(f"domain {domain} not found")
-        require(authz, principal, domain, "membership", "create")
-        if role not in GRANTABLE.get(inviter_role, ()):
-            raise Forbidden(f"a {inviter_role} may not grant the role {role}")
-    token = secrets.token_urlsafe(32)
-    actor = principal.actor(domain)
-    async with unscoped_session(maker) as session, session.begin():
-        user = await session.scalar(
-            select(User).where(await User.email.matches(session, normalise_email(email)))
-        )
-        if user is not None and principal.kind != "system":
-            held = await session.scalar(
-                select(Membership.role).where(
-                    Membership.user_id == user.id, Membership.domain == domain
-                )
-            )
-            # Re-inviting changes a member's role: only someone who could grant the role the
-            # member holds now may do that (a safety manager cannot demote an owner).
-            if held is not None and held not in GRANTABLE.get(inviter_role or "", ()):
-                raise Forbidden(f"a {inviter_role} may not change the role of a {held}")
-        if user is None:
-            user = await create_user(
-                session, email=email, password=None, actor=actor, log2_n=log2_n
-            )
-        await grant_membership(session, user=user, domain=domain, role=role, actor=actor)
-        session.add(
-            Invitation(
-                user_id=user.id,
-                domain=domain,
-                role=role,
-                token_hash=_token_hash(token),
-                invited_by=principal.id,
-                expires_at=utcnow() + INVITATION_TTL,
-            )
-        )
-    return user, token
-
-
-def _domain_in_scope(scope: Scope, domain: str) -> bool:
-    if domain.startswith("tenant:"):
-        return uuid.UUID(domain.removeprefix("tenant:")) in scope.tenant_ids
-    if domain.startswith("gov:"):
-        return any(covers(j, domain.removeprefix("gov:")) for j in scope.jurisdictions)
-    return False
-
-
-async def accept_invitation(
-    maker: async_sessionmaker[AsyncSession], *, token: str, password: str, log2_n: int
-) -> User:
-    check_password_strength(password)
-    async with maker() as session, session.begin():
-        invitation = await session.scalar(
-            select(Invitation).where(Invitation.token_hash == _token_hash(token))
-        )
-        if (
-            invitation is None
-            or invitation.accepted_at is not None
-            or invitation.expires_at <= utcnow()
-        ):
-            raise NotFound("the invitation does not exist, was used, or has expired")
-        user = await session.get(User, invitation.user_id)
-        assert user is not None
-        if user.password_hash is None:
-            user.password_hash = passwords.hash_password(password, log2_n)
-        invitation.accepted_at = utcnow()
-        await record(
-            session,
-            Actor("user", str(user.id)),
-            "invitation.accept",
-            domain=invitation.domain,
-            object_type="user",
-            object_id=user.id,
-        )
-    return user

@@ -53,6 +53,9 @@ class Settings:
     webhook_allow_networks: tuple[Network, ...] = ()
     # Whether anonymous callers may introspect the GraphQL schema (signed-in users always may).
     public_introspection: bool = False
+    # Reverse proxies whose X-Forwarded-For names the client (sign-in throttling keys on the
+    # client's address); none by default, so the header is ignored unless a deployment says.
+    trusted_proxies: tuple[Network, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -230,4 +233,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         public_introspection=_flag(
             "ANJIAN_GRAPHQL_PUBLIC_INTROSPECTION", values.get("ANJIAN_GRAPHQL_PUBLIC_INTROSPECTION")
         ),
+        trusted_proxies=_networks("ANJIAN_TRUSTED_PROXIES", values.get("ANJIAN_TRUSTED_PROXIES")),
     )
