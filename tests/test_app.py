@@ -383,3 +383,18 @@ async def test_internal_error_while_resolving_the_caller_is_opaque(
     assert_opaque(response.text)
     body = json.loads(response.text)
     assert "errors" in body or "detail" in body
+
+
+async def test_graphiql_fonts_are_files_the_csp_allows(api: GraphQLClient) -> None:
+    """The vendored stylesheet embeds its fonts as data: URLs, which the CSP refuses; the page
+    loads the derived stylesheet, whose fonts are files of the server's own."""
+    from portal.graphiql_fonts import FOLDER, SOURCE, TARGET, extract_fonts
+
+    css, fonts = extract_fonts((FOLDER / SOURCE).read_text(encoding="utf-8"))
+    assert (FOLDER / TARGET).read_text(encoding="utf-8") == css  # regenerated, not hand-edited
+    assert "data:font" not in css and len(fonts) > 10
+    page = (await api.http.get("/graphql", headers={"Accept": "text/html"})).text
+    assert f"/static/graphiql/{TARGET}" in page and SOURCE not in page
+    for name, data in list(fonts.items())[:3]:
+        served = await api.http.get(f"/static/graphiql/{name}")
+        assert served.status_code == 200 and served.content == data

@@ -4,8 +4,9 @@
 // Deliberately unlike strawberry's template:
 // - the query, variables and headers are never read from URL parameters: a link could
 //   otherwise open the page with an attacker's mutation ready to run, or plant headers;
-// - headers are not persisted (shouldPersistHeaders: false), so a bearer token typed into
-//   the Headers pane does not stay in localStorage for any later script or user to read;
+// - headers are not persisted (shouldPersistHeaders: false, and the storage below drops them
+//   from the history too), so a bearer token typed into the Headers pane does not stay in
+//   localStorage for any later script or user of the browser to read;
 // - no CSRF cookie is read or sent: GraphiQL authenticates with the Authorization header.
 "use strict";
 
@@ -38,6 +39,62 @@ mutation Login {
     return parsed.toString();
   }
 
+  // shouldPersistHeaders: false keeps the Headers pane out of storage, but GraphiQL 3.8's
+  // history ("graphiql:queries", favourites) still saves each run's headers. Every value
+  // GraphiQL stores passes through here with its headers dropped, and what an earlier page
+  // (which persisted headers) left behind is scrubbed once on load.
+  const NAMESPACE = "graphiql:";
+
+  function withoutHeaders(value) {
+    if (Array.isArray(value)) {
+      return value.map(withoutHeaders);
+    }
+    if (value && typeof value === "object") {
+      const copy = {};
+      for (const key of Object.keys(value)) {
+        copy[key] = key === "headers" ? null : withoutHeaders(value[key]);
+      }
+      return copy;
+    }
+    return value;
+  }
+
+  function scrub(text) {
+    try {
+      return JSON.stringify(withoutHeaders(JSON.parse(text)));
+    } catch (_notJson) {
+      return text;
+    }
+  }
+
+  const storage = {
+    getItem: (key) => window.localStorage.getItem(key),
+    setItem: (key, value) =>
+      window.localStorage.setItem(
+        key,
+        key === NAMESPACE + "headers" ? "" : scrub(String(value)),
+      ),
+    removeItem: (key) => window.localStorage.removeItem(key),
+    get length() {
+      return Object.keys(window.localStorage).filter((k) => k.startsWith(NAMESPACE)).length;
+    },
+    clear() {
+      for (const key of Object.keys(window.localStorage)) {
+        if (key.startsWith(NAMESPACE)) {
+          window.localStorage.removeItem(key);
+        }
+      }
+    },
+  };
+
+  for (const key of Object.keys(window.localStorage)) {
+    if (key === NAMESPACE + "headers") {
+      window.localStorage.removeItem(key);
+    } else if (key.startsWith(NAMESPACE)) {
+      storage.setItem(key, window.localStorage.getItem(key));
+    }
+  }
+
   const fetcher = GraphiQL.createFetcher({
     url: fetchURL,
     subscriptionUrl: webSocketUrl(fetchURL),
@@ -53,6 +110,7 @@ mutation Login {
       inputValueDeprecation: true,
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: false,
+      storage: storage,
     });
   }
 
