@@ -131,8 +131,13 @@ construction wind_speed      -                  10.7:- 10.8:YELLOW 12:ORANGE 19.
 # Foundation pit: 70/85/100 % of a 30 mm control value, either direction.
 construction displacement    -                  0:- 20.9:- 21:YELLOW 25.5:ORANGE 30:RED
 construction displacement    -                  -20.9:- -21:YELLOW -30:RED
-# 煤矿安全规程 第六百五十五条: above 26 °C shorten hours, above 30 °C stop work.
-mining       temperature     -                  25.9:- 26:ORANGE 30:RED
+# 煤矿安全规程 第六百五十五条: at working faces above 26 °C shorten hours, above 30 °C stop
+# work; machine chambers (substations, hoist chambers: every other zone) 30 and 34 °C.
+mining       temperature     zone=working_face  25.9:- 26:ORANGE 30:RED
+mining       temperature     zone=hoisting      29.9:- 30:ORANGE 33.9:ORANGE 34:RED
+mining       temperature     zone=general       29.9:- 30:ORANGE 34:RED
+mining       temperature     zone=return_airway 29.9:- 30:ORANGE 34:RED
+mining       temperature     -                  29.9:- 30:ORANGE 34:RED
 # 煤矿安全规程 第一百三十六条: airflow at a working face 0.25–4 m/s.
 mining       wind_speed      zone=working_face  0.3:- 0.25:RED 3.9:- 4:RED
 """
@@ -171,6 +176,19 @@ def test_reading_reaches_the_expected_level(
 ) -> None:
     hit = reached(industry, kind, value, **where)
     assert (hit.severity if hit else None) is expected
+
+
+def test_the_working_face_temperature_rule_applies_only_at_working_faces() -> None:
+    """煤矿安全规程 第六百五十五条 sets 26/30 °C for working faces and 30/34 °C for machine
+    chambers: a hoist room or a substation at 28 °C is within its limit."""
+    face = reached("mining", "temperature", 28.0, zone_kind="working_face")
+    assert face is not None and face.severity is ORANGE
+    for zone_kind in ("hoisting", "general", None):
+        assert reached("mining", "temperature", 28.0, zone_kind=zone_kind) is None, zone_kind
+        chamber = reached("mining", "temperature", 36.0, zone_kind=zone_kind)
+        assert chamber is not None and chamber.severity is RED
+    rules = library.library().indicator_rules("mining", "temperature", zone_kind="working_face")
+    assert "第六百五十五条" in next(r for r in rules if r.name == "limits").spec.standard
 
 
 def test_methane_levels_are_named_as_in_the_regulation() -> None:
@@ -475,6 +493,20 @@ BROKEN: list[tuple[str, str, str | Callable[[dict[str, Any]], object], object, s
     ("stale-mismatch", "generic", "indicators.tilt.rules.0.params.seconds", 5, "differs from"),
     ("missing-event", "wearables", lambda d: d["events"].pop("ppe.no_vest"), None, "ppe.no_vest"),
     ("events-elsewhere", "mining", "events", {}, "event rules belong in wearables.json"),
+    (
+        "rate-span-too-long",
+        "construction",
+        "indicators.displacement.rules.1.params.min_span_s",
+        86400,
+        "must be shorter than window_s",
+    ),
+    (
+        "rate-no-readings",
+        "construction",
+        "indicators.displacement.rules.1.params.min_readings",
+        0,
+        "must be above 0",
+    ),
 ]
 
 

@@ -262,25 +262,102 @@ def test_manual_release_lets_a_persisting_condition_raise_again() -> None:
 # -- rate of change --------------------------------------------------------------------------
 
 
-def test_rate_of_change_fires_above_the_rate_and_clears_below_it() -> None:
+def test_rate_of_change_fires_on_a_steady_rise_and_clears_when_it_levels_off() -> None:
     spec = RuleSpec(
         RuleKind.RATE_OF_CHANGE,
         params={"max_per_minute": 10.0, "window_s": 60, "severity": "YELLOW"},
     )
     rig = Rig(spec)
-    assert rig.read((0, 0.0), (30, 2.0)) == []  # 4 per minute
-    [signal] = rig.read((60, 20.0))  # 20 over the 60 s window
-    assert (signal.kind, signal.severity, signal.value) == ("raise", Severity.YELLOW, 20.0)
-    assert rig.read((90, 21.0)) == []  # 19 per minute since t=30: still fast, no repeat
-    [clear] = rig.read((150, 21.0))  # flat over the last minute
-    assert (clear.kind, clear.ts_ms) == ("clear", at(150))
+    assert rig.read(*((t, 5.0) for t in range(0, 60))) == []  # flat for a minute
+    # Rising at 20 per minute from t=60: the window's slope passes 10/min within it.
+    signals = rig.read(*((60 + t, 5.0 + t / 3) for t in range(1, 61)))
+    [signal] = signals
+    assert (signal.kind, signal.severity) == ("raise", Severity.YELLOW)
+    assert at(60) < signal.ts_ms <= at(120)
+    assert 10.0 < signal.value <= 20.5
+    # Level again at the top: once the window is mostly flat, it clears.
+    [clear] = rig.read(*((120 + t, 25.0) for t in range(1, 61)))
+    assert clear.kind == "clear" and clear.ts_ms <= at(180)
 
 
 def test_rate_of_change_at_exactly_the_limit_does_not_fire() -> None:
     spec = RuleSpec(RuleKind.RATE_OF_CHANGE, params={"max_per_minute": 10.0, "window_s": 60})
     rig = Rig(spec)
-    assert rig.read((0, 0.0), (60, 10.0)) == []
-    assert kinds(rig.read((120, 30.0))) == ["raise"]
+    assert rig.read(*((t, t / 6) for t in range(0, 180))) == []  # exactly 10 per minute
+    assert kinds(rig.read(*((180 + t, 30.0 + t / 2) for t in range(1, 61)))) == ["raise"]
+
+
+def test_two_noisy_readings_are_no_rate() -> None:
+    """A jump between two readings a few seconds apart is noise until the window has data:
+    the old two-point estimate made 0.1 mm over 5 s a 1.2 mm/min "rate"."""
+    spec = RuleSpec(RuleKind.RATE_OF_CHANGE, params={"max_per_minute": 1.0, "window_s": 600})
+    rig = Rig(spec)
+    assert rig.read((0, 0.0), (5, 3.0), (10, 0.0), (15, 3.0)) == []
+    # Only once readings span half the window (the default minimum) is there a rate.
+    assert rig.read(*((20 + 5 * i, 0.0) for i in range(50))) == []
+    assert kinds(rig.read(*((270 + 5 * i, 2.0 * i) for i in range(1, 60)))) == ["raise"]
+
+
+def displacement_rate() -> RuleSpec:
+    """The library's foundation-pit rate rule: 3 mm/d over 24 h (GB 50497-2019)."""
+    from backend.alarms.library import default_rules
+
+    specs = default_rules("construction", "displacement", zone_kind="foundation_pit")
+    return next(s for s in specs if s.kind is RuleKind.RATE_OF_CHANGE)
+
+
+def pit_signal(days: float, seed: int, ramp_mm_per_day: float = 0.0, ramp_from_day: float = 0.0):
+    """Displacement every 5 s: the demo's noise (a mean-reverting walk, σ 0.1 mm a reading,
+    the occasional wild reading) around 2 mm, plus a ramp from ``ramp_from_day``."""
+    import random
+
+    rng = random.Random(seed)
+    value = 2.0
+    for i in range(round(days * 86400 / 5)):
+        t = 5 * i
+        value += 0.3 * (2.0 - value) + rng.gauss(0.0, 0.1)
+        ramp = max(0.0, t / 86400 - ramp_from_day) * ramp_mm_per_day
+        wild = rng.random() < 1e-4  # a glitch: a reading 10 mm off
+        yield t, value + ramp + (10.0 if wild else 0.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_noisy_displacement_inside_its_band_never_fires(seed: int) -> None:
+    rig = Rig(displacement_rate())
+    points = list(pit_signal(3.0, seed))
+    assert max(abs(v) for _, v in points) < 21  # inside the band of the threshold levels
+    assert rig.batch(points) == []
+
+
+def test_a_real_displacement_ramp_fires_within_the_window() -> None:
+    rig = Rig(displacement_rate())
+    # Quiet for a day, then the wall moves 6 mm/d (twice the rate alarm).
+    signals = rig.batch(list(pit_signal(2.5, seed=4, ramp_mm_per_day=6.0, ramp_from_day=1.0)))
+    [signal] = signals
+    assert signal.kind == "raise" and signal.severity is Severity.ORANGE
+    assert at(86400) < signal.ts_ms <= at(2 * 86400)  # within the 24 h window of the start
+    assert 0.00208333 < signal.value < 6.0 / 1440  # mm/min, no more than the ramp itself
+
+
+def test_a_slow_creep_below_the_rate_limit_does_not_fire() -> None:
+    rig = Rig(displacement_rate())
+    assert rig.batch(list(pit_signal(3.0, seed=5, ramp_mm_per_day=2.0))) == []
+
+
+def test_a_wild_reading_does_not_make_a_rate() -> None:
+    """Hourly readings, one of them 50 mm off: a least-squares slope through them would be
+    12 mm/d; the median of the pairwise slopes ignores it."""
+    rig = Rig(displacement_rate())
+    points = [(3600 * h, 2.0 + (50.0 if h == 30 else 0.0)) for h in range(48)]
+    assert rig.batch(points) == []
+
+
+def test_a_gap_leaves_no_rate_until_the_window_fills_again() -> None:
+    spec = RuleSpec(RuleKind.RATE_OF_CHANGE, params={"max_per_minute": 1.0, "window_s": 600})
+    rig = Rig(spec)
+    assert rig.read(*((5 * i, 0.0) for i in range(120))) == []
+    # Back after an hour 30 units higher: no rate across the gap, and none from a few points.
+    assert rig.read(*((4200 + 5 * i, 30.0) for i in range(10))) == []
 
 
 # -- stale -----------------------------------------------------------------------------------

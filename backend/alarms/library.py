@@ -15,9 +15,15 @@ by the gas variant (same name replaces); across layers the first layer naming a 
 an industry replaces the generic ``limits`` and inherits the generic ``stale`` rule.
 
 ``params`` are the engine's (backend/alarms/engine.py): stale ``seconds``; rate_of_change
-``max_per_minute``, ``clear_below``, ``window_s``; event ``event_type`` and ``clear_after_s``
-(absent: cleared by people); presence ``max_seconds`` and ``zone_kind``. Files are checked once,
-at load: a broken one raises ``IndicatorLibraryError`` naming the file and the place in it.
+``max_per_minute``, ``clear_below``, ``window_s`` and the data the estimate needs first,
+``min_span_s`` (default half the window) and ``min_readings`` (default 5); event ``event_type``
+and ``clear_after_s`` (absent: cleared by people); presence ``max_seconds`` and ``zone_kind``.
+Files are checked once, at load: a broken one raises ``IndicatorLibraryError`` naming the
+file and the place in it.
+
+A rule applies where its standard applies it: a value the standard sets for one kind of place
+(the 26/30 °C of a coal working face, the 4 m/s of its airflow) lives in that zone kind's
+``by_zone_kind`` variant, and the entry's base rules hold what applies to every other zone.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class Level:
 
 class RuleKind(enum.StrEnum):
     THRESHOLD = "threshold"
-    RATE_OF_CHANGE = "rate_of_change"  # |Δvalue| / Δt over a window
+    RATE_OF_CHANGE = "rate_of_change"  # |slope| over a window (robust: Theil–Sen)
     STALE = "stale"  # no reading for N seconds
     EVENT = "event"  # camera / wearable event types
     OFFLINE = "offline"  # a device silent (no reading, event or heartbeat) for N seconds

@@ -235,6 +235,11 @@ def _check_single(
         param("max_per_minute", equals=level.setpoint)
         param("clear_below", equals=level.clear_at, required=False)
         param("window_s")
+        param("min_span_s", required=False)
+        param("min_readings", required=False)
+        if float(params.get("min_span_s", 0)) >= float(params["window_s"]):
+            # The estimate runs over the window's closed slots: they never span all of it.
+            ctx.fail(f"{where}.params.min_span_s", "must be shorter than window_s")
     elif kind is RuleKind.OFFLINE:
         if level.severity is not Severity.BLUE or level.clear_at != level.setpoint:
             ctx.fail(where, "an offline level is BLUE with clear_at equal to its setpoint")
