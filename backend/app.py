@@ -24,7 +24,9 @@ from strawberry.litestar import make_graphql_controller
 from backend.alarms.notify import notification_sink
 from backend.alarms.pipeline import AlarmPipeline
 from backend.alarms.relay import OutboxRelay
+from backend.api.errors import log_unhandled
 from backend.api.headers import security_headers
+from backend.api.http_body import StrictRequestBody
 from backend.api.schema import build_schema
 from backend.auth import service as auth_service
 from backend.auth.context import RequestContext
@@ -76,7 +78,8 @@ async def graphql_context(scope: LitestarScope) -> AsyncGenerator[RequestContext
 
 
 class GraphQLController(
-    make_graphql_controller(build_schema(), path="/graphql", context_getter=graphql_context)
+    StrictRequestBody,
+    make_graphql_controller(build_schema(), path="/graphql", context_getter=graphql_context),
 ):
     """Serves GraphiQL from the project's own assets: government networks are often air-gapped."""
 
@@ -243,5 +246,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
         middleware=[security_headers],
+        after_exception=[log_unhandled],
         debug=False,
     )

@@ -10,7 +10,10 @@ what each audience gets to see of it.
   audience from ``classes``;
 - the *kind* says how a treatment is carried out on the value (a name is masked ``张*``, a
   mobile ``138****1234``, free text by PII detection, a point generalised to a grid cell);
-- overrides change one audience's treatment for one field.
+- overrides change one audience's treatment for one field;
+- ``at_rest=seal`` or ``at_rest=mask`` says how a free-text column that may carry personal
+  data is stored: sealed (encrypted under the tenant's data key, ``privacy.crypto``) or with
+  the personal data PII detection finds in it masked on write (``privacy.freetext``).
 
 Audiences: the enterprise roles (``owner``, ``safety_manager``, ``operator``, ``viewer``),
 ``government`` (regulators, within their jurisdiction), ``public`` and ``platform`` (the
@@ -31,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from backend.core.errors import ConfigurationError
+from backend.core.errors import BadInput, ConfigurationError
 from privacy import masking, pii
 
 
@@ -50,6 +53,13 @@ class Treatment(enum.StrEnum):
     GENERALIZE = "generalize"
     SUPPRESS = "suppress"
     AGGREGATE = "aggregate"  # only in aggregates with small cells withheld; never row by row
+
+
+class AtRest(enum.StrEnum):
+    """How a free-text column that may carry personal data is stored."""
+
+    SEAL = "seal"  # encrypted whole: the text is needed as written (a permit's contacts)
+    MASK = "mask"  # identifiers masked on write: the record needs the text, not the numbers
 
 
 class Kind(enum.StrEnum):
@@ -86,6 +96,7 @@ class Policy:
     data_class: DataClass
     kind: Kind
     treatments: Mapping[str, Treatment] = field(default_factory=dict)
+    at_rest: AtRest | None = None
 
     def treatment(self, audience: str) -> Treatment:
         return self.treatments[audience]
@@ -133,8 +144,17 @@ def _parse_entry(
             raise ConfigurationError(f"privacy catalog {where}: unknown kind {rest[0]!r}") from None
         rest = rest[1:]
     treatments = dict(defaults[data_class.value])
+    at_rest: AtRest | None = None
     for override in rest:
         audience, _, value = override.partition("=")
+        if audience == "at_rest":
+            try:
+                at_rest = AtRest(value)
+            except ValueError:
+                raise ConfigurationError(
+                    f"privacy catalog {where}: at_rest is seal or mask, not {value!r}"
+                ) from None
+            continue
         if audience not in AUDIENCES:
             raise ConfigurationError(f"privacy catalog {where}: unknown audience {audience!r}")
         try:
@@ -143,7 +163,7 @@ def _parse_entry(
             raise ConfigurationError(
                 f"privacy catalog {where}: unknown treatment {value!r}"
             ) from None
-    return Policy(data_class, kind, treatments)
+    return Policy(data_class, kind, treatments, at_rest)
 
 
 def parse_catalog(text: str) -> Catalog:
@@ -222,7 +242,8 @@ def apply(
         if masker is not None and isinstance(value, str):
             try:
                 return masker(value)
-            except ValueError:  # not the shape the masker expects: withhold it entirely
+            # Not the shape the masker expects (maskers refuse with BadInput): withhold it.
+            except (ValueError, BadInput):
                 return _withheld(value)
         if kind in (Kind.POINT, Kind.TIME):
             return apply(policy, Treatment.GENERALIZE, value, pseudonym_key)

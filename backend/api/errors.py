@@ -1,26 +1,36 @@
-"""Map errors to GraphQL ``extensions.code`` in one place.
+"""Map errors to GraphQL ``extensions.code`` and log them as what they are, in one place.
 
 Our own errors carry their code; GraphQL validation and coercion errors are the caller's input
-(``BAD_USER_INPUT``); anything else is logged and answered with an opaque message.
+(``BAD_USER_INPUT``); anything else is a fault, logged with its traceback and answered with an
+opaque message. A caller's mistake (a wrong password, an id not found, a bad range) is one
+INFO line; being throttled or over a limit one WARNING line: ERROR stays for faults, so an
+operator watching ERROR sees only what needs fixing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from backend.core.errors import AnjianError, ScopeRequired
 
 log = logging.getLogger("anjian.api")
 
+INTERNAL = "INTERNAL_SERVER_ERROR"
+# Refusals that say something about load or abuse rather than one caller's typo.
+_WARNING_CODES = frozenset({"RATE_LIMITED", "QUERY_TOO_COSTLY", "LIMIT_EXCEEDED"})
+
 
 def code_for(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, ScopeRequired):
-        return "INTERNAL_SERVER_ERROR"
+        return INTERNAL
     if isinstance(original, AnjianError):
         return original.code
     if original is None or isinstance(original, GraphQLError):
@@ -28,7 +38,33 @@ def code_for(error: GraphQLError) -> str:
         source = original if isinstance(original, GraphQLError) else error
         existing = (source.extensions or {}).get("code")
         return str(existing) if existing else "BAD_USER_INPUT"
-    return "INTERNAL_SERVER_ERROR"
+    if error.path is None and isinstance(original, ValueError | TypeError):
+        # Before execution (no path) the only code that runs is a scalar parsing the
+        # caller's literal or variable: its ValueError is a refusal of that input.
+        return "BAD_USER_INPUT"
+    return INTERNAL
+
+
+def log_error(error: GraphQLError) -> None:
+    code = code_for(error)
+    where = ".".join(str(p) for p in error.path) if error.path else "request"
+    if code == INTERNAL:
+        log.error("unhandled error in %s", where, exc_info=error.original_error)
+    elif code in _WARNING_CODES:
+        log.warning("GraphQL %s in %s: %s", code, where, error.message)
+    else:
+        log.info("GraphQL %s in %s: %s", code, where, error.message)
+
+
+class Schema(strawberry.Schema):
+    """Strawberry logs every error at ERROR with a stack trace (``process_errors``, its
+    documented hook); ours logs each at its level."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            log_error(error)
 
 
 class ErrorCodes(SchemaExtension):
@@ -39,12 +75,24 @@ class ErrorCodes(SchemaExtension):
             return
         for error in result.errors:
             code = code_for(error)
-            if code == "INTERNAL_SERVER_ERROR":
-                log.error("unhandled error in %s", error.path, exc_info=error.original_error)
-                error.message = "internal error"
+            if code == INTERNAL:
+                error.message = "internal error"  # logged with its traceback by Schema
             details = (
                 error.original_error.details
                 if isinstance(error.original_error, AnjianError)
                 else {}
             )
             error.extensions = {**(error.extensions or {}), **details, "code": code}
+
+
+async def log_unhandled(exc: Exception, scope: Any) -> None:
+    """Litestar's ``after_exception`` hook for the HTTP routes: Litestar logs nothing outside
+    debug mode, so a fault in a handler left no trace. Its own HTTP refusals (404, 405, a body
+    over the limit) are the client's and get one INFO line."""
+    from litestar.exceptions import HTTPException
+
+    path = scope.get("path", "?") if isinstance(scope, dict) else "?"
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        log.info("HTTP %s on %s: %s", exc.status_code, path, exc.detail)
+    else:
+        log.error("unhandled error on %s", path, exc_info=exc)

@@ -15,7 +15,8 @@ from backend.alarms.schema import AlarmsMutation, AlarmsQuery, AlarmsSubscriptio
 from backend.alarms.schema_channels import ChannelsMutation, ChannelsQuery
 from backend.alarms.schema_permits import PermitsMutation, PermitsQuery
 from backend.alarms.schema_rules import RulesMutation, RulesQuery
-from backend.api.errors import ErrorCodes
+from backend.api.errors import ErrorCodes, Schema
+from backend.api.input_text import RefuseNulCharacters
 from backend.api.introspection import IntrospectionForSignedIn
 from backend.api.privacy import PrivacyPipeline
 from backend.api.scalars import DateTimeScalar
@@ -69,7 +70,7 @@ class OneRootFieldAtATime(StrawberryGraphQLCoreExecutionContext):
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -77,6 +78,7 @@ def build_schema() -> strawberry.Schema:
         execution_context_class=OneRootFieldAtATime,
         extensions=[
             ErrorCodes,
+            RefuseNulCharacters,
             IntrospectionForSignedIn,
             PrivacyPipeline,
             lambda: QueryDepthLimiter(max_depth=12),
