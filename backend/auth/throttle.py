@@ -57,6 +57,7 @@ ACCOUNT = Policy(free=10, leak_seconds=300, base_seconds=1, cap_seconds=60)
 # NAT address, and its people mistype too.
 ADDRESS = Policy(free=50, leak_seconds=20, base_seconds=1, cap_seconds=900)
 FAMILIAR_FOR = timedelta(days=30)
+NOTICE_EVERY = timedelta(days=1)
 
 
 def retry_message(seconds: int) -> str:
@@ -200,7 +201,10 @@ class Throttle:
         """After a failure: when the account's current lock ends, if the holder has not been
         told of it yet (once per lock episode, not per attempt)."""
         account = attempt.account
-        if account.notified_at is not None:
+        now = self.now()
+        # One episode lasts until the holder signs in (which clears ``notified_at``) or a day
+        # passes: a sustained attack sends one mail a day, not one per lock.
+        if account.notified_at is not None and account.notified_at > now - NOTICE_EVERY:
             return None
         ends = [
             r.locked_until
@@ -209,7 +213,8 @@ class Throttle:
         ]
         if not ends:
             return None
-        account.notified_at = self.now()
+        account.notified_at = now
+        account.expires_at = max(account.expires_at, now + NOTICE_EVERY)
         return max(ends)
 
     async def purge(self, session: AsyncSession) -> None:
@@ -248,8 +253,6 @@ class Throttle:
         """Add this attempt to the row's bucket; True when that starts a lock."""
         elapsed = max(0.0, (now - row.updated_at).total_seconds())
         level = max(0.0, row.level - elapsed / policy.leak_seconds)
-        if level == 0.0:
-            row.notified_at = None  # the previous episode is over
         level += 1
         row.level = level
         row.updated_at = now
