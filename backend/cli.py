@@ -837,10 +837,12 @@ def bench_alarms(devices: int, rate: float, leaks: int, duration: float) -> None
 
 def _register_groups() -> None:
     """Command groups that live beside their domains."""
+    from backend.cli_alarm_report import alarm_report
     from backend.cli_backup import backup
     from backend.cli_keys import keys
     from backend.cli_users import member, user
 
+    main.add_command(alarm_report)
     main.add_command(backup)
     main.add_command(keys)
     main.add_command(user)

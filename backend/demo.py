@@ -289,9 +289,10 @@ def _console() -> Console:
     return console
 
 
-async def seed_demo(runtime: Runtime) -> DemoSummary:
-    """Create whatever of the demo is missing; return its logins and sizes."""
-    plan = build_plan()
+async def seed_demo(runtime: Runtime, plan: DemoPlan | None = None) -> DemoSummary:
+    """Create whatever of the demo (or of ``plan``, a part of it) is missing; return its
+    logins and sizes."""
+    plan = plan or build_plan()
     columns = (
         TextColumn("{task.description}", style="cyan"),
         BarColumn(),

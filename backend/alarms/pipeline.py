@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import time
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -29,7 +28,7 @@ from backend.alarms.permits import PERMITS_COUNTER, WorkPermit
 from backend.alarms.rules import Level, RuleKind, RuleSpec, Severity
 from backend.alarms.service import SignalContext, apply_signal
 from backend.core import counters
-from backend.core.db import utcnow
+from backend.core.clock import WALL_CLOCK, Clock, now_ms
 from backend.runtime import Runtime
 from backend.telemetry.models import Device, Sensor
 from backend.telemetry.records import EventRow
@@ -41,9 +40,18 @@ log = logging.getLogger("anjian.alarms")
 
 
 class AlarmPipeline:
-    def __init__(self, runtime: Runtime, relay_wakeup: asyncio.Event | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        relay_wakeup: asyncio.Event | None = None,
+        *,
+        clock: Clock = WALL_CLOCK,
+    ) -> None:
         self.runtime = runtime
         self.engine = RuleEngine()
+        # What the timers read (stale/offline ticks, escalation, permit expiry); a report
+        # running simulated days passes its own.
+        self.clock = clock
         self.relay_wakeup = relay_wakeup or asyncio.Event()
         self._queue: asyncio.Queue[tuple[Signal, SignalContext]] = asyncio.Queue()
         self._where: dict[uuid.UUID, SignalContext] = {}  # sensor → where it lives
@@ -97,7 +105,10 @@ class AlarmPipeline:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, timers: bool = True) -> None:
+        """Load the rules and start the writer and watchers; with ``timers=False`` the timer
+        loops (on wall-time intervals) do not run, and whoever moves the clock calls
+        ``run_timers`` and ``run_escalations`` itself (``anjian alarm-report``)."""
         try:
             await self._load()
         except Exception:  # the database may be down at start-up: /readyz says so, retry
@@ -105,9 +116,12 @@ class AlarmPipeline:
         self._tasks = [
             asyncio.create_task(self._write_loop(), name="alarm-writer"),
             asyncio.create_task(self._watch_loop(), name="alarm-rules-watch"),
-            asyncio.create_task(self._tick_loop(), name="alarm-clock"),
-            asyncio.create_task(self._escalation_loop(), name="alarm-escalation"),
         ]
+        if timers:
+            self._tasks += [
+                asyncio.create_task(self._tick_loop(), name="alarm-clock"),
+                asyncio.create_task(self._escalation_loop(), name="alarm-escalation"),
+            ]
 
     async def stop(self) -> None:
         await self.drain()
@@ -376,7 +390,7 @@ class AlarmPipeline:
                         WorkPermit.closed_at,
                     ).where(
                         WorkPermit.zone_id.in_(self._loaded_zones),
-                        WorkPermit.expires_at > utcnow(),
+                        WorkPermit.expires_at > self.clock.now(),
                     )
                 )
             ).all()
@@ -384,7 +398,7 @@ class AlarmPipeline:
         for zone_id, kind, opened, expires, closed in rows:
             until = expires if closed is None else min(expires, closed)
             by_zone[zone_id].append((kind.value, _ms(opened), _ms(until)))
-        now = int(time.time() * 1000)
+        now = now_ms(self.clock)
         for zone_id in self._loaded_zones:
             for signal in self.engine.set_permits(zone_id, by_zone.get(zone_id, []), now):
                 self._enqueue(signal, None)
@@ -434,13 +448,24 @@ class AlarmPipeline:
         a new one, so the engine must not go on counting the old one as active."""
         self.engine.release(rule_id, sensor_id, device_id=device_id)
 
+    def run_timers(self) -> None:
+        """Time-driven rules (stale data, offline devices, presence timeouts) at the clock's
+        now; their signals are queued for the writer."""
+        for signal in self.engine.tick(now_ms(self.clock)):
+            self._enqueue(signal, None)
+
+    async def run_escalations(self) -> int:
+        """Escalate and remind the alarms due at the clock's now; returns the steps taken."""
+        steps = await escalation.run_due(self.runtime.sessions, self.clock.now())
+        if steps:
+            self.relay_wakeup.set()
+        return steps
+
     async def _tick_loop(self, interval: float = 5.0) -> None:
-        """Time-driven rules (stale data, presence timeouts) run on the wall clock."""
         while True:
             await asyncio.sleep(interval)
             try:
-                for signal in self.engine.tick(int(time.time() * 1000)):
-                    self._enqueue(signal, None)
+                self.run_timers()
             except Exception:
                 log.exception("alarm clock tick failed")
 
@@ -450,8 +475,7 @@ class AlarmPipeline:
         while True:
             await asyncio.sleep(interval)
             try:
-                if await escalation.run_due(self.runtime.sessions):
-                    self.relay_wakeup.set()
+                await self.run_escalations()
             except Exception:
                 log.exception("alarm escalation failed; will retry")
 

@@ -5,9 +5,12 @@ start-up and every minute after (an unscoped read; it works for no user), and on
 hands one batch per device to the ingest spool, exactly as a device's accepted batch would
 be, so the readings, rollups, latest values and device status all come from the real path.
 Values wander around a plausible baseline per kind (a mean-reverting random walk), always
-inside the sensor's physical range; the circulating-water pumps of the chemical sites
-replay real measurements from the SKAB test bed (``data/skab_valve1_excerpt.csv``, see
-``data/PROVENANCE.md``).
+inside the sensor's physical range and inside the normal band of the alarm rules the sensor
+gets (its industry's and zone kind's levels in the indicator library, with a margin), so
+normal operation raises no alarm; the circulating-water pumps of the chemical sites replay
+real measurements from the SKAB test bed (``data/skab_valve1_excerpt.csv``, see
+``data/PROVENANCE.md``). The only alarms of the demo are its scripted hazards
+(``Simulator.hazards``): a gas leak on the chemical sites' GT-101 every quarter of an hour.
 
 One tick is ``await Simulator.tick(runtime, sensors)``, which tests call directly.
 """
@@ -33,10 +36,12 @@ from litestar import Litestar
 from sqlalchemy import select
 
 from backend._demo_data import SKAB_PUMP_CODES, build_plan
+from backend.alarms import library
+from backend.alarms.rules import Direction, RuleKind
 from backend.runtime import Runtime
 from backend.telemetry.ingest import IngestError
 from backend.telemetry.models import Device, Sensor
-from tenants.models import Subscription, SubscriptionStatus, Tenant
+from tenants.models import Subscription, SubscriptionStatus, Tenant, Zone
 from tenants.scope import unscoped_session
 
 log = logging.getLogger("anjian.simulator")
@@ -56,6 +61,8 @@ class SimSensor:
     gas: str | None
     min_value: float
     max_value: float
+    industry: str | None = None  # the tenant's; None: no alarm rules known
+    zone_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,6 @@ PROFILES: dict[str, Profile] = {
     "oxygen": Profile(20.8, 20.95, 0.03, 20.5, 21.2),  # %VOL
     "methane": Profile(0.12, 0.35, 0.02, 0.1, 0.4),  # %VOL
     "carbon_monoxide": Profile(2.0, 8.0, 0.6, 0.0, 15.0),  # ppm
-    # Normal operation stays inside the indicator library's normal band (below "high"), so
-    # the demo's only alarms are the scripted leak.
     "temperature": Profile(22.0, 45.0, 0.3, 20.0, 55.0),  # °C
     "pressure": Profile(150.0, 1200.0, 0.01, 100.0, 1350.0, relative=True),  # kPa
     "level": Profile(30.0, 75.0, 0.4, 20.0, 80.0),  # %
@@ -144,6 +149,91 @@ def resolution(profile: Profile) -> int:
     return 3 if band <= 2 else 2 if band <= 200 else 1
 
 
+# Share of the normal band kept clear next to each alarm level: the walk never comes closer.
+BAND_MARGIN = 0.1
+
+
+@cache
+def normal_band(
+    industry: str | None, kind: str, gas: str | None, zone_kind: str | None
+) -> tuple[float, float]:
+    """The values no default rule of such a sensor alarms at: above its highest low setpoint
+    and below its lowest high setpoint (threshold levels, and the zone's composite conditions
+    on the kind); infinite where no level bounds it."""
+    if industry is None:
+        return -math.inf, math.inf
+    low, high = -math.inf, math.inf
+    for spec in library.default_rules(industry, kind, gas=gas, zone_kind=zone_kind):
+        if spec.kind is not RuleKind.THRESHOLD:
+            continue
+        for level in spec.levels:
+            if level.direction is Direction.HIGH:
+                high = min(high, level.setpoint)
+            else:
+                low = max(low, level.setpoint)
+    for spec in library.zone_rules().values():
+        for condition in spec.params.get("conditions", ()):
+            if condition.get("sensor_kind") != kind:
+                continue
+            if "above" in condition:
+                high = min(high, float(condition["above"]))
+            else:
+                low = max(low, float(condition["below"]))
+    return low, high
+
+
+@dataclass(frozen=True)
+class Walk:
+    """One sensor's random walk: baselines drawn in [low, high], values kept in
+    [floor, ceiling], noise (absolute) per tick."""
+
+    low: float
+    high: float
+    floor: float
+    ceiling: float
+    noise: float
+
+
+def walk_for(sensor: SimSensor) -> Walk:
+    """The plausible profile of the kind, narrowed to the sensor's range and to its normal
+    band less ``BAND_MARGIN``; where the plausible values lie outside the normal band (a
+    working face is cooler than a process vessel), the band wins."""
+    p = profile_for(sensor)
+    band_low, band_high = normal_band(sensor.industry, sensor.kind, sensor.gas, sensor.zone_kind)
+    phys_low = max(p.floor, sensor.min_value)
+    phys_high = min(p.ceiling, sensor.max_value)
+    if phys_low > phys_high:  # a sensor range outside the plausible band: use the sensor's own
+        phys_low, phys_high = sensor.min_value, sensor.max_value
+    edge_low = band_low if math.isfinite(band_low) else phys_low
+    edge_high = band_high if math.isfinite(band_high) else phys_high
+    margin = BAND_MARGIN * max(edge_high - edge_low, 0.0)
+    floor = max(phys_low, band_low + margin)
+    ceiling = min(phys_high, band_high - margin)
+    if floor >= ceiling:
+        floor = max(edge_low + margin, sensor.min_value)
+        ceiling = min(edge_high - margin, sensor.max_value)
+    inner = 0.2 * (ceiling - floor)  # baselines keep away from the edges
+    low, high = max(p.low, floor + inner), min(p.high, ceiling - inner)
+    if low > high:
+        low, high = floor + inner, ceiling - inner
+    middle = (low + high) / 2
+    noise = p.noise * abs(middle) if p.relative else p.noise
+    # Noise small against the room left, so values seldom sit at the clamp.
+    return Walk(low, high, floor, ceiling, min(noise, (ceiling - floor) / 12))
+
+
+@dataclass(slots=True)
+class _State:
+    """One sensor's walk between ticks, and how its values are made."""
+
+    walk: Walk
+    baseline: float
+    value: float
+    decimals: int
+    replays: bool  # a SKAB pump sensor
+    leaks: bool  # the scripted leak's sensor
+
+
 # The demo's scripted leak (%LEL by minute of the episode): it rises through the 1st level
 # (25, ORANGE) to the 2nd (50, RED), holds, and falls back below the deadband, so the alarm
 # console shows a RED alarm raise, upgrade and clear every LEAK_PERIOD_S.
@@ -151,6 +241,25 @@ LEAK_PROFILE = (8.0, 18.0, 31.0, 44.0, 57.0, 62.0, 55.0, 36.0, 14.0, 4.0)
 LEAK_PERIOD_S = 900
 LEAK_STEP_S = 30
 DEMO_LEAK_SENSOR = "GT-101"  # see the demo data: the chemical sites' first gas detector
+# What the alarms must show of each leak: an alarm within 90 s of its start (the 1st level is
+# reached at 60 s) and RED within 150 s (the 2nd at 120 s), a reading interval to spare.
+LEAK_RAISE_WITHIN_S = 90.0
+LEAK_RED_WITHIN_S = 150.0
+
+
+@dataclass(frozen=True)
+class ScriptedHazard:
+    """A hazard the simulator plays, and what the alarm system must make of it: an alarm of
+    the sensor raised within ``raise_within_s`` of the start, at ``severity`` within
+    ``severity_within_s``."""
+
+    name: str
+    sensor_id: uuid.UUID
+    site_id: uuid.UUID
+    starts_at: datetime
+    raise_within_s: float
+    severity: str
+    severity_within_s: float
 
 
 class Simulator:
@@ -166,8 +275,30 @@ class Simulator:
     ) -> None:
         self.rng = rng or random.Random()
         self.leak_sensor_code = leak_sensor_code
-        self._baselines: dict[uuid.UUID, float] = {}
-        self._values: dict[uuid.UUID, float] = {}
+        self._states: dict[uuid.UUID, _State] = {}
+
+    def hazards(
+        self, sensors: Sequence[SimSensor], start: datetime, end: datetime
+    ) -> list[ScriptedHazard]:
+        """The scripted hazards that start in [start, end) and play out before ``end``."""
+        if self.leak_sensor_code is None:
+            return []
+        first = math.ceil(start.timestamp() / LEAK_PERIOD_S) * LEAK_PERIOD_S
+        last = end.timestamp() - len(LEAK_PROFILE) * LEAK_STEP_S
+        return [
+            ScriptedHazard(
+                f"{sensor.code} 泄漏 leak",
+                sensor.id,
+                sensor.site_id,
+                datetime.fromtimestamp(at, UTC),
+                LEAK_RAISE_WITHIN_S,
+                "RED",
+                LEAK_RED_WITHIN_S,
+            )
+            for at in range(first, math.floor(last) + 1, LEAK_PERIOD_S)
+            for sensor in sensors
+            if sensor.code == self.leak_sensor_code and sensor.kind == "combustible_gas"
+        ]
 
     def _leak_value(self, sensor: SimSensor, now: datetime) -> float | None:
         if sensor.code != self.leak_sensor_code or sensor.kind != "combustible_gas":
@@ -176,14 +307,33 @@ class Simulator:
         return LEAK_PROFILE[step] if step < len(LEAK_PROFILE) else None
 
     def value(self, sensor: SimSensor, now: datetime) -> float:
-        leak = self._leak_value(sensor, now)
-        if leak is not None:
-            return _clamp(leak, sensor.min_value, sensor.max_value)
-        replay = sensor.code in SKAB_COLUMNS and bool(skab_rows())
-        value = self._replayed(sensor, now) if replay else self._walk(sensor)
+        state = self._states.get(sensor.id)
+        if state is None:
+            state = self._states[sensor.id] = self._start(sensor)
+        if state.leaks:
+            leak = self._leak_value(sensor, now)
+            if leak is not None:
+                return _clamp(leak, sensor.min_value, sensor.max_value)
+        if state.replays:
+            value = self._replayed(sensor, now)
+        else:
+            walk, value = state.walk, state.value
+            value += REVERSION * (state.baseline - value) + self.rng.gauss(0.0, walk.noise)
+            value = state.value = min(max(value, walk.floor), walk.ceiling)
         # A transmitter reports a few significant decimals, not a float's full precision.
-        value = round(value, resolution(profile_for(sensor)))
-        return _clamp(value, sensor.min_value, sensor.max_value)
+        return min(max(round(value, state.decimals), sensor.min_value), sensor.max_value)
+
+    def _start(self, sensor: SimSensor) -> _State:
+        walk = walk_for(sensor)
+        baseline = self.rng.uniform(walk.low, walk.high)
+        return _State(
+            walk,
+            baseline,
+            baseline,
+            resolution(profile_for(sensor)),
+            sensor.code in SKAB_COLUMNS and bool(skab_rows()),
+            sensor.code == self.leak_sensor_code and sensor.kind == "combustible_gas",
+        )
 
     def _replayed(self, sensor: SimSensor, now: datetime) -> float:
         # One row per second of wall time, each site at its own place in the run.
@@ -191,22 +341,6 @@ class Simulator:
         row = rows[(int(now.timestamp()) + sensor.site_id.int) % len(rows)]
         column, convert = SKAB_COLUMNS[sensor.code]
         return convert(row[column])
-
-    def _walk(self, sensor: SimSensor) -> float:
-        p = profile_for(sensor)
-        low, high = max(p.floor, sensor.min_value), min(p.ceiling, sensor.max_value)
-        if low > high:  # a sensor range outside the plausible band: use the sensor's own
-            low, high = sensor.min_value, sensor.max_value
-        baseline = self._baselines.get(sensor.id)
-        if baseline is None:
-            baseline = _clamp(self.rng.uniform(p.low, p.high), low, high)
-            self._baselines[sensor.id] = baseline
-        previous = self._values.get(sensor.id, baseline)
-        noise = p.noise * abs(baseline) if p.relative else p.noise
-        value = previous + REVERSION * (baseline - previous) + self.rng.gauss(0.0, noise)
-        value = _clamp(value, low, high)
-        self._values[sensor.id] = value
-        return value
 
     def generate(
         self, sensors: Sequence[SimSensor], now: datetime | None = None
@@ -267,10 +401,13 @@ async def unscoped_demo_sensors(runtime: Runtime) -> list[SimSensor]:
             Sensor.gas,
             Sensor.min_value,
             Sensor.max_value,
+            Tenant.industry,
+            Zone.kind,
         )
         .join(Device, Device.id == Sensor.device_id)
         .join(Subscription, Subscription.site_id == Sensor.site_id)
         .join(Tenant, Tenant.id == Sensor.tenant_id)
+        .outerjoin(Zone, Zone.id == Sensor.zone_id)
         .where(
             Device.revoked_at.is_(None),
             Subscription.status == SubscriptionStatus.ACTIVE,
@@ -280,7 +417,14 @@ async def unscoped_demo_sensors(runtime: Runtime) -> list[SimSensor]:
     )
     async with unscoped_session(runtime.sessions) as session, session.begin():
         rows = (await session.execute(query)).all()
-    return [SimSensor(*row) for row in rows]
+    return [
+        SimSensor(
+            *row[:-2],
+            industry=row[-2].value,
+            zone_kind=None if row[-1] is None else row[-1].value,
+        )
+        for row in rows
+    ]
 
 
 async def run_simulator(
