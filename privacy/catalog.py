@@ -13,7 +13,8 @@ what each audience gets to see of it.
 - overrides change one audience's treatment for one field;
 - ``at_rest=seal`` or ``at_rest=mask`` says how a free-text column that may carry personal
   data is stored: sealed (encrypted under the tenant's data key, ``privacy.crypto``) or with
-  the personal data PII detection finds in it masked on write (``privacy.freetext``).
+  the identifiers PII detection finds in it replaced by their kind on write
+  (``privacy.freetext``).
 
 Audiences: the enterprise roles (``owner``, ``safety_manager``, ``operator``, ``viewer``),
 ``government`` (regulators, within their jurisdiction), ``public`` and ``platform`` (the

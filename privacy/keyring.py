@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from backend.core.errors import ConfigurationError
+from backend.core.files import private_dir
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ _lock = threading.Lock()
 @contextmanager
 def _exclusive(path: Path) -> Iterator[None]:
     """This process's lock and the file lock other processes honour, for one keyring."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     with _lock:
         fd = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
         try:

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from backend.core.errors import BadInput
+from backend.core.files import private_dir
 
 # The CA/Browser Forum ceiling that clients (Apple's among them) still enforce.
 MAX_VALIDITY_DAYS = 825
@@ -146,7 +147,7 @@ def generate_dev_certificate(
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
         .sign(key, hashes.SHA256())
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)
     _write_file(
         key_path,
         key.private_bytes(

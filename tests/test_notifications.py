@@ -3,19 +3,23 @@
 A local webhook receiver counts POSTs by ``Idempotency-Key`` and checks the HMAC signature.
 Alarms are raised through the alarm service with engine signals on tenant A's gas sensor.
 These tests run on a runtime (database) of their own, so no other relay (the session app's)
-takes their outbox rows.
+takes their outbox rows. The receivers listen on 127.0.0.1, which the webhook egress guard
+refuses unless the platform allows it: this runtime allows loopback (and only loopback)
+through ``ANJIAN_WEBHOOK_ALLOW_NETWORKS``, as an administrator would for a receiver on the
+server's own host; the SSRF tests use a notifier without that allowance.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import socket
 import threading
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -62,8 +66,10 @@ from tests.conftest import (
     service_unavailable,
 )
 from tests.factories import PASSWORD, World, build_world
+from tests.graphql import GraphQLClient
 
 JOIN_MS = 60_000
+LOOPBACK_NETWORKS = "127.0.0.0/8, ::1/128"
 
 
 # --- a runtime of our own -------------------------------------------------------------------
@@ -79,7 +85,9 @@ async def nrt(
     if backend_name == "postgres":
         pg_url = create_pg_database(PG_ADMIN_URL)
         overrides["ANJIAN_DATABASE_URL"] = pg_url
-    settings = make_settings(data_dir, chdb_dir, **overrides)
+    settings = make_settings(
+        data_dir, chdb_dir, ANJIAN_WEBHOOK_ALLOW_NETWORKS=LOOPBACK_NETWORKS, **overrides
+    )
     rt = Runtime(settings)
     migrate(settings, rt)
     yield rt
@@ -217,7 +225,13 @@ async def add_channel(
 ) -> NotificationChannel:
     async with scoped_session(rt.sessions, principal.scope) as session, session.begin():
         ch = await create_channel(
-            session, rt.authz, principal, kind=kind, target=target, min_severity=min_severity
+            session,
+            rt.authz,
+            principal,
+            kind=kind,
+            target=target,
+            min_severity=min_severity,
+            egress=EgressPolicy(rt.settings.webhook_allow_networks),
         )
     made.append(ch)
     return ch
@@ -539,3 +553,175 @@ async def test_a_disabled_channel_gets_nothing(
     await relay_all(relay_with(nrt, notification_sink(jobs.actor)))
     await jobs.join()
     assert hook.attempts == 0
+
+
+# --- SSRF: webhooks reach the public internet only -------------------------------------------
+
+
+@pytest.fixture
+def strict_jobs(nrt: Runtime, tmp_path: Path) -> Iterator[Jobs]:
+    """A notify worker of a platform that allows no inside network (the default)."""
+    settings = replace(nrt.settings, webhook_allow_networks=())
+    broker = StubBroker()
+    broker.emit_after("process_boot")
+    sms = LogSmsProvider(tmp_path / "sms.log")
+    mail = FileMailer(tmp_path / "mail")
+    notifier = Notifier(settings, mailer=mail, sms=sms)
+    actor = declare_notify_actor(broker, notifier, max_retries=5, min_backoff=10, max_backoff=50)
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+    worker.start()
+    yield Jobs(broker, actor, notifier, sms, mail)
+    worker.stop()
+    broker.close()
+    notifier.close()
+
+
+CREATE_WEBHOOK = """mutation($t: String!) {
+  createNotificationChannel(kind: WEBHOOK, target: $t) { id target } }"""
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://169.254.169.254/latest/meta-data/iam/",
+        "http://10.0.0.8/hook",
+        "http://[::1]:9000/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://0x7f000001/hook",
+        "http://localhost/hook",
+    ],
+)
+async def test_a_webhook_to_an_inside_address_is_refused_at_creation(
+    api: GraphQLClient, world: World, target: str
+) -> None:
+    """The probe's chain: an owner points a webhook at the server's own side. The session
+    runtime allows no inside network, as a default installation."""
+    result = await api.query(CREATE_WEBHOOK, {"t": target}, as_user=world.a.users["owner"])
+    assert result.codes == ["BAD_USER_INPUT"], result.body
+    error = result.body["errors"][0]
+    assert "not on the public internet" in error["message"]
+    assert error["extensions"]["field"] == "target"
+
+
+async def channel_row(rt: Runtime, channel_id: uuid.UUID) -> NotificationChannel:
+    async with unscoped_session(rt.sessions) as session:
+        row = await session.scalar(
+            select(NotificationChannel).where(NotificationChannel.id == channel_id)
+        )
+    assert row is not None
+    return row
+
+
+async def delivery_errors(rt: Runtime, channel_id: uuid.UUID) -> list[str | None]:
+    async with unscoped_session(rt.sessions) as session:
+        return list(
+            await session.scalars(
+                select(NotificationDelivery.error)
+                .where(NotificationDelivery.channel_id == channel_id)
+                .order_by(NotificationDelivery.outbox_seq)
+            )
+        )
+
+
+async def test_a_name_resolving_inside_is_refused_at_delivery_and_not_retried(
+    nrt: Runtime,
+    nworld: World,
+    owner: Principal,
+    strict_jobs: Jobs,
+    channels: list[NotificationChannel],
+    receivers: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS decides at delivery: a public-looking name whose address is loopback is refused
+    after resolution, recorded as failed with the reason, and not retried."""
+    hook = receivers.new()
+    port = hook.url.rsplit(":", 1)[1].split("/")[0]
+    resolved: list[str] = []
+
+    def resolve(host: str, _port: int) -> list[ipaddress.IPv4Address]:
+        resolved.append(host)
+        return [ipaddress.IPv4Address("127.0.0.1")]
+
+    monkeypatch.setattr("backend.core.egress.resolve", resolve)
+    ch = await add_channel(
+        nrt, owner, channels, ChannelKind.WEBHOOK, f"http://hooks.example.cn:{port}/hook"
+    )
+    hook.secret = ch.secret or ""
+    seqs = await leak(nrt, nworld, 1)
+    await relay_all(relay_with(nrt, notification_sink(strict_jobs.actor)))
+    await strict_jobs.join()
+
+    assert hook.attempts == 0  # nothing reached the loopback receiver
+    assert set(resolved) == {"hooks.example.cn"}
+    # One resolution per event: refused for good, not retried with back-off.
+    assert len(resolved) == len(seqs)
+    errors = await delivery_errors(nrt, ch.id)
+    assert len(errors) == len(seqs)
+    assert all(e and "127.0.0.1" in e and "loopback" in e for e in errors), errors
+    row = await channel_row(nrt, ch.id)
+    assert row.last_error and "127.0.0.1" in row.last_error
+    assert row.last_error_at is not None
+
+
+async def test_an_allowed_network_is_delivered_to_by_name(
+    nrt: Runtime,
+    nworld: World,
+    owner: Principal,
+    jobs: Jobs,
+    channels: list[NotificationChannel],
+    receivers: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hook = receivers.new()
+    port = hook.url.rsplit(":", 1)[1].split("/")[0]
+    monkeypatch.setattr(
+        "backend.core.egress.resolve", lambda host, _p: [ipaddress.IPv4Address("127.0.0.1")]
+    )
+    ch = await add_channel(
+        nrt, owner, channels, ChannelKind.WEBHOOK, f"http://hooks.example.cn:{port}/hook"
+    )
+    hook.secret = ch.secret or ""
+    seqs = await leak(nrt, nworld, 1)
+    await relay_all(relay_with(nrt, notification_sink(jobs.actor)))
+    await jobs.join()
+    assert dict(hook.accepted) == {k: 1 for k in keys(seqs, ch)}
+    assert await delivery_errors(nrt, ch.id) == [None] * len(seqs)
+
+
+async def test_a_redirect_is_not_followed_and_recorded(
+    nrt: Runtime,
+    nworld: World,
+    owner: Principal,
+    jobs: Jobs,
+    channels: list[NotificationChannel],
+) -> None:
+    """A receiver answering 302 towards the metadata service: not followed, not retried."""
+    hits: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            hits.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        ch = await add_channel(nrt, owner, channels, ChannelKind.WEBHOOK, url)
+        seqs = await leak(nrt, nworld, 1)
+        await relay_all(relay_with(nrt, notification_sink(jobs.actor)))
+        await jobs.join()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hits == ["/hook"] * len(seqs)  # once per event, never the redirect target
+    errors = await delivery_errors(nrt, ch.id)
+    assert len(errors) == len(seqs) and all(e and "redirect" in e for e in errors)

@@ -2,8 +2,10 @@
 
 A channel belongs to one tenant and optionally to one of its sites; it receives the events of
 alarms at or above its minimum severity. Webhook channels carry a secret that signs every POST
-(HMAC-SHA256). ``NotificationDelivery`` records each (outbox event, channel) delivered, so a
-retried notification job skips the channels it already reached.
+(HMAC-SHA256). ``NotificationDelivery`` records each (outbox event, channel) delivered — or
+given up on for good, with the reason — so a retried notification job skips the channels it
+already reached. Webhooks reach the public internet only (``backend.core.egress``): a literal
+address inside is refused here, and every delivery checks the resolved address again.
 
 Managing channels is alarm administration: ``alarm *`` in the tenant (owner, safety manager).
 """
@@ -34,11 +36,13 @@ from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
 from backend.auth.service import may, require
 from backend.core.db import Base, TenantOwned, string_enum, utcnow
+from backend.core.egress import EgressPolicy, EgressRefused, check_url_host
 from backend.core.errors import BadInput, NotFound
 from tenants.models import Site
 from tenants.service import tenant_domain
 
 MAX_TARGET = 500
+MAX_ERROR = 500
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?\d{6,15}$")
 
@@ -64,6 +68,9 @@ class NotificationChannel(TenantOwned, Base):
     min_severity: Mapped[str] = mapped_column(String(8))
     enabled: Mapped[bool] = mapped_column(default=True)
     site_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    # The last delivery given up on for good (a refused target), for the channel's managers.
+    last_error: Mapped[str | None] = mapped_column(String(MAX_ERROR))
+    last_error_at: Mapped[datetime | None]
 
     def wants(self, severity: str, site_id: str | None) -> bool:
         """Whether an event of an alarm with this severity on this site goes here."""
@@ -88,19 +95,33 @@ class NotificationDelivery(TenantOwned, Base):
         ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True
     )
     delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the event was not delivered and never will be (the target was refused): the
+    # row still closes the (event, channel) pair, so retries do not try it again.
+    error: Mapped[str | None] = mapped_column(String(MAX_ERROR))
 
 
 # -- service ---------------------------------------------------------------------------------
 
 
-def normalise_target(kind: ChannelKind, target: str) -> str:
+def normalise_target(kind: ChannelKind, target: str, *, egress: EgressPolicy | None = None) -> str:
+    """The stored form of a target; a webhook to a literal non-public address is refused
+    (names are judged at delivery, after resolution, where the answer is the real one)."""
     value = target.strip()
     if not value or len(value) > MAX_TARGET:
         raise BadInput(f"target must be 1 to {MAX_TARGET} characters")
     if kind is ChannelKind.WEBHOOK:
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            hostname = parts.hostname
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            hostname = None
+        if parts.scheme not in ("http", "https") or not hostname:
             raise BadInput("a webhook target must be an http:// or https:// URL")
+        try:
+            check_url_host(hostname, egress or EgressPolicy())
+        except EgressRefused as exc:
+            raise BadInput(str(exc), field="target") from None
     elif kind is ChannelKind.EMAIL:
         if not _EMAIL.match(value):
             raise BadInput("an e-mail target must be an address like name@example.cn")
@@ -143,13 +164,16 @@ async def create_channel(
     min_severity: Severity = Severity.YELLOW,
     site_id: uuid.UUID | None = None,
     tenant_id: uuid.UUID | None = None,
+    egress: EgressPolicy | None = None,
 ) -> NotificationChannel:
+    """``egress`` carries the networks the platform allows webhooks to reach besides the
+    public internet (``Settings.webhook_allow_networks``); none when omitted."""
     owner = await _owning_tenant(session, principal, site_id, tenant_id)
     require(authz, principal, tenant_domain(owner), "alarm", "*")
     channel = NotificationChannel(
         tenant_id=owner,
         kind=kind,
-        target=normalise_target(kind, target),
+        target=normalise_target(kind, target, egress=egress),
         secret=secrets.token_hex(32) if kind is ChannelKind.WEBHOOK else None,
         min_severity=Severity(min_severity).value,
         enabled=True,

@@ -7,6 +7,11 @@ for this event, and delivers the rest: a signed webhook POST, an e-mail, an SMS.
 raises, so Dramatiq retries with back-off; the channels that succeeded are recorded first, so
 a retry reaches only the ones still missing. A receiver that sees the same ``Idempotency-Key``
 twice (a crash between delivery and record) must treat it as one notification.
+
+Webhooks go through the egress guard (``backend.core.egress``): a target that resolves to a
+non-public address, or that answers with a redirect (never followed), will not work on a
+retry either, so that delivery is recorded as failed with its reason — on the delivery row and
+as the channel's ``last_error`` — and not retried.
 """
 
 from __future__ import annotations
@@ -30,16 +35,23 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import dramatiq
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backend.alarms.channels import ChannelKind, NotificationChannel, NotificationDelivery
+from backend.alarms.channels import (
+    MAX_ERROR,
+    ChannelKind,
+    NotificationChannel,
+    NotificationDelivery,
+)
 from backend.alarms.escalation import REGULATOR, ROLE_TEXT
 from backend.alarms.models import EscalationNotice, OutboxMessage
 from backend.auth.authz import GOVERNMENT_ROLES
 from backend.auth.models import Membership, User
-from backend.core.db import create_app_engine, make_sessionmaker
+from backend.core.db import create_app_engine, make_sessionmaker, utcnow
+from backend.core.egress import EgressPolicy, EgressRefused, guarded_client
+from backend.core.files import open_private
 from backend.core.settings import Settings
 from backend.jobs.mail import FileMailer, Mailer, Message
 from backend.telemetry.models import Sensor
@@ -71,6 +83,10 @@ KIND_TEXT = {
 
 class DeliveryFailed(Exception):
     """Some channels could not be reached; Dramatiq retries the job for those."""
+
+
+class Undeliverable(Exception):
+    """A channel that a retry cannot reach either (a redirect, which is not followed)."""
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -112,9 +128,9 @@ class LogSmsProvider:
         with self._lock:
             if any(m.get("idempotency_key") == idempotency_key for m in self.messages()):
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             line = {"to": phone, "text": text, "idempotency_key": idempotency_key}
-            with self.path.open("a", encoding="utf-8") as fh:
+            fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)  # phone numbers: 0600
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
@@ -246,13 +262,15 @@ class Notifier:
         *,
         mailer: Mailer | None = None,
         sms: SmsProvider | None = None,
-        http: httpx.Client | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.settings = settings
         self.mailer = mailer or FileMailer(settings.mail_dir)
         self.sms = sms or LogSmsProvider(settings.data_dir / "sms.log")
-        self.http = http or httpx.Client(timeout=timeout, follow_redirects=False)
+        # Tenants choose webhook URLs: only the guarded client may post to them.
+        self.http: httpx.Client = guarded_client(
+            EgressPolicy(settings.webhook_allow_networks), timeout=timeout
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._engine: AsyncEngine | None = None
@@ -375,6 +393,28 @@ class Notifier:
         except IntegrityError:
             pass  # recorded by a concurrent run of the same job: delivered either way
 
+    async def record_failure(
+        self, seq: int, tenant_id: uuid.UUID, channel_id: uuid.UUID, error: str
+    ) -> None:
+        """The event will never reach this channel: close the pair and tell its managers."""
+        reason = error[:MAX_ERROR]
+        scope = Scope.for_tenant(tenant_id)
+        try:
+            async with scoped_session(self._maker(), scope) as session, session.begin():
+                session.add(
+                    NotificationDelivery(
+                        tenant_id=tenant_id, outbox_seq=seq, channel_id=channel_id, error=reason
+                    )
+                )
+                await session.flush()
+                await session.execute(
+                    update(NotificationChannel)
+                    .where(NotificationChannel.id == channel_id)
+                    .values(last_error=reason, last_error_at=utcnow())
+                )
+        except IntegrityError:
+            pass  # a concurrent run of the same job closed the pair first
+
     def send(self, plan: Plan, target: Target) -> None:
         key = idempotency_key(plan.seq, target.id)
         if target.kind is ChannelKind.WEBHOOK:
@@ -389,6 +429,11 @@ class Notifier:
                     EVENT_HEADER: plan.kind,
                 },
             )
+            if response.is_redirect:
+                raise Undeliverable(
+                    f"webhook 返回重定向 {response.status_code}，不会跟随 / the webhook answered "
+                    f"a redirect ({response.status_code}), which is not followed: use the final URL"
+                )
             if not response.is_success:
                 raise DeliveryFailed(f"webhook answered {response.status_code}")
             return
@@ -411,6 +456,16 @@ class Notifier:
         for target in plan.targets:
             try:
                 self.send(plan, target)
+            except (EgressRefused, Undeliverable) as exc:  # the same on every retry
+                log.warning(
+                    "notify: %s channel %s refused for %d, not retried: %s",
+                    target.kind,
+                    target.id,
+                    seq,
+                    exc,
+                )
+                self._run(self.record_failure(seq, tenant, target.id, str(exc)))
+                continue
             except Exception as exc:  # network error, non-2xx, SMTP refusal: retry later
                 log.warning(
                     "notify: %s channel %s failed for %d: %s", target.kind, target.id, seq, exc

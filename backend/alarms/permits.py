@@ -4,6 +4,9 @@ Composite alarm rules read them: combustible gas that is harmless on its own bec
 while a hot-work permit is open in the same zone (GB 30871-2022). A permit is issued and
 closed by safety management (``zone update``); both are audited and bump the ``permits``
 change counter, so the running rule engine learns of them within a second.
+
+A permit's note names the people on the job and how to reach them (监护人 and a mobile number),
+so it is sealed at rest like workers' details (``privacy/catalog.yaml``: ``at_rest=seal``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, LargeBinary, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,6 +26,7 @@ from backend.core import counters
 from backend.core.db import Base, SiteOwned, string_enum, utcnow
 from backend.core.errors import BadInput, NotFound
 from privacy.audit import record
+from privacy.crypto import Sealed, SealedRecord
 from tenants.models import Site, Zone
 from tenants.service import site_domain
 
@@ -31,7 +35,7 @@ MAX_NOTE = 500
 MAX_PERMIT = timedelta(days=7)  # GB 30871: a special-work permit is valid for one shift or day
 
 
-class WorkPermit(SiteOwned, Base):
+class WorkPermit(SealedRecord, SiteOwned, Base):
     __tablename__ = "work_permits"
 
     zone_id: Mapped[uuid.UUID] = mapped_column(
@@ -43,7 +47,9 @@ class WorkPermit(SiteOwned, Base):
     closed_at: Mapped[datetime | None]
     opened_by: Mapped[uuid.UUID | None]
     closed_by: Mapped[uuid.UUID | None]
-    note: Mapped[str | None] = mapped_column(String(MAX_NOTE))
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    note = Sealed[str | None]("note_enc")
 
     def open_at(self, at: datetime) -> bool:
         if self.closed_at is not None and self.closed_at <= at:

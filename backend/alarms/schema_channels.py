@@ -13,6 +13,7 @@ from backend.alarms.rules import Severity
 from backend.alarms.schema import SeverityEnum
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
+from backend.core.egress import EgressPolicy
 from backend.core.ids import parse_id
 
 
@@ -36,6 +37,10 @@ class NotificationChannelType:
     secret: str | None = strawberry.field(
         description="Webhook only: the key of the HMAC-SHA256 in X-Anjian-Signature."
     )
+    last_error: str | None = strawberry.field(
+        description="Why the last delivery was given up on for good (e.g. a refused address)."
+    )
+    last_error_at: datetime | None
 
     @classmethod
     def of(cls, row: NotificationChannel) -> NotificationChannelType:
@@ -49,6 +54,8 @@ class NotificationChannelType:
             site_id=None if row.site_id is None else strawberry.ID(str(row.site_id)),
             created_at=row.created_at,
             secret=row.secret,
+            last_error=row.last_error,
+            last_error_at=row.last_error_at,
         )
 
 
@@ -87,6 +94,7 @@ class ChannelsMutation:
                 min_severity=Severity(min_severity.value),
                 site_id=None if site_id is None else parse_id(site_id, "site"),
                 tenant_id=None if tenant_id is None else parse_id(tenant_id, "tenant"),
+                egress=EgressPolicy(ctx.rt.settings.webhook_allow_networks),
             )
         return NotificationChannelType.of(row)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import DateTime, Enum, ForeignKey, ForeignKeyConstraint, MetaData, Uuid, event
-from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from backend.core.files import private_dir, touch_private
 from backend.core.settings import Settings
 
 # Alembic's batch mode on SQLite needs named constraints to alter them.
@@ -129,12 +131,21 @@ def _set_app_role(dbapi_connection: object, _record: object) -> None:
     dbapi_connection.commit()  # type: ignore[attr-defined]
 
 
+def _private_sqlite_file(settings: Settings) -> None:
+    """The data dir 0700 and the database file 0600 before SQLite opens it (its journal and
+    WAL files take the database file's mode)."""
+    private_dir(settings.data_dir)
+    database = make_url(settings.sync_database_url).database
+    if database and database != ":memory:":
+        touch_private(Path(database))
+
+
 def create_app_engine(settings: Settings) -> AsyncEngine:
     if settings.is_postgres:
         engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=10)
         event.listen(engine.sync_engine, "connect", _set_app_role)
         return engine
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _private_sqlite_file(settings)
     engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -143,7 +154,7 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
 def create_owner_engine(settings: Settings) -> Engine:
     """A synchronous engine as the URL's own user: migrations and the policy adapter."""
     if not settings.is_postgres:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(settings)
         engine = create_engine(settings.sync_database_url)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

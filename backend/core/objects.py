@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Protocol
 
+from backend.core.files import open_private
+
 _KEY = re.compile(r"^[a-z0-9][a-z0-9/_.-]{0,254}$")
 
 
@@ -33,9 +35,8 @@ class FileObjectStore:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as handle:
+        tmp = path.with_name(path.name + ".tmp")  # snapshots and photos: 0600 in 0700 folders
+        with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,6 +1,7 @@
 """Outgoing mail. The development mailer writes RFC 5322 files under the data dir.
 
-Delivery is idempotent by key: a retried job finds its message already written.
+Delivery is idempotent by key: a retried job finds its message already written. The files
+carry live invitation and sign-in tokens: the folder is 0700 and each message 0600.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol
+
+from backend.core.files import open_private, private_dir
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ class FileMailer:
         email["Message-ID"] = make_msgid(domain="anjian.local")
         email["X-Idempotency-Key"] = message.idempotency_key
         email.set_content(message.body)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
         tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(bytes(email))
+        with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "wb") as handle:
+            handle.write(bytes(email))
         os.replace(tmp, target)

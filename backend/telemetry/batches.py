@@ -15,13 +15,15 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from backend.core.files import touch_private
+
 Key = tuple[bytes, bytes]  # (device id, batch id), raw UUID bytes
 RETENTION_SECONDS = 25 * 3600
 
 
 class BatchLedger:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        touch_private(path)  # its WAL and shared-memory files take the same 0600
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

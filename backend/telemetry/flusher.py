@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
+from backend.core.files import open_private
 from backend.telemetry import records
 from backend.telemetry.batches import BatchLedger
 from backend.telemetry.spool import Position, Spool
@@ -89,7 +90,7 @@ class Checkpoint:
             "intent": None if self.intent is None else [str(p) for p in self.intent],
         }
         tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w") as handle:
+        with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w") as handle:
             json.dump(data, handle)
             handle.flush()
             os.fsync(handle.fileno())

@@ -24,8 +24,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from backend.core.errors import StoreUnavailable
+from backend.core.files import open_private, private_dir
 
 _HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
 _SEGMENT = "{:010d}.spool"
@@ -69,6 +71,10 @@ def _segment_path(directory: Path, number: int) -> Path:
     return directory / _SEGMENT.format(number)
 
 
+def _open_segment(path: Path) -> BinaryIO:
+    return os.fdopen(open_private(path, os.O_WRONLY | os.O_APPEND), "ab")
+
+
 def _scan_valid_end(path: Path) -> int:
     """Offset just past the last whole, checksummed record of a segment file."""
     end = 0
@@ -95,8 +101,8 @@ class Spool:
         self.directory = directory
         self.segment_bytes = segment_bytes
         self.max_unflushed_bytes = max_unflushed_bytes
-        directory.mkdir(parents=True, exist_ok=True)
-        self._lock_file = (directory / "LOCK").open("a+")
+        private_dir(directory)  # readings waiting for the store: the owner's alone
+        self._lock_file = os.fdopen(open_private(directory / "LOCK", os.O_RDWR | os.O_APPEND), "a+")
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -119,7 +125,7 @@ class Spool:
             self._segment, self._offset = 1, 0
         self._durable = Position(self._segment, self._offset)
         self._flushed = Position(segments[0] if segments else 1, 0)
-        self._file = _segment_path(directory, self._segment).open("ab")
+        self._file = _open_segment(_segment_path(directory, self._segment))
         self._queue: queue.Queue[_Append | None] = queue.Queue()
         self._changed = threading.Condition()
         self._closed = False
@@ -134,7 +140,7 @@ class Spool:
             return path.read_text().strip()
         identity = uuid.uuid4().hex
         tmp = path.with_suffix(".tmp")
-        with tmp.open("w") as handle:
+        with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w") as handle:
             handle.write(identity)
             handle.flush()
             os.fsync(handle.fileno())
@@ -202,7 +208,7 @@ class Spool:
         self._file.close()
         self._segment += 1
         self._offset = 0
-        self._file = _segment_path(self.directory, self._segment).open("ab")
+        self._file = _open_segment(_segment_path(self.directory, self._segment))
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)  # the new file's name is durable too
