@@ -18,6 +18,7 @@ from backend.alarms.schema_rules import RulesMutation, RulesQuery
 from backend.api.errors import ErrorCodes, Schema
 from backend.api.input_text import RefuseNulCharacters
 from backend.api.introspection import IntrospectionForSignedIn
+from backend.api.limits import RequestLimits
 from backend.api.privacy import PrivacyPipeline
 from backend.api.scalars import DateTimeScalar
 from backend.auth.schema import AuthMutation, AuthQuery
@@ -80,6 +81,7 @@ def build_schema() -> strawberry.Schema:
             ErrorCodes,
             RefuseNulCharacters,
             IntrospectionForSignedIn,
+            RequestLimits,
             PrivacyPipeline,
             lambda: QueryDepthLimiter(max_depth=12),
             lambda: MaxAliasesLimiter(max_alias_count=50),

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from backend.core.errors import ConfigurationError
+from backend.core.limits import Limits, load_limits
 
 _DATABASE_SCHEMES = {
     "sqlite": "sqlite+aiosqlite",
@@ -56,6 +57,8 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For names the client (sign-in throttling keys on the
     # client's address); none by default, so the header is ignored unless a deployment says.
     trusted_proxies: tuple[Network, ...] = ()
+    # What one request may cost the server (backend/core/limits.py says why each number).
+    limits: Limits = field(default_factory=Limits)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -234,4 +237,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "ANJIAN_GRAPHQL_PUBLIC_INTROSPECTION", values.get("ANJIAN_GRAPHQL_PUBLIC_INTROSPECTION")
         ),
         trusted_proxies=_networks("ANJIAN_TRUSTED_PROXIES", values.get("ANJIAN_TRUSTED_PROXIES")),
+        limits=load_limits(values),
     )

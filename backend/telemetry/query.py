@@ -2,18 +2,30 @@
 
 Every statement it renders filters ``tenant_id`` on the scope's tenants, before any condition
 the caller adds, with the ids bound as a typed parameter. There is no method to remove it.
+
+Every statement also runs under the process's resource limits: ClickHouse's own per-query
+limits (execution time, result rows and bytes, memory), sent as settings of the query so a
+runaway query is stopped by the engine, and a cap on the queries running at once, so requests
+waiting for ClickHouse cannot take every worker thread and database connection. A limit hit
+while a query runs is ``LimitExceeded`` naming the limit; no free slot within a few seconds is
+``RateLimited``.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Self
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
-from backend.core.errors import ScopeRequired
+from backend.core.errors import LimitExceeded, RateLimited, ScopeRequired
+from backend.core.limits import Limits
 from tenants.scope import Scope
 
 # Tables a scoped query may read; each has a tenant_id column first in its ORDER BY, so the
@@ -104,8 +116,108 @@ class ScopedSelect:
 
     def run(self, client: Client) -> list[tuple[Any, ...]]:
         sql, parameters = self.render()
-        return client.query(sql, parameters=parameters).result_rows
+        guard = _guard
+        with guard.slot():
+            try:
+                return client.query(sql, parameters=parameters, settings=guard.settings).result_rows
+            except DatabaseError as exc:
+                raise guard.limit_error(exc) from exc
 
 
 def select_from(scope: Scope, table: str, *columns: str) -> ScopedSelect:
     return ScopedSelect(scope=scope, table=table, columns=list(columns))
+
+
+# --- resource limits ------------------------------------------------------------------------
+
+# How long a query waits for one of the process's ClickHouse slots before the request is told
+# to come back: a slot frees within a query's execution limit, usually in milliseconds, so a
+# longer wait means the process is saturated and holding the caller's thread helps no one.
+QUEUE_SECONDS = 3.0
+RETRY_AFTER_SECONDS = 2
+
+# ClickHouse error codes of its per-query limits (the same from chdb and from a server).
+TIMEOUT_EXCEEDED = 159
+TOO_MANY_ROWS_OR_BYTES = 396
+MEMORY_LIMIT_EXCEEDED = 241
+
+
+class QueryGuard:
+    """The per-query ClickHouse settings and the cap on concurrent queries, from the limits."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.settings: dict[str, Any] = {
+            "max_execution_time": limits.clickhouse_max_execution_seconds,
+            "max_result_rows": limits.clickhouse_max_result_rows,
+            "max_result_bytes": limits.clickhouse_max_result_bytes,
+            # Throw rather than ClickHouse's other choice, 'break', which returns a silently
+            # truncated result: a chart missing its end would look like missing data.
+            "result_overflow_mode": "throw",
+            "timeout_overflow_mode": "throw",
+            "max_memory_usage": limits.clickhouse_max_memory_bytes,
+        }
+        self._slots = threading.BoundedSemaphore(limits.clickhouse_max_concurrent_queries)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._slots.acquire(timeout=QUEUE_SECONDS):
+            raise RateLimited(
+                f"the telemetry store is busy ({self.limits.clickhouse_max_concurrent_queries} "
+                f"queries running, none finished within {QUEUE_SECONDS:g} s); retry shortly",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+                limit="clickhouse_max_concurrent_queries",
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def limit_error(self, exc: DatabaseError) -> Exception:
+        """The caller's error for a ClickHouse limit hit; any other error is returned as is."""
+        code = getattr(exc, "code", None)
+        limits = self.limits
+        if code == TIMEOUT_EXCEEDED:
+            return LimitExceeded(
+                f"the telemetry query ran longer than its limit of "
+                f"{limits.clickhouse_max_execution_seconds} s (max_execution_time); ask for a "
+                "shorter range or larger buckets",
+                limit="max_execution_time",
+                value=limits.clickhouse_max_execution_seconds,
+            )
+        if code == TOO_MANY_ROWS_OR_BYTES:
+            if "max bytes" in str(exc):
+                name, value = "max_result_bytes", limits.clickhouse_max_result_bytes
+                what = f"{value:,} bytes"
+            else:
+                name, value = "max_result_rows", limits.clickhouse_max_result_rows
+                what = f"{value:,} rows"
+            return LimitExceeded(
+                f"the telemetry query's result is over its limit of {what} ({name}); ask for "
+                "a shorter range, larger buckets or fewer sensors",
+                limit=name,
+                value=value,
+            )
+        if code == MEMORY_LIMIT_EXCEEDED:
+            return LimitExceeded(
+                f"the telemetry query needed more than its memory limit of "
+                f"{limits.clickhouse_max_memory_bytes:,} bytes (max_memory_usage); ask for a "
+                "shorter range or larger buckets",
+                limit="max_memory_usage",
+                value=limits.clickhouse_max_memory_bytes,
+            )
+        return exc
+
+
+_guard = QueryGuard(Limits())
+
+
+def configure(limits: Limits) -> None:
+    """Apply the process's limits to every query from now on (done when the client opens)."""
+    global _guard
+    if _guard.limits != limits:
+        _guard = QueryGuard(limits)
+
+
+def current_limits() -> Limits:
+    return _guard.limits

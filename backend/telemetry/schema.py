@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import strawberry
@@ -214,6 +215,30 @@ def device_type(device: Device) -> DeviceType:
 
 
 MAX_BUCKETS = 10_000
+# What a root field reading ClickHouse declares for the request cost model (backend/api/limits):
+# how many store queries it makes of its own (the sensor or site look-up, a typical plan's
+# ClickHouse pieces).
+STORE_QUERIES = 3
+
+
+def telemetry_buckets(arguments: Mapping[str, Any]) -> int:
+    """How many buckets a ``telemetry`` field can answer, from its arguments alone: the
+    epoch-aligned buckets that ``[from, to)`` touches. Zero when the field refuses its
+    arguments (an empty range, a bad or too small bucket) without querying anything."""
+    start, end = arguments.get("from"), arguments.get("to")
+    if not isinstance(start, datetime) or not isinstance(end, datetime) or end <= start:
+        return 0
+    step = arguments.get("bucketSeconds")
+    if step is None:
+        step = readings.default_bucket_seconds(end - start)
+    if not isinstance(step, int) or step <= 0 or (end - start).total_seconds() / step > MAX_BUCKETS:
+        return 0
+    start, end = readings.clip(start, end)
+    if end <= start:
+        return 0
+    first = (start - readings.EPOCH) // timedelta(seconds=step)
+    last = (end - readings.EPOCH - timedelta(microseconds=1)) // timedelta(seconds=step)
+    return int(last - first + 1)
 
 
 async def _telemetry_site(info: Info, site_id: uuid.UUID) -> Site:
@@ -239,7 +264,9 @@ class TelemetryQuery:
         permission_classes=[IsAuthenticated],
         description="Aggregates of one sensor over [from, to), epoch-aligned buckets. Without "
         "bucketSeconds a bucket giving about 300 buckets is chosen. Bucket sizes that are "
-        "multiples of a minute or an hour are served from the rollups.",
+        "multiples of a minute or an hour are served from the rollups. Each bucket counts "
+        "towards the request's cost budget.",
+        metadata={"list_size": telemetry_buckets, "store_queries": STORE_QUERIES},
     )
     async def telemetry(
         self,
@@ -279,6 +306,7 @@ class TelemetryQuery:
     @strawberry.field(
         permission_classes=[IsAuthenticated],
         description="Sensors and devices of a site online now, and its sensor online rate.",
+        metadata={"store_queries": STORE_QUERIES},
     )
     async def site_status(self, info: Info, site_id: strawberry.ID) -> SiteStatusType | None:
         ctx = info.context
@@ -295,6 +323,7 @@ class TelemetryQuery:
     @strawberry.field(
         permission_classes=[IsAuthenticated],
         description="How many raw readings of a site are stored with timestamps in [from, to).",
+        metadata={"store_queries": STORE_QUERIES},
     )
     async def site_reading_count(
         self,

@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 
 from backend.core.errors import StoreUnavailable
 from backend.core.settings import Settings
+from backend.telemetry import query
 
 ClickHouseClient = Client  # for type hints elsewhere: only this package speaks to ClickHouse
 
@@ -29,7 +30,9 @@ _lock = threading.Lock()
 
 
 def open_client(settings: Settings) -> Client:
-    """The process-wide client for the configured ClickHouse (opened once, then shared)."""
+    """The process-wide client for the configured ClickHouse (opened once, then shared).
+    The settings' limits apply to every query sent through the scoped builder from now on."""
+    query.configure(settings.limits)
     with _lock:
         client = _clients.get(settings.clickhouse_url)
         if client is None:

@@ -1,0 +1,448 @@
+"""What one GraphQL request may cost: the budget known before it runs, operations in flight per
+caller and ClickHouse queries at once, ClickHouse's own per-query limits, the answer's size.
+
+The attack these stop: a viewer's 9 KB document of 50 aliased ten-day charts at 87 s buckets
+took ~50 s and 72 MB alone, and 16 at once made the server unresponsive for minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from graphql import parse
+
+from backend.api import limits as api_limits
+from backend.api.limits import estimate_cost
+from backend.api.schema import build_schema
+from backend.core.errors import ConfigurationError, LimitExceeded
+from backend.core.limits import Limits, load_limits
+from backend.runtime import Runtime
+from backend.telemetry import query as ch_query
+from backend.telemetry.query import QueryGuard
+from tests.factories import World
+from tests.graphql import GraphQLClient, Result
+from tests.ingest_helpers import eventually, new_device, new_site, post, telemetry_body
+
+BUDGET = Limits().graphql_cost_budget
+SCHEMA = build_schema()._schema
+CHART = """
+query($s: ID!, $f: DateTime!, $t: DateTime!, $b: Int) {
+  telemetry(sensorId: $s, from: $f, to: $t, bucketSeconds: $b) { ts min max avg count last }
+}"""
+CONTRACT_SITES = (
+    "{ sites { id name divisionCode sensors { id code kind unit zone latest { ts value } } } }"
+)
+
+
+def iso_z(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def attack(sensor_id: str, *, aliases: int = 50, days: int = 10, bucket: int = 87) -> str:
+    """The probe's document: aliased charts of one sensor, written with literals."""
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    one = (
+        f'telemetry(sensorId: "{sensor_id}", from: "{iso_z(start)}", to: "{iso_z(end)}", '
+        f"bucketSeconds: {bucket}) {{ ts min max avg count last }}"
+    )
+    return "query { " + " ".join(f"a{n}: {one}" for n in range(aliases)) + " }"
+
+
+def cost(document: str, variables: dict[str, Any] | None = None) -> int:
+    estimate = estimate_cost(SCHEMA, parse(document), None, variables)
+    assert estimate is not None
+    return estimate.total
+
+
+def chart_variables(
+    sensor: uuid.UUID, start: datetime, end: datetime, bucket: int
+) -> dict[str, Any]:
+    return {"s": str(sensor), "f": iso_z(start), "t": iso_z(end), "b": bucket}
+
+
+@pytest.fixture
+def clickhouse_queries(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement sent to the session's ClickHouse client during the test."""
+    sent: list[str] = []
+    original = runtime.clickhouse.query
+
+    def query(sql: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(sql)
+        return original(sql, *args, **kwargs)
+
+    monkeypatch.setattr(runtime.clickhouse, "query", query)
+    return sent
+
+
+@pytest.fixture
+def clickhouse_limits() -> Iterator[None]:
+    """Restores the process's ClickHouse limits after a test that lowers them."""
+    before = ch_query.current_limits()
+    yield
+    ch_query.configure(before)
+
+
+# --- the cost model ----------------------------------------------------------------------------
+
+
+def test_the_probes_document_costs_far_over_the_budget() -> None:
+    document = attack(str(uuid.uuid4()))
+    assert 8_000 < len(document.encode()) < 10_000  # the probe's 9 KB
+    total = cost(document)
+    # 50 charts of ten days at 87 s: 9,931 buckets each (9,932 epoch-aligned buckets touched).
+    assert total >= 50 * 9_931
+    assert total > 5 * BUDGET
+
+
+def test_lists_multiply_the_cost_of_what_they_contain() -> None:
+    nominal = api_limits.NOMINAL_LIST_SIZES
+    sites, sensors = nominal["Query.sites"], nominal["Site.sensors"]
+    # Each site, each of its sensors and each latest reading is a row of the answer.
+    assert cost(CONTRACT_SITES) == sites * (1 + sensors * (1 + 1))
+    assert cost("{ sites { id name } }") == sites
+    # A page is as long as its first:, the default page included.
+    assert cost("{ alarms(first: 1000) { id sensor { id } site { id } } }") == 1000 * 3
+    assert cost("{ alarms { id } }") == 100
+    assert cost("query($n: Int!) { alarms(first: $n) { id } }", {"n": 7}) == 7
+    # Scalars are free; objects count once each.
+    assert cost("{ me { email } }") == 1
+
+
+def test_telemetry_costs_its_buckets_and_its_queries() -> None:
+    sensor = uuid.uuid4()
+    day = datetime(2026, 11, 28, tzinfo=UTC)
+    queries = api_limits.QUERY_COST * 3
+    assert cost(CHART, chart_variables(sensor, day, day + timedelta(days=1), 60)) == 1440 + queries
+    week = chart_variables(sensor, day, day + timedelta(days=7), 3600)
+    assert cost(CHART, week) == 168 + queries
+    # Without bucketSeconds the field picks about 300 buckets (a week: hours).
+    assert cost(CHART, {**week, "b": None}) == 168 + queries
+    # An unaligned start touches one more epoch-aligned bucket.
+    ragged = chart_variables(sensor, day + timedelta(seconds=30), day + timedelta(hours=1), 60)
+    assert cost(CHART, ragged) == 60 + queries
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "bucket"),
+    [
+        ("2026-06-02T00:00:00Z", "2026-06-02T00:00:00Z", 60),  # empty range
+        ("2026-06-01T00:00:00Z", "2026-06-02T00:00:00Z", 0),
+        ("2026-06-01T00:00:00Z", "2026-06-02T00:00:00Z", 8),  # over MAX_BUCKETS
+        ("2026-06-01T00:00:00", "2026-06-02T00:00:00Z", 60),  # no zone: refused by coercion
+    ],
+)
+def test_charts_the_field_refuses_cost_nothing_but_their_queries(
+    start: str, end: str, bucket: int
+) -> None:
+    """Such a field answers BAD_USER_INPUT without reading a bucket, so its own error stays
+    the answer (a zone-less variable does not even coerce: no estimate at all)."""
+    variables = {"s": str(uuid.uuid4()), "f": start, "t": end, "b": bucket}
+    estimate = estimate_cost(SCHEMA, parse(CHART), None, variables)
+    assert estimate is None or estimate.total == api_limits.QUERY_COST * 3
+
+
+def test_fragments_directives_and_merged_keys() -> None:
+    # The same response key twice is one field, as execution merges it.
+    assert cost("{ sites { id } sites { name } }") == cost("{ sites { id name } }")
+    # Fragments are expanded wherever they are spread.
+    spread = "{ sites { ...S } } fragment S on Site { sensors { id } }"
+    assert spread and cost(spread) == cost("{ sites { sensors { id } } }")
+    # Aliases are separate fields, each counted.
+    assert cost("{ a: sites { id } b: sites { id } }") == 2 * cost("{ sites { id } }")
+    # @skip and @include are honoured, from literals or variables.
+    skipped = (
+        "query($no: Boolean!) { a: sites @skip(if: $no) { id } b: me @include(if: $no) { id } }"
+    )
+    assert cost(skipped, {"no": True}) == cost("{ me { id } }")
+    assert cost(skipped, {"no": False}) == cost("{ sites { id } }")
+
+
+def test_limits_are_settings() -> None:
+    chosen = load_limits({"ANJIAN_GRAPHQL_COST_BUDGET": "1234", "ANJIAN_GRAPHQL_MAX_IN_FLIGHT": ""})
+    assert chosen.graphql_cost_budget == 1234
+    assert chosen.graphql_max_in_flight == Limits().graphql_max_in_flight
+    for bad in ("0", "-3", "many"):
+        with pytest.raises(ConfigurationError, match="ANJIAN_CLICKHOUSE_MAX_RESULT_ROWS"):
+            load_limits({"ANJIAN_CLICKHOUSE_MAX_RESULT_ROWS": bad})
+
+
+# --- the budget, end to end --------------------------------------------------------------------
+
+
+async def test_the_fifty_alias_attack_is_refused_before_anything_runs(
+    api: GraphQLClient, world: World, clickhouse_queries: list[str]
+) -> None:
+    token = await api.token_for(world.a.users["viewer"])
+    result = await api.query(attack(str(world.a.sensor_ids["GT-101"])), token=token)
+    assert result.codes == ["QUERY_TOO_COSTLY"], result.body
+    assert result.data is None
+    [error] = result.body["errors"]
+    assert error["extensions"]["budget"] == BUDGET
+    assert error["extensions"]["cost"] >= 50 * 9_931
+    assert f"{error['extensions']['cost']:,}" in error["message"]
+    assert f"{BUDGET:,}" in error["message"]
+    assert clickhouse_queries == []
+
+
+async def test_a_console_page_fits_the_budget(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    """The contract's sites query over a site of 1,000 sensors with their latest values, a day
+    of one sensor at 60 s and a week at 1 h, and a page of alarms: one request, answered."""
+    site = await new_site(runtime, world.a.tenant_id)
+    sensors = [{"code": f"TT-{n:04d}", "kind": "temperature", "unit": "°C"} for n in range(1000)]
+    device = await new_device(runtime, world.a.tenant_id, site, sensors)
+    now = datetime.now(UTC)
+    batch = [
+        {"sensor": spec["code"], "ts": iso_z(now - timedelta(minutes=1)), "value": 20.5}
+        for spec in sensors
+    ]
+    response = await post(api.http, device, "telemetry", telemetry_body(batch))
+    assert response.status_code == 202, response.text
+    page = (
+        "query($s: ID!, $dayFrom: DateTime!, $weekFrom: DateTime!, $to: DateTime!) {"
+        + CONTRACT_SITES[1:-1]
+        + " day: telemetry(sensorId: $s, from: $dayFrom, to: $to, bucketSeconds: 60) { ts avg }"
+        " week: telemetry(sensorId: $s, from: $weekFrom, to: $to, bucketSeconds: 3600) { ts avg }"
+        " alarms(first: 100) { id severity status sensor { id code } site { id name } } }"
+    )
+    variables = {
+        "s": str(device.sensors["TT-0000"]),
+        "dayFrom": iso_z(now - timedelta(days=1)),
+        "weekFrom": iso_z(now - timedelta(days=7)),
+        "to": iso_z(now),
+    }
+    assert cost(page, variables) <= BUDGET
+    token = await api.token_for(world.a.users["viewer"])
+
+    def answered(result: Result) -> bool:
+        found = [s for s in (result.data or {}).get("sites", []) if s["id"] == str(site)]
+        return bool(found) and all(x["latest"] for x in found[0]["sensors"])
+
+    result = await eventually(lambda: api.query(page, variables, token=token), answered)
+    assert result.code is None, result.body
+    [mine] = [s for s in result.data["sites"] if s["id"] == str(site)]
+    assert len(mine["sensors"]) == 1000
+    assert {s["latest"]["value"] for s in mine["sensors"]} == {20.5}
+    assert [b["avg"] for b in result.data["day"]] == [20.5]
+
+
+# --- operations in flight ------------------------------------------------------------------------
+
+
+class BlockedCharts:
+    """Charts of one sensor whose ClickHouse queries wait until released: requests that stay in
+    flight for as long as a test needs."""
+
+    def __init__(self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, sensor: uuid.UUID):
+        self.release = threading.Event()
+        self.entered = threading.Semaphore(0)
+        original = runtime.clickhouse.query
+
+        def query(sql: str, *args: Any, parameters: Any = None, **kwargs: Any) -> Any:
+            if parameters and parameters.get("sensor_id") == str(sensor):
+                self.entered.release()
+                self.release.wait(30)
+            return original(sql, *args, parameters=parameters, **kwargs)
+
+        monkeypatch.setattr(runtime.clickhouse, "query", query)
+
+    async def wait_entered(self, count: int) -> None:
+        for _ in range(count):
+            assert await anyio.to_thread.run_sync(lambda: self.entered.acquire(timeout=20))
+
+
+@asynccontextmanager
+async def concurrent(api: GraphQLClient) -> AsyncIterator[Callable[..., Awaitable[Result]]]:
+    """Queries to the same running app that are served at the same time (the Litestar test
+    client hands the app one request at a time)."""
+    transport = httpx.ASGITransport(app=api.http.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as http:
+
+        async def send(document: str, variables: Any = None, *, as_user: str) -> Result:
+            token = await api.token_for(as_user)
+            response = await http.post(
+                "/graphql",
+                json={"query": document, "variables": variables or {}},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            return Result(response.status_code, response.json())
+
+        yield send
+
+
+def retry_after(result: Result) -> int:
+    [error] = result.body["errors"]
+    return int(error["extensions"]["retryAfterSeconds"])
+
+
+async def test_operations_over_the_callers_in_flight_limit_are_rate_limited(
+    api: GraphQLClient, runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sensor = world.a.sensor_ids["TT-201"]
+    blocked = BlockedCharts(runtime, monkeypatch, sensor)
+    limit = runtime.settings.limits.graphql_max_in_flight_per_principal
+    viewer = world.a.users["viewer"]
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    variables = chart_variables(sensor, now - timedelta(hours=1), now, 60)
+    async with concurrent(api) as send:
+        held = [asyncio.create_task(send(CHART, variables, as_user=viewer)) for _ in range(limit)]
+        try:
+            await blocked.wait_entered(limit)
+            refused = await send("{ me { email } }", as_user=viewer)
+            assert refused.codes == ["RATE_LIMITED"], refused.body
+            assert refused.data is None
+            assert retry_after(refused) >= 1
+            assert str(limit) in refused.body["errors"][0]["message"]
+            # Another caller is served meanwhile.
+            other = await send("{ me { email } }", as_user=world.a.users["operator"])
+            assert other.code is None, other.body
+        finally:
+            blocked.release.set()
+        for answer in await asyncio.gather(*held):
+            assert answer.code is None, answer.body
+        again = await send("{ me { email } }", as_user=viewer)
+        assert again.code is None, again.body
+
+
+async def test_queries_over_the_clickhouse_cap_are_rate_limited(
+    api: GraphQLClient, runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ClickHouse slot of the process is taken: another caller's chart waits a moment,
+    then is told to retry, instead of holding a thread and a connection indefinitely."""
+    monkeypatch.setattr(ch_query, "QUEUE_SECONDS", 0.3)
+    slots = ch_query.current_limits().clickhouse_max_concurrent_queries
+    sensor = world.a.sensor_ids["TT-201"]
+    blocked = BlockedCharts(runtime, monkeypatch, sensor)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    variables = chart_variables(sensor, now - timedelta(hours=1), now, 60)
+    users = [world.a.users[role] for role in ("owner", "safety_manager", "operator", "viewer")]
+    for user in users:
+        await api.token_for(user)
+    async with concurrent(api) as send:
+        held = [
+            asyncio.create_task(send(CHART, variables, as_user=users[n % len(users)]))
+            for n in range(slots)
+        ]
+        try:
+            await blocked.wait_entered(slots)
+            other = chart_variables(world.b.sensor_ids["TT-201"], now - timedelta(hours=1), now, 60)
+            refused = await send(CHART, other, as_user=world.b.users["viewer"])
+            assert refused.codes == ["RATE_LIMITED"], refused.body
+            assert retry_after(refused) >= 1
+            assert refused.body["errors"][0]["extensions"]["limit"] == (
+                "clickhouse_max_concurrent_queries"
+            )
+        finally:
+            blocked.release.set()
+        for answer in await asyncio.gather(*held):
+            assert answer.code is None, answer.body
+
+
+# --- limits hit while running ------------------------------------------------------------------
+
+
+async def _chart_with_data(api: GraphQLClient, runtime: Runtime, world: World) -> dict[str, Any]:
+    """A sensor of its own with a reading a minute over the last half hour; the variables of a
+    chart over it at 60 s (30 buckets)."""
+    device = await new_device(runtime, world.a.tenant_id, world.a.site_id)
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = end - timedelta(minutes=30)
+    batch = [
+        {"sensor": "TT-1", "ts": iso_z(start + timedelta(minutes=n)), "value": float(n)}
+        for n in range(30)
+    ]
+    assert (await post(api.http, device, "telemetry", telemetry_body(batch))).status_code == 202
+    variables = chart_variables(device.sensors["TT-1"], start, end, 60)
+    viewer = world.a.users["viewer"]
+    landed = await eventually(
+        lambda: api.query(CHART, variables, as_user=viewer),
+        lambda r: len((r.data or {}).get("telemetry") or []) == 30,
+    )
+    assert landed.code is None and len(landed.data["telemetry"]) == 30, landed.body
+    return variables
+
+
+@pytest.mark.parametrize(
+    ("lowered", "limit"),
+    [
+        ({"clickhouse_max_result_rows": 10}, "max_result_rows"),
+        ({"clickhouse_max_result_bytes": 100}, "max_result_bytes"),
+        ({"clickhouse_max_memory_bytes": 1}, "max_memory_usage"),
+    ],
+)
+async def test_a_clickhouse_limit_hit_is_a_named_error(
+    api: GraphQLClient,
+    runtime: Runtime,
+    world: World,
+    clickhouse_limits: None,
+    lowered: dict[str, int],
+    limit: str,
+) -> None:
+    variables = await _chart_with_data(api, runtime, world)
+    ch_query.configure(replace(ch_query.current_limits(), **lowered))
+    result = await api.query(CHART, variables, as_user=world.a.users["viewer"])
+    assert result.codes == ["LIMIT_EXCEEDED"], result.body
+    [error] = result.body["errors"]
+    assert error["extensions"]["limit"] == limit
+    assert limit in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "settings", "limit"),
+    [
+        (
+            "SELECT count() FROM numbers(100000000000)",
+            {"max_execution_time": 1},
+            "max_execution_time",
+        ),
+        ("SELECT number FROM numbers(100000)", {"max_result_rows": 10}, "max_result_rows"),
+        ("SELECT number FROM numbers(100000)", {"max_result_bytes": 10}, "max_result_bytes"),
+        (
+            "SELECT groupArray(number) FROM numbers(10000000)",
+            {"max_memory_usage": 1024 * 1024},
+            "max_memory_usage",
+        ),
+    ],
+)
+def test_the_engines_limit_errors_are_recognised(
+    runtime: Runtime, sql: str, settings: dict[str, int], limit: str
+) -> None:
+    """The error codes the embedded engine really raises for each limit (159, 396, 241)."""
+    guard = QueryGuard(Limits())
+    with pytest.raises(Exception) as raised:
+        runtime.clickhouse.query(sql, settings={**guard.settings, **settings})
+    error = guard.limit_error(raised.value)  # type: ignore[arg-type]
+    assert isinstance(error, LimitExceeded), raised.value
+    assert error.details["limit"] == limit
+
+
+async def test_an_answer_over_the_size_limit_is_a_named_error(
+    api: GraphQLClient, runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = runtime.settings
+    monkeypatch.setattr(
+        runtime,
+        "settings",
+        replace(settings, limits=replace(settings.limits, graphql_max_response_bytes=400)),
+    )
+    viewer = world.a.users["viewer"]
+    result = await api.query(CONTRACT_SITES, as_user=viewer)
+    assert result.codes == ["LIMIT_EXCEEDED"], result.body
+    assert result.data is None
+    [error] = result.body["errors"]
+    assert error["extensions"]["limit"] == "max_response_bytes"
+    assert "400" in error["message"]
+    small = await api.query("{ me { email } }", as_user=viewer)
+    assert small.code is None, small.body
