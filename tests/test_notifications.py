@@ -34,6 +34,7 @@ from backend.alarms.broadcast import AlarmBroadcaster
 from backend.alarms.channels import (
     ChannelKind,
     NotificationChannel,
+    NotificationDelivery,
     create_channel,
     disable_channel,
     list_channels,
@@ -52,6 +53,7 @@ from backend.alarms.rules import Severity
 from backend.alarms.service import FLAP_WINDOW, SignalContext, apply_signal
 from backend.auth.principal import Principal
 from backend.auth.service import login, resolve_token
+from backend.core.egress import EgressPolicy
 from backend.core.errors import BadInput, Forbidden
 from backend.jobs.mail import FileMailer
 from backend.migrate import migrate
