@@ -203,14 +203,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         runtime.clickhouse  # noqa: B018
         runtime.flusher.start()
         worker = start_worker(runtime.jobs.broker) if runtime.settings.embedded_broker else None
-        alarms = AlarmPipeline(runtime)
+        # The pipeline's outbox feed shows every committed change to this process's engine
+        # and subscriptions; the relay hands each change to the job broker once.
+        alarms = AlarmPipeline(runtime, listeners=[runtime.alarm_broadcaster.publish])
         await alarms.start()
         runtime.ingest.subscribers.append(alarms)
         relay = OutboxRelay(
-            runtime,
-            runtime.alarm_broadcaster,
-            alarms.relay_wakeup,
-            sinks=[notification_sink(runtime.jobs.notify)],
+            runtime, alarms.relay_wakeup, sinks=[notification_sink(runtime.jobs.notify)]
         )
         relay.start()
         mail_relay = MailRelay(runtime.sessions, runtime.jobs.deliver_mail)

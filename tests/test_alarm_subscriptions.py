@@ -2,9 +2,10 @@
 events arrive in the order the alarm changed, and each subscriber gets only what it may see.
 
 The subscriptions run in-process on the ``api`` client's app (the same event loop as its alarm
-pipeline and outbox relay). "Never receives" is checked against a later event the subscriber
-must receive: the relay sends in commit order, so anything it was wrongly sent before that
-event would have arrived first.
+pipeline and outbox feed). "Never receives" is checked against a later event the subscriber
+must receive: the feed shows changes in outbox order, so anything it was wrongly sent before
+that event would have arrived first. A server's subscribers see every committed change, also
+one made outside it and delivered to the job broker by another server's relay (issue 9, 16).
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import WebSocketTestSession
 from sqlalchemy import select
 
+from backend.alarms import service
 from backend.alarms.models import Alarm
+from backend.alarms.relay import OutboxRelay
+from backend.auth.principal import Principal
 from backend.runtime import Runtime
-from tenants.scope import unscoped_session
+from tenants.scope import Scope, scoped_session, unscoped_session
 from tests.alarm_helpers import ACKNOWLEDGE, CLOSE, gas_device, ok, raise_alarm, send
 from tests.factories import World
 from tests.graphql import GraphQLClient
@@ -148,6 +152,30 @@ async def test_subscribers_receive_only_what_they_may_see(
                 "SEVERITY_CHANGED",
                 "ACKNOWLEDGED",
             ]
+
+
+async def test_a_change_made_and_relayed_elsewhere_reaches_this_servers_subscribers(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    """Cleared by the CLI, and handed to the broker by another server's relay at once: the
+    outbox row is sent before this server's relay ever looks, and still its subscribers see
+    the change."""
+    owner = world.a.users["owner"]
+    dev = await gas_device(api, runtime, world.a.tenant_id, world.a.site_id)
+    async with subscribed(api, runtime, owner) as sub:
+        alarm = await raise_alarm(api, owner, dev, 30.0)
+        scope = Scope.for_tenant(world.a.tenant_id)
+        async with scoped_session(runtime.sessions, scope) as session, session.begin():
+            await service.clear(
+                session,
+                runtime.authz,
+                Principal.system(scope),
+                alarm_id=uuid.UUID(alarm["id"]),
+                reason="cleared from the command line",
+            )
+        assert await OutboxRelay(runtime, asyncio.Event()).relay_once() >= 1
+        events = await sub.until(of(alarm["id"], "CLEARED"))
+    assert [e["kind"] for e in events if of(alarm["id"])(e)] == ["RAISED", "CLEARED"]
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,6 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import func, select
 
 from backend.alarms import library
-from backend.alarms.broadcast import AlarmBroadcaster
 from backend.alarms.channels import (
     ChannelKind,
     NotificationChannel,
@@ -300,7 +299,7 @@ async def relay_all(relay: OutboxRelay) -> int:
 
 
 def relay_with(rt: Runtime, *sinks: Any) -> OutboxRelay:
-    return OutboxRelay(rt, AlarmBroadcaster(), asyncio.Event(), sinks=list(sinks))
+    return OutboxRelay(rt, asyncio.Event(), sinks=list(sinks))
 
 
 async def unsent(rt: Runtime, seqs: list[int]) -> int:

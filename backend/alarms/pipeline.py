@@ -6,6 +6,11 @@ task that applies them through the alarm service, one scoped transaction per ten
 wakes the relay. Rules come from the database; sensors that have none get their kind's
 defaults from the indicator library. Open alarms are restored into the engine at start, so a
 restart neither loses nor doubles an alarm.
+
+The engine learns of alarms cleared elsewhere (a person on any server, the CLI, a job, another
+server's engine) from the committed outbox, which the pipeline's ``OutboxFeed`` reads in every
+process: an alarm the engine still holds is forgotten, so a condition that persists raises a
+new alarm on the next reading instead of being counted as the cleared one.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from backend.alarms import escalation, library
 from backend.alarms.engine import RuleEngine, Signal
 from backend.alarms.models import Alarm, AlarmRule
 from backend.alarms.permits import PERMITS_COUNTER, WorkPermit
+from backend.alarms.relay import Listener, OutboxFeed
 from backend.alarms.rules import Level, RuleKind, RuleSpec, Severity
 from backend.alarms.service import SignalContext, apply_signal
 from backend.core import counters
@@ -38,6 +44,8 @@ from tenants.scope import Scope, scoped_session, unscoped_session
 
 log = logging.getLogger("anjian.alarms")
 
+Pending = dict[uuid.UUID, list[tuple[Signal, SignalContext]]]  # by tenant, in queue order
+
 
 class AlarmPipeline:
     def __init__(
@@ -45,6 +53,7 @@ class AlarmPipeline:
         runtime: Runtime,
         relay_wakeup: asyncio.Event | None = None,
         *,
+        listeners: list[Listener] | None = None,
         clock: Clock = WALL_CLOCK,
     ) -> None:
         self.runtime = runtime
@@ -53,6 +62,12 @@ class AlarmPipeline:
         # running simulated days passes its own.
         self.clock = clock
         self.relay_wakeup = relay_wakeup or asyncio.Event()
+        # Committed alarm changes of every process: this engine's, then e.g. subscriptions.
+        self.outbox = OutboxFeed(runtime.sessions, [self._changed, *(listeners or [])])
+        # The open alarm this engine counts for each rule × sensor (sensor None: a device or
+        # zone rule), so a clear read from the outbox forgets exactly that alarm and not a
+        # newer one raised since by the same rule.
+        self._holding: dict[tuple[uuid.UUID, uuid.UUID | None], uuid.UUID] = {}
         self._queue: asyncio.Queue[tuple[Signal, SignalContext]] = asyncio.Queue()
         self._where: dict[uuid.UUID, SignalContext] = {}  # sensor → where it lives
         self._device_where: dict[uuid.UUID, SignalContext] = {}
@@ -113,6 +128,7 @@ class AlarmPipeline:
             await self._load()
         except Exception:  # the database may be down at start-up: /readyz says so, retry
             log.exception("loading alarm rules failed; retrying in the background")
+        self.outbox.start()
         self._tasks = [
             asyncio.create_task(self._write_loop(), name="alarm-writer"),
             asyncio.create_task(self._watch_loop(), name="alarm-rules-watch"),
@@ -128,6 +144,7 @@ class AlarmPipeline:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.outbox.stop()
 
     async def drain(self) -> None:
         """Wait until every queued signal is written (tests, shutdown)."""
@@ -407,18 +424,23 @@ class AlarmPipeline:
         async with unscoped_session(self.runtime.sessions) as session:
             rows = (
                 await session.execute(
-                    select(Alarm.rule_id, Alarm.sensor_id, Alarm.device_id, Alarm.level).where(
-                        Alarm.cleared_at.is_(None)
-                    )
+                    select(
+                        Alarm.id, Alarm.rule_id, Alarm.sensor_id, Alarm.device_id, Alarm.level
+                    ).where(Alarm.cleared_at.is_(None))
                 )
             ).all()
-        for rule_id, sensor_id, device_id, level in rows:
+        for alarm_id, rule_id, sensor_id, device_id, level in rows:
+            self._holding[(rule_id, sensor_id)] = alarm_id
             # Device rules are found by device, zone rules by rule id alone.
             self.engine.restore(
                 rule_id, sensor_id, level or "", device_id=None if sensor_id else device_id
             )
 
     async def _load(self) -> None:
+        if not self.outbox.positioned:
+            # Before the open alarms are read: a clear committed after this is read from the
+            # outbox, one committed before is already absent from the alarms restored.
+            await self.outbox.position_at_end()
         await self.reload()
         await self._restore_open_alarms()
         self._loaded = True
@@ -441,12 +463,32 @@ class AlarmPipeline:
             except Exception:
                 log.exception("reloading alarm rules failed; will retry")
 
-    def forget(
-        self, rule_id: uuid.UUID, sensor_id: uuid.UUID | None, device_id: uuid.UUID | None
-    ) -> None:
-        """A person cleared this alarm: if the condition still holds, the next reading raises
-        a new one, so the engine must not go on counting the old one as active."""
-        self.engine.release(rule_id, sensor_id, device_id=device_id)
+    def _changed(self, event: dict[str, Any]) -> None:
+        """A committed alarm change, read from the outbox (whoever made it). A clear of the
+        alarm this engine still counts as open is forgotten: a person (on any server, or the
+        CLI, or a job) cleared it, or another server's engine did. If the condition still
+        holds, the next reading raises a new alarm. The engine's own clears were forgotten when
+        they were written, so they find nothing held here."""
+        if event.get("kind") != "CLEARED":
+            return
+        alarm = event["alarm"]
+        sensor_id = None if alarm["sensor_id"] is None else uuid.UUID(alarm["sensor_id"])
+        key = (uuid.UUID(alarm["rule_id"]), sensor_id)
+        if self._holding.get(key) != uuid.UUID(alarm["id"]):
+            return
+        del self._holding[key]
+        device_id = None if alarm["device_id"] is None else uuid.UUID(alarm["device_id"])
+        self.engine.release(key[0], sensor_id, device_id=device_id)
+
+    async def committed(self) -> None:
+        """This process committed alarm changes (a person's action): relay them now, and read
+        them from the outbox before answering, so this server's subscribers and engine know of
+        them by the time the person sees the result."""
+        self.relay_wakeup.set()
+        try:
+            await self.outbox.catch_up()
+        except Exception:  # the change is committed; the feed's own loop reads it on its next turn
+            log.warning("reading the outbox after a change failed; will retry", exc_info=True)
 
     def run_timers(self) -> None:
         """Time-driven rules (stale data, offline devices, presence timeouts) at the clock's
@@ -458,7 +500,7 @@ class AlarmPipeline:
         """Escalate and remind the alarms due at the clock's now; returns the steps taken."""
         steps = await escalation.run_due(self.runtime.sessions, self.clock.now())
         if steps:
-            self.relay_wakeup.set()
+            self._wake()
         return steps
 
     async def _tick_loop(self, interval: float = 5.0) -> None:
@@ -481,44 +523,81 @@ class AlarmPipeline:
 
     # -- writing -----------------------------------------------------------------------------
 
-    async def _write_loop(self) -> None:
-        while True:
-            first = await self._queue.get()
-            batch = [first]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            backoff = 0.2
-            while True:  # the engine already counts these alarms: they must reach the database
-                try:
-                    await self._apply(batch)
-                    break
-                except Exception:
-                    log.exception(
-                        "writing %d alarm signal(s) failed; retrying in %.1f s", len(batch), backoff
-                    )
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
-            for _ in batch:
-                self._queue.task_done()
-            self.relay_wakeup.set()
+    def _wake(self) -> None:
+        """Changes were committed: the relay delivers them, the feed shows them."""
+        self.relay_wakeup.set()
+        self.outbox.wakeup.set()
 
-    async def _apply(self, batch: list[tuple[Signal, SignalContext]]) -> None:
-        by_tenant: dict[uuid.UUID, list[tuple[Signal, SignalContext]]] = defaultdict(list)
-        for signal, where in batch:
-            by_tenant[where.tenant_id].append((signal, where))
-        for tenant_id, items in by_tenant.items():
-            scope = Scope.for_tenant(tenant_id)
-            try:
-                async with (
-                    scoped_session(self.runtime.sessions, scope) as session,
-                    session.begin(),
-                ):
-                    for signal, where in items:
-                        await apply_signal(session, signal, where)
-            except IntegrityError:
-                # Their sensor or site is gone (deleted, or its tenant erased) before the next
-                # rules reload: no retry can store them, and retrying would stall every alarm.
-                log.error("dropped %d alarm signal(s) of vanished objects", len(items))
+    async def _write_loop(self) -> None:
+        """Signals are written per tenant, each tenant's in one transaction; a tenant whose
+        write failed is retried alone, with the signals queued since appended in order, while
+        the tenants that committed are done: applying a signal twice would count a repeat twice
+        or announce an upgrade twice. One tenant's failure neither re-applies nor holds up
+        another's alarms."""
+        pending: Pending = defaultdict(list)
+        backoff = 0.2
+        while True:
+            if not pending:
+                self._take(pending, await self._queue.get())
+            while not self._queue.empty():
+                self._take(pending, self._queue.get_nowait())
+            failed = committed = 0
+            for tenant_id in list(pending):
+                items = pending[tenant_id]
+                try:
+                    await self._apply(tenant_id, items)
+                except Exception:
+                    failed += len(items)
+                    log.exception(
+                        "writing %d alarm signal(s) of tenant %s failed; retrying in %.1f s",
+                        len(items),
+                        tenant_id,
+                        backoff,
+                    )
+                    continue
+                del pending[tenant_id]
+                committed += len(items)
+                for _ in items:
+                    self._queue.task_done()
+            if committed:
+                self._wake()
+            if failed:
+                # The engine already counts these alarms: they must reach the database.
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            else:
+                backoff = 0.2
+
+    @staticmethod
+    def _take(pending: Pending, item: tuple[Signal, SignalContext]) -> None:
+        pending[item[1].tenant_id].append(item)
+
+    async def _apply(self, tenant_id: uuid.UUID, items: list[tuple[Signal, SignalContext]]) -> None:
+        """One tenant's signals in one transaction: all of them commit, or none."""
+        scope = Scope.for_tenant(tenant_id)
+        try:
+            async with (
+                scoped_session(self.runtime.sessions, scope) as session,
+                session.begin(),
+            ):
+                for signal, where in items:
+                    self._hold(signal, await apply_signal(session, signal, where))
+        except IntegrityError:
+            # Their sensor or site is gone (deleted, or its tenant erased) before the next
+            # rules reload: no retry can store them, and retrying would stall every alarm.
+            log.error("dropped %d alarm signal(s) of vanished objects", len(items))
+
+    def _hold(self, signal: Signal, alarm: Alarm | None) -> None:
+        """Which alarm the engine counts for the signal's rule × sensor. Noted before the
+        commit, so the feed, which can read the rows the moment they commit, never finds the
+        engine's own clear still held; a failed commit is retried, and notes its result again."""
+        key = (signal.rule_id, signal.sensor_id)
+        if signal.kind == "clear":
+            self._holding.pop(key, None)  # the engine released it itself
+        elif alarm is not None and alarm.cleared_at is None:
+            self._holding[key] = alarm.id
+        # Otherwise the alarm was cleared meanwhile by someone else: the outbox says so, and
+        # the engine forgets it when the feed reads that clear.
 
 
 def _library_source(industry: Any) -> str:

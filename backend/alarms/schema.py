@@ -245,15 +245,15 @@ class AlarmsQuery:
         )
 
 
-def _after_change(info: Info, alarm: Alarm, *, cleared: bool = False) -> AlarmType:
-    """Committed: wake the relay now (subscribers see people's actions at once) and, for a
-    manual clear, let the engine forget the alarm so a condition that persists raises anew."""
+async def _after_change(info: Info, alarm: Alarm) -> AlarmType:
+    """Committed: this server reads the outbox before answering, so its subscribers see the
+    action at once and, after a manual clear, its engine has forgotten the alarm (a condition
+    that persists raises anew). Every other process, and a change made by the CLI or a job,
+    reaches the engines and subscribers the same way: through the outbox, not this request."""
     request = info.context.request
     pipeline = None if request is None else request.app.state.get("alarms")
     if pipeline is not None:
-        if cleared:
-            pipeline.forget(alarm.rule_id, alarm.sensor_id, alarm.device_id)
-        pipeline.relay_wakeup.set()
+        await pipeline.committed()
     return AlarmType.of(alarm)
 
 
@@ -268,7 +268,7 @@ class AlarmsMutation:
             alarm = await service.acknowledge(
                 session, ctx.rt.authz, ctx.principal, alarm_id=parse_id(id, "alarm"), note=note
             )
-        return _after_change(info, alarm)
+        return await _after_change(info, alarm)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def dispatch_alarm(
@@ -284,7 +284,7 @@ class AlarmsMutation:
                 assignee=assignee,
                 note=note,
             )
-        return _after_change(info, alarm)
+        return await _after_change(info, alarm)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def clear_alarm(self, info: Info, id: strawberry.ID, reason: str) -> AlarmType:
@@ -293,7 +293,7 @@ class AlarmsMutation:
             alarm = await service.clear(
                 session, ctx.rt.authz, ctx.principal, alarm_id=parse_id(id, "alarm"), reason=reason
             )
-        return _after_change(info, alarm, cleared=True)
+        return await _after_change(info, alarm)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def close_alarm(
@@ -309,7 +309,7 @@ class AlarmsMutation:
                 verdict=Verdict(verdict.value),
                 cause=cause,
             )
-        return _after_change(info, alarm)
+        return await _after_change(info, alarm)
 
 
 def sees_event(principal: Principal, event: dict[str, Any]) -> bool:
