@@ -46,6 +46,7 @@ from backend.telemetry.simulator import (
     attach_simulator,
     run_simulator,
     unscoped_demo_sensors,
+    walk_for,
 )
 from privacy.audit import verify_chain
 from tenants.models import Site, Tenant, Worker, Zone
@@ -521,3 +522,22 @@ async def test_the_demo_leak_goes_red_and_clears(demo: Demo) -> None:
     assert episode.index(max(episode)) > 0 and episode[-1] < 23  # rises, then clears
     quiet = Simulator(random.Random(1))  # tests and plain `serve` run no leak
     assert quiet.value(gas[0], datetime.fromtimestamp(start + 5 * LEAK_STEP_S, UTC)) < 25
+
+
+async def test_simulated_sensors_walk_inside_the_limits_of_where_they_hang(demo: Demo) -> None:
+    """The simulator reads each sensor's industry and zone kind, so its values keep inside the
+    rules that sensor gets: a coal working face below its 26 °C and 4 m/s (煤矿安全规程), a
+    mine's hoist room and substation below the 30 °C of machine chambers."""
+    sensors = await unscoped_demo_sensors(demo.rt)
+    zones = {z.id: z.kind.value for z in await all_rows(demo.rt, Zone)}
+    placed = {s.id: zones.get(s.zone_id) for s in await all_rows(demo.rt, Sensor)}
+    tenants = {t.id: t.industry.value for t in await all_rows(demo.rt, Tenant)}
+    for sensor in sensors:
+        assert sensor.industry == tenants[sensor.tenant_id]
+        assert sensor.zone_kind == placed[sensor.id]
+    mining = [s for s in sensors if s.industry == "mining"]
+    by_place = {(s.kind, s.zone_kind): walk_for(s) for s in mining}
+    assert by_place[("temperature", "working_face")].ceiling < 26
+    assert by_place[("wind_speed", "working_face")].ceiling < 4
+    assert 26 <= by_place[("temperature", "hoisting")].ceiling < 30
+    assert by_place[("temperature", "general")].ceiling < 30

@@ -275,7 +275,7 @@ class Simulator:
     ) -> None:
         self.rng = rng or random.Random()
         self.leak_sensor_code = leak_sensor_code
-        self._states: dict[uuid.UUID, _State] = {}
+        self._states: dict[int, _State] = {}  # by the sensor id as an int (a cheap hash)
 
     def hazards(
         self, sensors: Sequence[SimSensor], start: datetime, end: datetime
@@ -307,9 +307,9 @@ class Simulator:
         return LEAK_PROFILE[step] if step < len(LEAK_PROFILE) else None
 
     def value(self, sensor: SimSensor, now: datetime) -> float:
-        state = self._states.get(sensor.id)
+        state = self._states.get(sensor.id.int)
         if state is None:
-            state = self._states[sensor.id] = self._start(sensor)
+            state = self._states[sensor.id.int] = self._start(sensor)
         if state.leaks:
             leak = self._leak_value(sensor, now)
             if leak is not None:
