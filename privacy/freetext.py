@@ -6,8 +6,9 @@ column, ``at_rest=seal`` — the text is encrypted whole (a ``Sealed`` attribute
 column; ``test_privacy_at_rest`` checks the model matches) — or ``at_rest=mask``: the alarm
 record needs the words, not the numbers in them, so PII detection (``privacy.pii``: mobiles,
 ID numbers by checksum, bank cards by Luhn, e-mail addresses, plates) replaces them by their
-kind (``[手机号]``) before the row is written, and no one, the database's backups included, holds them afterwards (data
-minimisation, PIPL art. 6). Output treatment per audience still applies on top.
+kind (``[手机号]``) before the row is written, and no one, the database's backups included,
+holds them afterwards (data minimisation, PIPL art. 6). Output treatment per audience still
+applies on top.
 
 The hook runs in the ORM's before-insert and before-update events of every mapped class, so
 a new service writing one of these columns cannot forget it; a Core ``insert()``/``update()``
