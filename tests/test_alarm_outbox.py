@@ -208,16 +208,20 @@ async def test_a_change_committed_out_of_sequence_order_is_still_shown(
     seen: list[dict[str, Any]] = []
     reader = OutboxFeed(shared_pg.sessions, [seen.append])
     await reader.position_at_end()
+    late: list[dict[str, Any]] = []  # a server starting while the slow writer is still open
+    starter = OutboxFeed(shared_pg.sessions, [late.append])
     async with unscoped_session(shared_pg.sessions) as slow, slow.begin():
         slow.add(change(1))
         await slow.flush()  # numbered, not committed
         await commit(shared_pg, change(2))
         await reader.catch_up()
         assert [e["alarm"]["id"] for e in seen] == ["alarm-2"]
-    await reader.catch_up()
+        await starter.position_at_end()
     await commit(shared_pg, change(3))
-    await reader.catch_up()
+    for feed_ in (reader, starter):
+        await feed_.catch_up()
     assert [e["alarm"]["id"] for e in seen] == ["alarm-2", "alarm-1", "alarm-3"]
+    assert [e["alarm"]["id"] for e in late] == ["alarm-1", "alarm-3"]
 
 
 def relay_elsewhere(settings: Settings) -> list[int]:

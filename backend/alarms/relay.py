@@ -40,7 +40,9 @@ STATE_TOPIC = "alarm"
 # looking for such holes this long (far longer than any alarm write transaction lasts); a hole
 # still empty by then was a rolled-back transaction, whose number is never used.
 GAP_PATIENCE_S = 60.0
-MAX_GAPS = 10_000  # a storm of rollbacks must not grow the feed's query without bound
+MAX_GAPS = 1_000  # a storm of rollbacks must not grow the feed's query without bound
+# At start, this many of the newest numbers are checked for holes (transactions in flight).
+START_LOOKBACK = 200
 
 Listener = Callable[[dict[str, Any]], None]
 
@@ -156,8 +158,21 @@ class OutboxFeed:
         listeners load from the store (the engine restores the alarms still open)."""
         async with self._lock:
             async with unscoped_session(self.sessions) as session:
-                top = await session.scalar(select(func.max(OutboxMessage.seq)))
-            self._last, self._gaps = int(top or 0), {}
+                top = int(await session.scalar(select(func.max(OutboxMessage.seq))) or 0)
+                # A transaction still open now may hold a lower number and commit after the
+                # listeners loaded their state: the recent numbers not present are holes.
+                recent = set(
+                    (
+                        await session.scalars(
+                            select(OutboxMessage.seq).where(
+                                OutboxMessage.seq > top - START_LOOKBACK
+                            )
+                        )
+                    ).all()
+                )
+            now = time.monotonic()
+            holes = set(range(max(1, top - START_LOOKBACK + 1), top + 1)) - recent
+            self._last, self._gaps = top, dict.fromkeys(holes, now)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="outbox-feed")
