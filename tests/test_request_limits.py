@@ -8,12 +8,15 @@ took ~50 s and 72 MB alone, and 16 at once made the server unresponsive for minu
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,6 +35,7 @@ from backend.telemetry.query import QueryGuard
 from tests.factories import World
 from tests.graphql import GraphQLClient, Result
 from tests.ingest_helpers import eventually, new_device, new_site, post, telemetry_body
+from tests.server import anjian, anjian_json, served
 
 BUDGET = Limits().graphql_cost_budget
 SCHEMA = build_schema()._schema
@@ -350,6 +354,36 @@ async def test_queries_over_the_clickhouse_cap_are_rate_limited(
             assert answer.code is None, answer.body
 
 
+async def test_work_in_flight_over_the_process_cap_is_rate_limited(
+    api: GraphQLClient, runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many accounts send them, the rows being answered at once are capped; a cheap
+    request still runs beside a big one."""
+    sensor = world.a.sensor_ids["TT-201"]
+    blocked = BlockedCharts(runtime, monkeypatch, sensor)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    variables = chart_variables(sensor, now - timedelta(hours=1), now, 60)
+    chart = cost(CHART, variables)
+    limits = replace(runtime.settings.limits, graphql_max_cost_in_flight=chart + 10)
+    monkeypatch.setattr(runtime, "settings", replace(runtime.settings, limits=limits))
+    async with concurrent(api) as send:
+        held = asyncio.create_task(send(CHART, variables, as_user=world.a.users["owner"]))
+        try:
+            await blocked.wait_entered(1)
+            other = chart_variables(world.b.sensor_ids["TT-201"], now - timedelta(hours=1), now, 60)
+            refused = await send(CHART, other, as_user=world.b.users["viewer"])
+            assert refused.codes == ["RATE_LIMITED"], refused.body
+            assert retry_after(refused) >= 1
+            assert refused.body["errors"][0]["extensions"]["limit"] == "graphql_max_cost_in_flight"
+            cheap = await send("{ me { email } }", as_user=world.b.users["viewer"])
+            assert cheap.code is None, cheap.body
+        finally:
+            blocked.release.set()
+        assert (await held).code is None
+        served = await send(CHART, other, as_user=world.b.users["viewer"])
+        assert served.code is None, served.body
+
+
 # --- limits hit while running ------------------------------------------------------------------
 
 
@@ -446,3 +480,122 @@ async def test_an_answer_over_the_size_limit_is_a_named_error(
     assert "400" in error["message"]
     small = await api.query("{ me { email } }", as_user=viewer)
     assert small.code is None, small.body
+
+
+# --- the probe's attack against a real server ------------------------------------------------
+
+PROBE_PASSWORD = "Probe-owner-pw-8431"
+LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def _probe_health(url: str, stop: asyncio.Event, latencies: list[float]) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        while not stop.is_set():
+            started = time.monotonic()
+            response = await client.get("/healthz")
+            assert response.status_code == 200
+            latencies.append(time.monotonic() - started)
+            await asyncio.sleep(0.2)
+
+
+async def _attack_served(url: str, pid: int, token: str, sensor: str) -> None:
+    owner_token = await _login(url)
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        end = datetime.now(UTC).replace(second=0, microsecond=0)
+        start = end - timedelta(days=10)
+        stamps = [start + timedelta(minutes=n) for n in range(10 * 24 * 60)]
+        for offset in range(0, len(stamps), 10_000):
+            batch = [
+                {"sensor": "TT-1", "ts": iso_z(ts), "value": 20.0 + n % 7}
+                for n, ts in enumerate(stamps[offset : offset + 10_000])
+            ]
+            response = await client.post(
+                "/api/v1/telemetry",
+                content=telemetry_body(batch),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+            assert response.status_code == 202, response.text
+        headers = {"Authorization": f"Bearer {owner_token}"}
+        day = {
+            "query": CHART,
+            "variables": chart_variables(uuid.UUID(sensor), end - timedelta(days=1), end, 60),
+        }
+
+        async def chart() -> dict[str, Any]:
+            return (await client.post("/graphql", json=day, headers=headers)).json()
+
+        landed = await eventually(
+            chart, lambda b: len((b.get("data") or {}).get("telemetry") or []) == 1440
+        )
+        assert len(landed["data"]["telemetry"]) == 1440, landed
+
+        rss_before = _rss_mib(pid)
+        stop, latencies = asyncio.Event(), []
+        prober = asyncio.create_task(_probe_health(url, stop, latencies))
+        document = {"query": attack(sensor)}
+        started = time.monotonic()
+        answers = await asyncio.gather(
+            *(client.post("/graphql", json=document, headers=headers) for _ in range(16))
+        )
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(0.5)
+        stop.set()
+        await prober
+        for answer in answers:
+            body = answer.json()
+            assert [e["extensions"]["code"] for e in body["errors"]] == ["QUERY_TOO_COSTLY"], body
+        # Generous bounds: before, none of the 16 answered within 15 minutes, /healthz timed
+        # out for most of that time and the server grew by 800 MiB.
+        assert elapsed < 60, elapsed
+        assert latencies and max(latencies) < 5, latencies
+        assert _rss_mib(pid) - rss_before < 256
+        normal = await chart()
+        assert "errors" not in normal and len(normal["data"]["telemetry"]) == 1440, normal
+
+
+async def _login(url: str) -> str:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        response = await client.post(
+            "/graphql",
+            json={
+                "query": LOGIN,
+                "variables": {"e": "owner@probe.example.cn", "p": PROBE_PASSWORD},
+            },
+        )
+    return str(response.json()["data"]["login"]["token"])
+
+
+@pytest.mark.slow
+def test_sixteen_attacks_at_once_are_refused_while_the_server_stays_responsive(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    anjian(data, "migrate")
+    tenant = anjian_json(
+        data,
+        *("tenant", "create", "--name", "压测化工", "--division", "320100"),
+        *("--industry", "chemical", "--owner-email", "owner@probe.example.cn"),
+        *("--owner-password", PROBE_PASSWORD),
+    )["tenant_id"]
+    site = anjian_json(
+        data, "site", "create", "--tenant", tenant, "--name", "一厂", "--division", "320102"
+    )["site_id"]
+    sensors = tmp_path / "sensors.json"
+    sensors.write_text(json.dumps([{"code": "TT-1", "kind": "temperature", "unit": "°C"}]))
+    device = anjian_json(
+        data, "device", "create", "--site", site, "--name", "探测器", "--sensors", str(sensors)
+    )
+    with served(data) as server:
+        asyncio.run(
+            _attack_served(
+                server.url, server.process.pid, device["token"], device["sensors"]["TT-1"]
+            )
+        )

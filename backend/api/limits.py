@@ -68,6 +68,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from backend.core.errors import AnjianError, LimitExceeded, QueryTooCostly, RateLimited
 from backend.core.limits import Limits
@@ -83,7 +84,7 @@ QUERY_COST = 100
 NOMINAL_LIST_SIZES: Mapping[str, int] = {
     # An enterprise's sites (regulators page through their own views); a standard-plan
     # site's sensor quota; zones and devices of a large site.
-    "Query.sites": 20,
+    "Query.sites": 10,
     "Site.sensors": 1000,
     "Site.zones": 100,
     "SiteStatus.devices": 1000,
@@ -255,14 +256,15 @@ def _root_type(
 
 
 class InFlight:
-    """Operations running in this process, per principal and in all. The event loop is the
-    only writer, so plain counters suffice."""
+    """Operations running in this process: how many per principal, how many and what they
+    cost in all. The event loop is the only writer, so plain counters suffice."""
 
     def __init__(self) -> None:
         self.by_key: dict[str, int] = {}
         self.total = 0
+        self.cost = 0
 
-    def enter(self, key: str, limits: Limits) -> None:
+    def enter(self, key: str, cost: int, limits: Limits) -> None:
         held = self.by_key.get(key, 0)
         if held >= limits.graphql_max_in_flight_per_principal:
             raise RateLimited(
@@ -277,16 +279,28 @@ class InFlight:
                 retry_after_seconds=RETRY_AFTER_SECONDS,
                 limit="graphql_max_in_flight",
             )
+        # A request alone is admitted whatever its cost (the budget bounds that), so a big
+        # request is delayed by others' but never refused forever.
+        if self.cost and self.cost + cost > limits.graphql_max_cost_in_flight:
+            raise RateLimited(
+                f"the server is busy answering {self.cost:,} rows (at most "
+                f"{limits.graphql_max_cost_in_flight:,} at once) and this request costs "
+                f"{cost:,}; retry shortly",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+                limit="graphql_max_cost_in_flight",
+            )
         self.by_key[key] = held + 1
         self.total += 1
+        self.cost += cost
 
-    def leave(self, key: str) -> None:
+    def leave(self, key: str, cost: int) -> None:
         held = self.by_key.get(key, 0) - 1
         if held > 0:
             self.by_key[key] = held
         else:
             self.by_key.pop(key, None)
         self.total -= 1
+        self.cost -= cost
 
 
 IN_FLIGHT = InFlight()
@@ -310,10 +324,10 @@ def _refusal(error: AnjianError) -> ExecutionResult:
 
 
 class RequestLimits(SchemaExtension):
-    """Refuses an operation over the cost budget before it runs (``QUERY_TOO_COSTLY``) or over
-    its caller's operations in flight (``RATE_LIMITED``), and an answer over the response-size
-    limit (``LIMIT_EXCEEDED``). Subscriptions are long-lived and outside the in-flight count;
-    their events are small and fixed."""
+    """Refuses an operation over the cost budget before it runs (``QUERY_TOO_COSTLY``), one
+    over its caller's operations in flight or the process's operations or cost in flight
+    (``RATE_LIMITED``), and an answer over the response-size limit (``LIMIT_EXCEEDED``).
+    Subscriptions are long-lived and outside the in-flight counts; their events are small."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
@@ -347,11 +361,12 @@ class RequestLimits(SchemaExtension):
             )
             yield
             return
-        counted = context.operation_type is not OperationType.SUBSCRIPTION
+        counted = context.operation_type is not StrawberryOperationType.SUBSCRIPTION
         key = principal_key(context.context)
+        weight = cost.total if cost is not None else 0
         if counted:
             try:
-                IN_FLIGHT.enter(key, limits)
+                IN_FLIGHT.enter(key, weight, limits)
             except RateLimited as refused:
                 log.warning("refused a request from %s: %s", key, refused.message)
                 context.result = _refusal(refused)
@@ -361,7 +376,7 @@ class RequestLimits(SchemaExtension):
             yield
         finally:
             if counted:
-                IN_FLIGHT.leave(key)
+                IN_FLIGHT.leave(key, weight)
         self._limit_response(limits)
 
     def _limit_response(self, limits: Limits) -> None:
