@@ -1,7 +1,8 @@
 """The ``anjian`` command line.
 
 ``--json`` prints exactly one JSON object on stdout; progress and logs go to stderr; errors go
-to stderr with a non-zero exit (2 for bad input, 1 for anything else).
+to stderr with a non-zero exit (2 for bad input and for a store that is unreachable, not
+migrated or busy, 1 for anything else).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any, TypeVar
 import click
 
 from backend.auth.principal import Principal
-from backend.cli_support import fail, handles_errors, output, parse_uuid, run
-from backend.core.errors import AnjianError, BadInput
+from backend.cli_support import fail, handles_errors, output, parse_uuid, run, table
+from backend.core.errors import AnjianError, BadInput, StoreUnavailable
 from backend.core.settings import Settings, load_settings
+from backend.migrate import require_migrated
 from backend.runtime import Runtime
 from privacy.audit import Actor
 from privacy.tls import ServerTls
@@ -245,6 +247,37 @@ def tenant_create(
     output(as_json, {"tenant_id": str(tenant_id)}, f"tenant {name}: {tenant_id}")
 
 
+@tenant.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@handles_errors
+def tenant_list(settings: Settings, as_json: bool) -> None:
+    """Every tenant, by name, with its number of sites (the complete list)."""
+    from tenants.service import unscoped_tenant_list
+
+    rows = run(settings, lambda rt: unscoped_tenant_list(rt.sessions))
+    payload = {
+        "tenants": [
+            {
+                "tenant_id": str(r.tenant.id),
+                "name": r.tenant.name,
+                "industry": r.tenant.industry.value,
+                "division": r.tenant.division_code,
+                "status": r.tenant.status.value,
+                "sites": r.sites,
+            }
+            for r in rows
+        ]
+    }
+    table(
+        as_json,
+        payload,
+        "tenants",
+        [("tenant_id", "ID"), ("name", "名称 Name"), ("industry", "Industry"),
+         ("division", "Division"), ("status", "Status"), ("sites", "Sites")],
+    )  # fmt: skip
+
+
 @tenant.command("offboard")
 @click.option("--tenant", "tenant_id", required=True)
 @click.option("--reason", required=True)
@@ -347,6 +380,42 @@ def site_create(
     output(as_json, {"site_id": str(site_id)}, f"site {name}: {site_id}")
 
 
+@site.command("list")
+@click.option("--tenant", "tenant_id", default=None, help="Only this tenant's sites.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@handles_errors
+def site_list(settings: Settings, tenant_id: str | None, as_json: bool) -> None:
+    """Every site (of one tenant with --tenant), by name, with plan, status and counts."""
+    from tenants.service import unscoped_site_list
+
+    tid = None if tenant_id is None else parse_uuid(tenant_id, "--tenant")
+    rows = run(settings, lambda rt: unscoped_site_list(rt.sessions, tid))
+    payload = {
+        "sites": [
+            {
+                "site_id": str(r.site.id),
+                "tenant_id": str(r.site.tenant_id),
+                "name": r.site.name,
+                "division": r.site.division_code,
+                "plan": r.plan_code,
+                "status": None if r.subscription is None else r.subscription.value,
+                "devices": r.devices,
+                "sensors": r.sensors,
+            }
+            for r in rows
+        ]
+    }
+    table(
+        as_json,
+        payload,
+        "sites",
+        [("site_id", "ID"), ("tenant_id", "Tenant"), ("name", "名称 Name"),
+         ("division", "Division"), ("plan", "Plan"), ("status", "Status"),
+         ("devices", "Devices"), ("sensors", "Sensors")],
+    )  # fmt: skip
+
+
 def _set_site_status(settings: Settings, site_id: str, status_name: str) -> None:
     from tenants.models import SubscriptionStatus
     from tenants.service import set_subscription_status
@@ -445,6 +514,37 @@ def device_create(
         f"device {name}: {payload['device_id']}\n"
         f"token (shown once): {payload['token']}\nsensors: {len(payload['sensors'])}",
     )
+
+
+@device.command("list")
+@click.option("--site", "site_id", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@handles_errors
+def device_list(settings: Settings, site_id: str, as_json: bool) -> None:
+    """A site's devices, by name, with their sensor codes (revoked devices marked)."""
+    from backend.telemetry.service import unscoped_device_list
+
+    sid = parse_uuid(site_id, "--site")
+    rows = run(settings, lambda rt: unscoped_device_list(rt.sessions, sid))
+    payload = {
+        "devices": [
+            {
+                "device_id": str(d.id),
+                "name": d.name,
+                "revoked": d.revoked,
+                "sensors": {s.code: str(s.id) for s in sensors},
+            }
+            for d, sensors in rows
+        ]
+    }
+    table(
+        as_json,
+        payload,
+        "devices",
+        [("device_id", "ID"), ("name", "名称 Name"), ("revoked", "Revoked"),
+         ("sensors", "Sensors")],
+    )  # fmt: skip
 
 
 @device.command("revoke")
@@ -678,6 +778,7 @@ def worker(settings: Settings, threads: int) -> None:
 
     if settings.embedded_broker:
         raise BadInput("ANJIAN_BROKER_URL is unset: in embedded mode the server runs the workers")
+    require_migrated(settings)
     runtime = Runtime(settings)
     running = start_worker(runtime.jobs.broker, threads=threads)
     stop = threading.Event()
@@ -740,6 +841,8 @@ def mqtt_group(ctx: click.Context) -> None:
 
     try:
         run(settings, work)
+    except (BadInput, StoreUnavailable) as exc:
+        fail(exc.message, 2)
     except AnjianError as exc:
         fail(exc.message, 1)
 

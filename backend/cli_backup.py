@@ -19,8 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 
 from backend.cli_support import fail, output
-from backend.core.errors import AnjianError, BadInput
+from backend.core.errors import AnjianError, BadInput, StoreUnavailable
 from backend.core.settings import Settings, load_settings
+from backend.migrate import require_migrated
 from backend.runtime import Runtime
 from backend.telemetry.spool import SpoolBusy
 from backend.telemetry.store import EngineBusy
@@ -77,14 +78,22 @@ def _settings(ctx: click.Context) -> Settings:
         raise
 
 
-def _run(settings: Settings, work: Callable[[Runtime], T]) -> T:
+def _run(settings: Settings, work: Callable[[Runtime], T], *, existing_store: bool) -> T:
+    """``existing_store``: the command reads a migrated store (create), as opposed to
+    restoring into an empty one (restore)."""
+    try:
+        if existing_store:
+            require_migrated(settings)
+    except StoreUnavailable as exc:
+        fail(exc.message, 2)
+        raise
     runtime = Runtime(settings)
     try:
         return work(runtime)
     except (EngineBusy, SpoolBusy) as exc:
         fail(f"{exc.message}\n{_STOP_SERVER}", 2)
         raise
-    except BadInput as exc:
+    except (BadInput, StoreUnavailable) as exc:
         fail(exc.message, 2)
         raise
     except AnjianError as exc:
@@ -115,7 +124,9 @@ def create(ctx: click.Context, target: Path, as_json: bool) -> None:
 
     settings = _settings(ctx)
     with _progress() as bar:
-        report = _run(settings, lambda rt: create_backup(rt, target.resolve(), bar))
+        report = _run(
+            settings, lambda rt: create_backup(rt, target.resolve(), bar), existing_store=True
+        )
     lines = [f"{f.name:<48} {f.rows:>12} rows {f.stored_bytes:>14} bytes" for f in report.files]
     text = "\n".join(
         [
@@ -145,7 +156,9 @@ def restore(ctx: click.Context, source: Path, as_json: bool) -> None:
 
     settings = _settings(ctx)
     with _progress() as bar:
-        report = _run(settings, lambda rt: restore_backup(rt, source.resolve(), bar))
+        report = _run(
+            settings, lambda rt: restore_backup(rt, source.resolve(), bar), existing_store=False
+        )
     lines = [
         f"{c.name:<48} {c.loaded_rows:>12}/{c.expected_rows} rows  "
         f"checksum {c.loaded_fingerprint} {'ok' if c.ok else 'MISMATCH'}"

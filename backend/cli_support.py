@@ -11,9 +11,11 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from backend.core.errors import AnjianError, BadInput
+from backend.core.errors import AnjianError, BadInput, StoreUnavailable
 from backend.core.settings import Settings
+from backend.migrate import require_migrated
 from backend.runtime import Runtime
 
 T = TypeVar("T")
@@ -25,23 +27,30 @@ def fail(message: str, code: int) -> None:
 
 
 def handles_errors(fn: Callable[..., T]) -> Callable[..., T]:
-    """Bad input exits 2, any other refusal 1, each with its message on stderr."""
+    """Bad input and a store that is not ready (unreachable, not migrated, its embedded
+    engine held by a server) exit 2 — the caller can fix them — any other refusal 1, each
+    with one line on stderr."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, **kwargs)
-        except BadInput as exc:
+        except (BadInput, StoreUnavailable) as exc:
             fail(exc.message, 2)
         except AnjianError as exc:
             fail(exc.message, 1)
+        except (OperationalError, InterfaceError) as exc:
+            # The database went away after the command's start-up check.
+            fail(f"the database stopped answering: {str(exc.orig).strip() or exc}", 2)
         raise AssertionError("unreachable")
 
     return wrapper
 
 
 def run(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
-    """``work`` on a runtime of its own, closed afterwards."""
+    """``work`` on a runtime of its own, closed afterwards; refused before anything is opened
+    or created when the store is unreachable or not migrated."""
+    require_migrated(settings)
 
     async def main() -> T:
         runtime = Runtime(settings)
@@ -62,3 +71,35 @@ def parse_uuid(value: str, what: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise BadInput(f"{what} must be a UUID, got {value!r}") from None
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(value)  # sensors: their codes
+    return str(value)
+
+
+def table(as_json: bool, payload: dict[str, Any], key: str, columns: list[tuple[str, str]]) -> None:
+    """``payload[key]`` (a list of rows) as one JSON object, or as a table on stdout: rich
+    draws it for a terminal and wide enough for whole UUIDs when piped."""
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = payload[key]
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 240))
+    drawn = Table(show_lines=False)
+    for _, title in columns:
+        drawn.add_column(title, overflow="fold")
+    for row in rows:
+        drawn.add_row(*(_cell(row[field]) for field, _ in columns))
+    console.print(drawn)
+    console.print(f"{key}: {len(rows)}", style="dim")

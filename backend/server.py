@@ -10,6 +10,7 @@ import uvicorn
 
 from backend.app import create_app
 from backend.core.settings import Settings
+from backend.migrate import require_migrated
 from backend.runtime import Runtime
 from privacy.tls import ServerTls, require_modern_tls
 
@@ -27,7 +28,11 @@ def serve(
     simulate: bool = False,
     tls: ServerTls | None = None,
 ) -> None:
-    """Serve until stopped; with ``tls`` (checked by ``privacy.tls.load_server_tls``) HTTPS only."""
+    """Serve until stopped; with ``tls`` (checked by ``privacy.tls.load_server_tls``) HTTPS only.
+
+    An unreachable or unmigrated store is refused before anything starts (``NotMigrated`` or
+    ``StoreUnavailable``), instead of a server that answers every request with an error."""
+    require_migrated(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Casbin logs every role link (user ids, domains) at INFO on each policy load.
     logging.getLogger("casbin").setLevel(logging.WARNING)

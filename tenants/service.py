@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -434,3 +435,68 @@ async def offboard_tenant(
             detail={"reason": why},
         )
     return tenant
+
+
+# -- the operator's overview (CLI) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenantListing:
+    tenant: Tenant
+    sites: int
+
+
+@dataclass(frozen=True)
+class SiteListing:
+    site: Site
+    plan_code: str | None
+    subscription: SubscriptionStatus | None
+    devices: int
+    sensors: int
+
+
+async def unscoped_tenant_list(maker: async_sessionmaker[AsyncSession]) -> list[TenantListing]:
+    """Every tenant with its number of sites, by name: the platform operator's CLI."""
+    sites = select(Site.tenant_id, func.count().label("n")).group_by(Site.tenant_id).subquery()
+    async with unscoped_session(maker) as session:
+        rows = await session.execute(
+            select(Tenant, func.coalesce(sites.c.n, 0))
+            .outerjoin(sites, sites.c.tenant_id == Tenant.id)
+            .order_by(Tenant.name, Tenant.id)
+        )
+        return [TenantListing(tenant, int(count)) for tenant, count in rows]
+
+
+async def unscoped_site_list(
+    maker: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID | None = None
+) -> list[SiteListing]:
+    """Every site (of one tenant, when given) with its plan and how many devices and sensors
+    it has, by name. A tenant that does not exist is NotFound rather than an empty list, as
+    the operator named it."""
+    from backend.telemetry.models import Device, Sensor
+
+    devices = select(Device.site_id, func.count().label("n")).group_by(Device.site_id).subquery()
+    sensors = select(Sensor.site_id, func.count().label("n")).group_by(Sensor.site_id).subquery()
+    async with unscoped_session(maker) as session:
+        if tenant_id is not None and await session.get(Tenant, tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        query = (
+            select(
+                Site,
+                Subscription.plan_code,
+                Subscription.status,
+                func.coalesce(devices.c.n, 0),
+                func.coalesce(sensors.c.n, 0),
+            )
+            .outerjoin(Subscription, Subscription.site_id == Site.id)
+            .outerjoin(devices, devices.c.site_id == Site.id)
+            .outerjoin(sensors, sensors.c.site_id == Site.id)
+            .order_by(Site.name, Site.id)
+        )
+        if tenant_id is not None:
+            query = query.where(Site.tenant_id == tenant_id)
+        rows = await session.execute(query)
+        return [
+            SiteListing(site, plan, status, int(n_devices), int(n_sensors))
+            for site, plan, status, n_devices, n_sensors in rows
+        ]

@@ -297,8 +297,10 @@ def test_sensor_zones_are_created_once_and_reused(cli: Cli, tenant_id: str, tmp_
     assert [(name, site_ref) for _, name, site_ref in zone] == [("tank-farm-A", hexid(site))]
     assert zone_of(cli, first["sensors"]["TT-201"]) == []
 
-    second = create_device(cli, site, sensors, "second")
-    assert zone_of(cli, second["sensors"]["GT-101"]) == zone
+    # Codes are unique per site: the second device's gas sensor is GT-102, in the same zone.
+    again = write_sensors(tmp_path, [{**SENSORS[0], "code": "GT-102"}], "second.json")
+    second = create_device(cli, site, again, "second")
+    assert zone_of(cli, second["sensors"]["GT-102"]) == zone
     count = cli.rows(
         "SELECT count(*) FROM zones WHERE site_id = ? AND name = 'tank-farm-A'", hexid(site)
     )
@@ -344,8 +346,9 @@ def test_device_create_with_a_missing_sensors_file(cli: Cli, site_id: str, tmp_p
     assert str(missing) in done.stderr
 
 
-def test_device_revoke(cli: Cli, site_id: str, tmp_path: Path) -> None:
-    device = create_device(cli, site_id, write_sensors(tmp_path, SENSORS), "to-revoke")
+def test_device_revoke(cli: Cli, tenant_id: str, tmp_path: Path) -> None:
+    site = create_site(cli, tenant_id)
+    device = create_device(cli, site, write_sensors(tmp_path, SENSORS), "to-revoke")
     device_id = device["device_id"]
     assert cli.rows("SELECT revoked_at FROM devices WHERE id = ?", hexid(device_id)) == [(None,)]
     cli.ok("device", "revoke", "--device", device_id)
@@ -483,3 +486,115 @@ def test_migrate_refuses_an_engine_in_use(tmp_path: Path) -> None:
     # Once the other process is gone the same command works.
     applied = busy.ok_json("migrate")["clickhouse_applied"]
     assert applied == [f"{m.version:04d}_{m.name}" for m in discover()]
+
+
+def test_migrate_and_backup_show_no_raw_engine_error_when_a_server_holds_it(
+    tmp_path: Path,
+) -> None:
+    busy = new_cli(tmp_path)
+    with engine_held_by_another_process(tmp_path / "clickhouse"):
+        migrate = busy.fails("migrate")
+        backup = busy.fails("backup", "create", "--to", str(tmp_path / "archive"))
+    for done in (migrate, backup):
+        assert done.returncode == 2
+        assert "DB::Exception" not in done.stderr and "Code: 76" not in done.stderr
+        assert done.stderr.startswith("anjian: error:"), done.stderr
+        assert "in use" in done.stderr
+
+
+# --- a store that is not there, not migrated or not reachable ------------------------------
+
+# One command of each group that works on the store, with arguments that would otherwise do.
+STORE_COMMANDS = [
+    ["admin", "create", "--email", "a@example.cn", "--password", PASSWORD],
+    ["tenant", "list"],
+    ["site", "suspend", "--site", str(uuid.uuid4())],
+    ["device", "list", "--site", str(uuid.uuid4())],
+    ["audit", "verify"],
+    ["keys", "status"],
+    ["retention"],
+    ["backup", "create", "--to", "archive"],
+]
+
+
+def refused_with_one_line(done: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("anjian: error:"), done.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_every_command_on_a_missing_store_names_the_fix_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    """Run from a folder without ./var (ANJIAN_DATA_DIR unset): nothing is created there."""
+    env = {k: v for k, v in anjian_env(tmp_path).items() if k != "ANJIAN_DATA_DIR"}
+    for args in STORE_COMMANDS:
+        done = subprocess.run(
+            [str(ANJIAN), *args], env=env, cwd=tmp_path, capture_output=True, text=True,
+            timeout=TIMEOUT, check=False,
+        )  # fmt: skip
+        refused_with_one_line(done, "anjian migrate", str(tmp_path / "var"))
+    assert not (tmp_path / "var").exists()
+
+
+def test_commands_and_the_server_refuse_an_unmigrated_store(tmp_path: Path) -> None:
+    (tmp_path / "anjian.db").touch()  # an empty SQLite file: a store nobody migrated
+    unmigrated = Cli(tmp_path)
+    for args in (STORE_COMMANDS[0], STORE_COMMANDS[1], ["serve", "--port", "0"]):
+        refused_with_one_line(unmigrated.run(*args), "not migrated", "anjian migrate")
+
+
+@pytest.mark.postgres
+def test_an_unreachable_postgresql_is_named() -> None:
+    url = "postgresql://anjian@127.0.0.1:9/anjian"  # port 9 (discard): nothing listens
+    with_pg = {**anjian_env(Path("unused")), "ANJIAN_DATABASE_URL": url}
+    for args in (STORE_COMMANDS[1], ["serve", "--port", "0"]):
+        done = subprocess.run(
+            [str(ANJIAN), *args], env=with_pg, capture_output=True, text=True,
+            timeout=TIMEOUT, check=False,
+        )  # fmt: skip
+        refused_with_one_line(done, "cannot reach PostgreSQL at 127.0.0.1:9/anjian")
+
+
+# --- listing -------------------------------------------------------------------------------
+
+
+def test_tenants_sites_and_devices_are_listed(cli: Cli, tenant_id: str, tmp_path: Path) -> None:
+    site = create_site(cli, tenant_id)
+    device = create_device(cli, site, write_sensors(tmp_path, SENSORS), "listed")
+    tenants = cli.ok_json("tenant", "list")["tenants"]
+    [mine] = [t for t in tenants if t["tenant_id"] == tenant_id]
+    assert mine["name"] == "苏化 CLI" and mine["industry"] == "chemical" and mine["sites"] >= 1
+    sites = cli.ok_json("site", "list", "--tenant", tenant_id)["sites"]
+    assert {s["tenant_id"] for s in sites} == {tenant_id}
+    [listed] = [s for s in sites if s["site_id"] == site]
+    assert (listed["plan"], listed["status"], listed["devices"], listed["sensors"]) == (
+        "standard", "active", 1, 2,
+    )  # fmt: skip
+    assert {s["site_id"] for s in cli.ok_json("site", "list")["sites"]} >= {site}
+    devices = cli.ok_json("device", "list", "--site", site)["devices"]
+    assert devices == [
+        {"device_id": device["device_id"], "name": "listed", "revoked": False,
+         "sensors": device["sensors"]},
+    ]  # fmt: skip
+    table = cli.ok("device", "list", "--site", site)
+    assert device["device_id"] in table and "GT-101, TT-201" in table
+    assert cli.fails("site", "list", "--tenant", str(uuid.uuid4())).returncode == 1
+
+
+def test_a_second_device_with_a_code_of_the_site_is_refused(
+    cli: Cli, tenant_id: str, tmp_path: Path
+) -> None:
+    site = create_site(cli, tenant_id)
+    first = create_device(cli, site, write_sensors(tmp_path, SENSORS), "first")
+    clash = write_sensors(tmp_path, [{"code": "TT-201", "kind": "temperature", "unit": "°C"}])
+    name = unique("clash")
+    done = cli.fails("device", "create", "--site", site, "--name", name, "--sensors",
+                     str(clash), "--json")  # fmt: skip
+    assert done.returncode == 2
+    assert "TT-201" in done.stderr and first["device_id"] in done.stderr
+    assert cli.rows("SELECT id FROM devices WHERE name = ?", name) == []

@@ -22,7 +22,7 @@ from backend.telemetry.kinds import SensorSpec
 from backend.telemetry.models import Device, Sensor
 from backend.telemetry.mqtt import DynsecError, MqttDirectory
 from privacy.audit import record
-from tenants.models import Plan, Subscription, Worker, Zone
+from tenants.models import Plan, Site, Subscription, Worker, Zone
 from tenants.scope import unscoped_session
 from tenants.service import get_site, site_domain
 
@@ -267,3 +267,24 @@ async def remove_from_broker(mqtt: MqttDirectory | None, device_id: uuid.UUID) -
         await mqtt.remove_device(device_id)
     except DynsecError as exc:
         log.warning("MQTT broker did not remove revoked device %s: %s", device_id, exc)
+
+
+async def unscoped_device_list(
+    maker: async_sessionmaker[AsyncSession], site_id: uuid.UUID
+) -> list[tuple[Device, list[Sensor]]]:
+    """A site's devices (revoked ones too, marked) with their sensors, by name: the
+    operator's CLI. A site that does not exist is NotFound."""
+    async with unscoped_session(maker) as session:
+        if await session.get(Site, site_id) is None:
+            raise NotFound(f"site {site_id} not found")
+        devices = list(
+            await session.scalars(
+                select(Device).where(Device.site_id == site_id).order_by(Device.name, Device.id)
+            )
+        )
+        grouped: dict[uuid.UUID, list[Sensor]] = {d.id: [] for d in devices}
+        for sensor in await session.scalars(
+            select(Sensor).where(Sensor.site_id == site_id).order_by(Sensor.code)
+        ):
+            grouped.setdefault(sensor.device_id, []).append(sensor)
+    return [(device, grouped[device.id]) for device in devices]

@@ -15,6 +15,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from backend.core.errors import StoreUnavailable
+from backend.core.native_stderr import native_stderr
 from backend.core.settings import Settings
 from backend.telemetry import query
 
@@ -56,7 +57,12 @@ def _connect(settings: Settings) -> Client:
 def _connect_embedded(path: Path) -> Client:
     path.mkdir(parents=True, exist_ok=True)
     try:
-        return clickhouse_connect.get_client(dsn=f"chdb://{path}", tz_mode="aware")
+        # chdb prints its exception to fd 2 before raising it: kept out of the way of the
+        # explanation below, and put back on stderr when the engine opens.
+        with native_stderr() as chdb_said:
+            client = clickhouse_connect.get_client(dsn=f"chdb://{path}", tz_mode="aware")
+        chdb_said.replay()
+        return client
     except Exception as exc:
         if "EmbeddedServer" in str(exc) or "lock" in str(exc).lower():
             raise EngineBusy(
