@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `make demo PORT=8080 HOST=0.0.0.0` serves elsewhere than 127.0.0.1:8000.
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
 
 .PHONY: demo test lint serve clean
 
@@ -14,11 +17,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/anjian demo
+	$(BIN)/anjian demo --host $(HOST) --port $(PORT)
 
 serve: $(STAMP)
 	$(BIN)/anjian migrate
-	$(BIN)/anjian serve
+	$(BIN)/anjian serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
