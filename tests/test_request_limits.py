@@ -8,6 +8,7 @@ took ~50 s and 72 MB alone, and 16 at once made the server unresponsive for minu
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -25,8 +27,9 @@ import pytest
 from graphql import parse
 
 from backend.api import limits as api_limits
-from backend.api.limits import estimate_cost
+from backend.api.limits import estimate_cost, principal_key
 from backend.api.schema import build_schema
+from backend.auth.principal import Principal
 from backend.core.errors import ConfigurationError, LimitExceeded
 from backend.core.limits import Limits, load_limits
 from backend.runtime import Runtime
@@ -179,6 +182,27 @@ def test_limits_are_settings() -> None:
     for bad in ("0", "-3", "many"):
         with pytest.raises(ConfigurationError, match="ANJIAN_CLICKHOUSE_MAX_RESULT_ROWS"):
             load_limits({"ANJIAN_CLICKHOUSE_MAX_RESULT_ROWS": bad})
+
+
+def test_anonymous_callers_are_counted_by_address_through_a_trusted_proxy() -> None:
+    settings = SimpleNamespace(trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),))
+
+    def context(peer: str, forwarded: str) -> SimpleNamespace:
+        request = SimpleNamespace(
+            client=SimpleNamespace(host=peer), headers={"x-forwarded-for": forwarded}
+        )
+        return SimpleNamespace(
+            principal=Principal.anonymous(),
+            request=request,
+            runtime=SimpleNamespace(settings=settings),
+        )
+
+    assert principal_key(context("10.0.0.5", "203.0.113.7")) == "address:203.0.113.7"
+    assert principal_key(context("10.0.0.5", "203.0.113.8")) == "address:203.0.113.8"
+    # From a peer that is no trusted proxy the header is the caller's own claim: ignored.
+    assert principal_key(context("198.51.100.1", "203.0.113.7")) == "address:198.51.100.1"
+    user = Principal("user", id=uuid.UUID(int=1))
+    assert principal_key(SimpleNamespace(principal=user)) == f"user:{uuid.UUID(int=1)}"
 
 
 # --- the budget, end to end --------------------------------------------------------------------

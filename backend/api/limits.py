@@ -70,6 +70,7 @@ from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
+from backend.auth.throttle import client_address
 from backend.core.errors import AnjianError, LimitExceeded, QueryTooCostly, RateLimited
 from backend.core.limits import Limits
 
@@ -307,13 +308,20 @@ IN_FLIGHT = InFlight()
 
 
 def principal_key(context: Any) -> str:
-    """Whom the in-flight limit counts: the signed-in principal, else the client address."""
+    """Whom the in-flight limit counts: the signed-in principal, else the client's address
+    (through a proxy the settings trust, the address it forwards: else everyone behind one
+    proxy would share one caller's limit)."""
     principal = getattr(context, "principal", None)
     if principal is not None and principal.id is not None:
         return f"{principal.kind}:{principal.id}"
-    request = getattr(context, "request", None) or getattr(context, "websocket", None)
-    client = getattr(request, "client", None)
-    return f"address:{client.host if client else 'unknown'}"
+    connection = getattr(context, "request", None) or getattr(context, "websocket", None)
+    if connection is None:
+        return "address:unknown"
+    runtime = getattr(context, "runtime", None)
+    trusted = runtime.settings.trusted_proxies if runtime is not None else ()
+    peer = connection.client.host if connection.client else None
+    address = client_address(peer, connection.headers.get("x-forwarded-for"), trusted)
+    return f"address:{address}"
 
 
 # --- the extension -----------------------------------------------------------------------------
