@@ -26,9 +26,9 @@ class Limits:
     # page of 100 alarms with sensor and site 300. The contract's `sites { sensors { latest } }`
     # is priced at the model's nominal ten sites of 1,000 sensors, 20,010, and fits with a
     # chart beside it; so does one chart at the field's own 10,000-bucket maximum. The probe's
-    # 50 ten-day charts at 87 s cost ~510,000. Why not more: this process serves a row in
-    # ~150 µs (~470 µs on a loaded 2-core machine), on its event loop, so a budget-sized
-    # request holds the loop for about 4 s.
+    # 50 ten-day charts at 87 s cost ~510,000. Why not more: this process serves a bucket in
+    # ~230 µs of one core (measured on 2 cores; ~470 µs when they are busy), so a budget-sized
+    # request already takes ~6 s of CPU on the event loop.
     graphql_cost_budget: int = 25_000
     # Operations one principal (a user; an anonymous caller by client address) may have in
     # flight in this process. A console page issues a handful of queries at once; more than
