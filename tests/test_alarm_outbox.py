@@ -184,9 +184,9 @@ async def own_sqlite(
     await rt.close()
 
 
-async def test_the_feed_follows_numbers_sqlite_hands_out_again(own_sqlite: Runtime) -> None:
-    """SQLite numbers a row one above the highest present: once retention has deleted the
-    newest (relayed) rows of a quiet outbox, the next change gets a number already read."""
+async def test_outbox_numbers_are_never_handed_out_again(own_sqlite: Runtime) -> None:
+    """Delivery receipts are keyed by the outbox number: once retention has deleted the newest
+    (relayed) rows, the next change must still get a number no receipt names."""
     seen: list[dict[str, Any]] = []
     reader = OutboxFeed(own_sqlite.sessions, [seen.append])
     await commit(own_sqlite, change(1), change(2), change(3))
@@ -195,6 +195,11 @@ async def test_the_feed_follows_numbers_sqlite_hands_out_again(own_sqlite: Runti
         await session.execute(delete(OutboxMessage).where(OutboxMessage.seq > 1))
     await reader.catch_up()  # a quiet moment: nothing new
     await commit(own_sqlite, change(4))
+    async with unscoped_session(own_sqlite.sessions) as session:
+        numbers = (
+            await session.scalars(select(OutboxMessage.seq).order_by(OutboxMessage.seq))
+        ).all()
+    assert numbers == [1, 4]
     await reader.catch_up()
     assert [e["alarm"]["id"] for e in seen] == ["alarm-4"]
 

@@ -203,6 +203,9 @@ class OutboxMessage(Base):
     subscribers, and marks it sent. Not tenant-scoped: only the relay reads it."""
 
     __tablename__ = "outbox"
+    # Without AUTOINCREMENT SQLite hands out the numbers of deleted newest rows again, and the
+    # delivery receipts keyed by ``seq`` would then make a new change look already delivered.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

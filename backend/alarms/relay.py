@@ -232,12 +232,6 @@ class OutboxFeed:
                 )
             ).all()
             if not rows:
-                top = int(await session.scalar(select(func.max(OutboxMessage.seq))) or 0)
-                if top < last:
-                    # SQLite numbers a row one above the highest present: once retention has
-                    # deleted the newest rows, numbers are used again. Follow from there on.
-                    log.warning("outbox sequence went back from %d to %d; following it", last, top)
-                    self._last = top
                 return 0
         for row in rows:
             if row.seq in self._gaps:
