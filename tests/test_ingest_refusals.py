@@ -208,7 +208,8 @@ async def test_mqtt_refusals_reach_the_devices_errors_topic(
         assert not (await client.subscribe(topic(device, "errors"))).is_failure
         await client.publish(topic(device, "telemetry"), json.dumps(stale).encode())
         old = json.loads((await client.next_message()).payload)
-        await client.publish(topic(device, "telemetry"), b'{"batch_id": "\xff"}')
+        garbled = json.dumps(stale).encode().replace(b'"GT-101"', b'"GT-\xff"')
+        await client.publish(topic(device, "telemetry"), garbled)
         not_utf8 = json.loads((await client.next_message()).payload)
         await client.publish(topic(device, "heartbeat"), b'{"ts": -5}')
         beat = json.loads((await client.next_message()).payload)
