@@ -49,7 +49,12 @@ class IngestDevice:
 
 
 async def new_site(
-    rt: Runtime, tenant_id: uuid.UUID, *, plan: str = "standard", division: str = "320102"
+    rt: Runtime,
+    tenant_id: uuid.UUID,
+    *,
+    plan: str = "standard",
+    division: str = "320102",
+    major_hazard_grade: int | None = None,
 ) -> uuid.UUID:
     scope = Scope.for_tenant(tenant_id)
     site = await create_site(
@@ -60,6 +65,7 @@ async def new_site(
         name=f"站点 {uuid.uuid4().hex[:8]}",
         division_code=division,
         plan=plan,
+        major_hazard_grade=major_hazard_grade,
     )
     return site.id
 
@@ -72,7 +78,8 @@ async def new_device(
 ) -> IngestDevice:
     """A device with ``sensors`` on ``site_id`` — or, when the site already uses one of their
     codes (codes are unique per site, and the session's world is shared by many tests), on a
-    new site of the same tenant and division: ``IngestDevice.site_id`` says which."""
+    new site like it (tenant, division, major hazard grade): ``IngestDevice.site_id`` says
+    which."""
     scope = Scope.for_tenant(tenant_id)
     codes = [str(s["code"]) for s in sensors]
     async with scoped_session(rt.sessions, scope) as session:
@@ -81,9 +88,15 @@ async def new_device(
             .select_from(Sensor)
             .where(Sensor.site_id == site_id, Sensor.code.in_(codes))
         )
-        division = await session.scalar(select(Site.division_code).where(Site.id == site_id))
+        like = (
+            await session.execute(
+                select(Site.division_code, Site.major_hazard_grade).where(Site.id == site_id)
+            )
+        ).one()
     if taken:
-        site_id = await new_site(rt, tenant_id, division=division or "320102")
+        site_id = await new_site(
+            rt, tenant_id, division=like.division_code, major_hazard_grade=like.major_hazard_grade
+        )
     async with scoped_session(rt.sessions, scope) as session, session.begin():
         created = await create_device(
             session,
