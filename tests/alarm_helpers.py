@@ -103,7 +103,7 @@ async def gas_device(
 
 
 async def send(
-    api: GraphQLClient, dev: IngestDevice, *values: float, code: str = GAS_CODE
+    api: GraphQLClient, dev: IngestDevice, *values: float, code: str | None = None
 ) -> list[int]:
     """Post one batch of readings (one per value, in order) and wait until their signals are
     written. Returns the readings' timestamps (epoch ms)."""
@@ -111,7 +111,8 @@ async def send(
     body = {
         "batch_id": str(uuid.uuid4()),
         "readings": [
-            {"sensor": code, "ts": ts, "value": v} for ts, v in zip(stamps, values, strict=True)
+            {"sensor": code or dev.gas_code, "ts": ts, "value": v}
+            for ts, v in zip(stamps, values, strict=True)
         ],
     }
     response = await post(api.http, dev, "telemetry", body)
@@ -144,7 +145,7 @@ async def gas_alarms(
     api: GraphQLClient, user: str, dev: IngestDevice, status: str = "ALL"
 ) -> list[dict[str, Any]]:
     """The alarms of ``dev``'s gas threshold rule (newest first), leaving out its stale rule's."""
-    rows = await alarms(api, user, status=status, sensor_id=dev.sensors[GAS_CODE])
+    rows = await alarms(api, user, status=status, sensor_id=dev.sensors[dev.gas_code])
     return [a for a in rows if a["level"] in GAS_LEVELS]
 
 
@@ -237,7 +238,7 @@ def device_info(dev: IngestDevice) -> DeviceInfo:
 
 async def feed(p: AlarmPipeline, dev: IngestDevice, *values: float) -> None:
     """Readings handed to a pipeline directly, as ingest does, then written."""
-    sensor = dev.sensors[GAS_CODE].bytes
+    sensor = dev.sensors[dev.gas_code].bytes
     stamps = [next_ts(dev.id) for _ in values]
     p.readings_accepted(device_info(dev), [sensor] * len(values), stamps, list(values))
     await p.drain()

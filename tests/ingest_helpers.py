@@ -47,6 +47,11 @@ class IngestDevice:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    @property
+    def gas_code(self) -> str:
+        """The code of its combustible-gas sensor: ``GT-1`` unless the test chose another."""
+        return next(code for code in self.sensors if code.startswith("GT-"))
+
 
 async def new_site(
     rt: Runtime,

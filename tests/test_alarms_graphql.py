@@ -23,7 +23,6 @@ from tests.alarm_helpers import (
     CLEAR,
     CLOSE,
     DISPATCH,
-    GAS_CODE,
     GAS_LEVELS,
     alarms,
     alarms_query,
@@ -35,7 +34,7 @@ from tests.alarm_helpers import (
 )
 from tests.factories import World
 from tests.graphql import GraphQLClient
-from tests.ingest_helpers import IngestDevice, new_site
+from tests.ingest_helpers import GAS, IngestDevice, new_site
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 CONTRACT_FIELDS = """id severity status acknowledged acknowledgedAt clearedAt closedAt raisedAt
@@ -58,7 +57,7 @@ async def console(api: GraphQLClient, runtime: Runtime, world: World) -> Console
     owner = world.a.users["owner"]
     site = await new_site(runtime, world.a.tenant_id)
     d1 = await gas_device(api, runtime, world.a.tenant_id, site)
-    d2 = await gas_device(api, runtime, world.a.tenant_id, site)
+    d2 = await gas_device(api, runtime, world.a.tenant_id, site, [{**GAS, "code": "GT-2"}])
     b_dev = await gas_device(api, runtime, world.b.tenant_id, world.b.site_id)
     raised = []
     for _ in range(3):
@@ -91,7 +90,10 @@ async def test_alarm_fields_follow_the_contract(
     assert set(console.a) <= rows.keys()
     sites = await api.query("{ sites { id name } }", as_user=owner)
     site_name = {s["id"]: s["name"] for s in sites.data["sites"]}[str(console.site_id)]  # type: ignore[index]
-    sensors = {str(console.d1.sensors[GAS_CODE]), str(console.d2.sensors[GAS_CODE])}
+    sensors = {
+        str(console.d1.sensors[console.d1.gas_code]): console.d1.gas_code,
+        str(console.d2.sensors[console.d2.gas_code]): console.d2.gas_code,
+    }
     for alarm in rows.values():
         assert set(alarm) == {
             "id",
@@ -111,7 +113,7 @@ async def test_alarm_fields_follow_the_contract(
         assert STAMP.match(alarm["raisedAt"]), alarm
         for name in ("acknowledgedAt", "clearedAt", "closedAt"):
             assert alarm[name] is None or STAMP.match(alarm[name]), alarm
-        assert alarm["sensor"]["id"] in sensors and alarm["sensor"]["code"] == GAS_CODE
+        assert sensors.get(alarm["sensor"]["id"]) == alarm["sensor"]["code"]
         assert alarm["site"] == {"id": str(console.site_id), "name": site_name}
     closed = rows[console.a[0]]
     assert closed["status"] == "CLOSED" and closed["acknowledged"] is True
@@ -190,7 +192,7 @@ async def test_site_and_sensor_filters(api: GraphQLClient, world: World, console
     assert not set(console.a) & {r["id"] for r in elsewhere}
     assert {r["site"]["id"] for r in elsewhere} <= {str(world.a.site_id)}
 
-    d2 = console.d2.sensors[GAS_CODE]
+    d2 = console.d2.sensors[console.d2.gas_code]
     rows = await alarms(api, owner, status="ALL", sensor_id=d2)
     assert {r["sensor"]["id"] for r in rows} == {str(d2)}
     assert gas(rows) == [console.a[4]]
