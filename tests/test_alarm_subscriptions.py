@@ -23,6 +23,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import WebSocketTestSession
 from sqlalchemy import select
 
+from backend.alarms import schema as alarms_schema
 from backend.alarms import service
 from backend.alarms.models import Alarm
 from backend.alarms.relay import OutboxRelay
@@ -66,8 +67,10 @@ class Subscriber:
 
 
 @asynccontextmanager
-async def subscribed(api: GraphQLClient, runtime: Runtime, email: str) -> AsyncIterator[Subscriber]:
-    token = await api.token_for(email)
+async def subscribed(
+    api: GraphQLClient, runtime: Runtime, email: str, token: str | None = None
+) -> AsyncIterator[Subscriber]:
+    token = token or await api.token_for(email)
     listeners = runtime.alarm_broadcaster._queues  # the app's subscriptions, for readiness only
     before = len(listeners)
     with await api.http.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
@@ -199,3 +202,28 @@ async def test_a_connection_without_a_valid_token_is_rejected(
             message = await asyncio.to_thread(ws.receive_json, timeout=WAIT)
             pytest.fail(f"an unauthenticated connection was served: {message}")
         assert closed.value.code == 4403, closed.value
+
+
+async def test_a_signed_out_session_stops_receiving_events(
+    api: GraphQLClient, runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sign-out (like removal or disabling) reaches open subscriptions: the next event finds the
+    session ended, and the subscription stops with UNAUTHENTICATED instead of the event."""
+    monkeypatch.setattr(alarms_schema, "PRINCIPAL_RECHECK_SECONDS", 0.0)
+    owner = world.a.users["owner"]
+    signed_in = await api.login(owner)
+    assert signed_in.data, signed_in.body
+    token = signed_in.data["login"]["token"]
+    dev = await gas_device(api, runtime, world.a.tenant_id, world.a.site_id)
+    async with subscribed(api, runtime, owner, token=token) as sub:
+        alarm = await raise_alarm(api, owner, dev, 30.0)
+        await sub.until(of(alarm["id"], "RAISED"))
+        out = await api.query("mutation { logout }", token=token)
+        assert out.data == {"logout": True}, out.body
+        await send(api, dev, 60.0)  # an upgrade this session would otherwise be sent
+        message = await sub._message(WAIT)
+    assert message["type"] in {"next", "error"}, message
+    payload = message["payload"]
+    errors = payload if isinstance(payload, list) else payload.get("errors")
+    assert errors and "revoked" in errors[0]["message"], message
+    assert "data" not in payload or not payload.get("data"), message

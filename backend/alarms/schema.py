@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import time
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
@@ -14,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from backend.alarms import service
 from backend.alarms.models import Alarm, Verdict
+from backend.auth import service as auth_service
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
 from backend.auth.principal import Principal
@@ -25,6 +27,10 @@ from tenants.models import Site
 if TYPE_CHECKING:
     from backend.telemetry.schema import SensorType
     from tenants.schema import SiteType
+
+# How stale an open subscription's idea of its caller may get: one store read per second at
+# most, however busy the alarm stream, and a revoked session sees nothing after that second.
+PRINCIPAL_RECHECK_SECONDS = 1.0
 
 
 @strawberry.enum
@@ -326,11 +332,20 @@ class AlarmsSubscription:
     @strawberry.subscription(permission_classes=[IsAuthenticated])
     async def alarm_events(self, info: Info) -> AsyncGenerator[AlarmEvent]:
         principal = info.context.principal
-        broadcaster = info.context.rt.alarm_broadcaster
+        rt = info.context.rt
+        broadcaster = rt.alarm_broadcaster
         queue = broadcaster.subscribe()
+        checked_at = time.monotonic()
         try:
             while True:
                 event = await queue.get()
+                if time.monotonic() - checked_at > PRINCIPAL_RECHECK_SECONDS:
+                    # Sign-out, removal and disabling take effect on open subscriptions too:
+                    # an ended session raises UNAUTHENTICATED and the subscription stops.
+                    principal = await auth_service.refresh_principal(
+                        rt.sessions, rt.authz, principal
+                    )
+                    checked_at = time.monotonic()
                 if not sees_event(principal, event):
                     continue
                 alarm = event["alarm"]

@@ -310,17 +310,37 @@ async def resolve_token(
     maker: async_sessionmaker[AsyncSession], codec: TokenCodec, authz: Authorizer, token: str
 ) -> Principal:
     claims = codec.read(token)
+    return await _principal_of_session(maker, authz, claims.session_id, claims.user_id)
+
+
+async def refresh_principal(
+    maker: async_sessionmaker[AsyncSession], authz: Authorizer, principal: Principal
+) -> Principal:
+    """The caller as the store knows it now: a long-lived connection (a subscription) re-reads
+    it, so a revoked session, a disabled account or a removed membership ends what it may see
+    without waiting for a reconnect. Raises ``Unauthenticated`` when the session is over."""
+    if principal.kind != "user" or principal.session_id is None or principal.id is None:
+        return principal
+    return await _principal_of_session(maker, authz, principal.session_id, principal.id)
+
+
+async def _principal_of_session(
+    maker: async_sessionmaker[AsyncSession],
+    authz: Authorizer,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+) -> Principal:
     # Resolving the caller precedes any scope: this is what computes it.
     async with unscoped_session(maker) as session, session.begin():
-        auth_session = await session.get(AuthSession, claims.session_id)
+        auth_session = await session.get(AuthSession, session_id)
         if (
             auth_session is None
-            or auth_session.user_id != claims.user_id
+            or auth_session.user_id != user_id
             or auth_session.revoked_at is not None
             or auth_session.expires_at <= utcnow()
         ):
             raise Unauthenticated("the token is invalid, expired or revoked")
-        user = await session.get(User, claims.user_id)
+        user = await session.get(User, user_id)
         if user is None or user.disabled:
             raise Unauthenticated("the account is disabled")
         rows = await session.execute(
