@@ -236,3 +236,35 @@ async def test_faults_are_logged_at_error_with_their_traceback(
     [fault] = [r for r in mine if r.levelno >= logging.ERROR]  # once, not also by Strawberry
     assert fault.name == "anjian.api" and fault.exc_info is not None
     assert "the database fell over" in str(fault.exc_info[1])
+
+
+async def test_http_faults_are_logged_at_error_and_http_refusals_at_info(
+    api: GraphQLClient,
+    runtime: Runtime,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: Any,
+) -> None:
+    """Litestar logs nothing outside debug mode: a fault in an ingest handler used to leave a
+    500 and no trace."""
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the spool disk is gone")
+
+    caplog.set_level(logging.INFO)
+    missing = await api.http.get("/no/such/page")
+    assert missing.status_code == 404
+    monkeypatch.setattr(runtime.ingest, "telemetry", broken)
+    fault = await api.http.post(
+        "/api/v1/telemetry",
+        content=b"{}",
+        headers={"Authorization": f"Bearer {world.a.device_token}"},
+    )
+    assert fault.status_code == 500
+    assert "spool disk" not in fault.text  # the client learns nothing of the internals
+    mine = [r for r in caplog.records if r.name == "anjian.api"]
+    [info] = [r for r in mine if r.levelno == logging.INFO and "404" in r.getMessage()]
+    assert info.exc_info is None
+    [error] = [r for r in mine if r.levelno >= logging.ERROR]
+    assert "/api/v1/telemetry" in error.getMessage()
+    assert error.exc_info is not None and "spool disk" in str(error.exc_info[1])
