@@ -526,7 +526,7 @@ async def test_operators_and_viewers_may_not_see_faces(
     api: GraphQLClient, world: World, uploaded: str, role: str
 ) -> None:
     status, body, _ = await fetch(api, uploaded, world.a.users[role], original=True)
-    assert status == 403 and b"may not update worker" in body
+    assert status == 403 and b"may not see snapshots with faces unblurred" in body
 
 
 async def test_other_tenants_regulators_elsewhere_and_the_platform_get_404(

@@ -173,7 +173,13 @@ async def _snapshot_object(
         require(runtime.authz, principal, domain, *SNAPSHOT_PERMISSION)
         stored = key
         if original:
-            require(runtime.authz, principal, domain, *ORIGINAL_SNAPSHOT_PERMISSION)
+            require(
+                runtime.authz,
+                principal,
+                domain,
+                *ORIGINAL_SNAPSHOT_PERMISSION,
+                operation="see snapshots with faces unblurred",
+            )
             stored = f"{key.rsplit('.', 1)[0]}{ORIGINAL_SUFFIX}.{match.group('ext')}"
         if not runtime.ingest.objects.exists(stored):
             raise NotFound(f"snapshot {key} not found")
