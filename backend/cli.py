@@ -699,9 +699,10 @@ def audit_purge(settings: Settings, before: str, as_json: bool) -> None:
     Runs as ANJIAN_DATABASE_URL's own user (the schema owner): on PostgreSQL the
     application role may not delete audit entries.
     """
-    from privacy.audit import parse_instant, purge_before
+    from privacy.audit import check_purge_cutoff, parse_instant, purge_before
 
     cutoff = parse_instant(before, option="--before")
+    check_purge_cutoff(cutoff)
 
     async def work(rt: Runtime) -> Any:
         return purge_before(rt.owner_engine, rt.keyring, cutoff, actor=_cli_actor())
@@ -737,10 +738,11 @@ def audit_export(
 ) -> None:
     """Write entries for an inspection: CSV (UTF-8 with BOM, header row) or JSON with the
     checkpoints and public keys; hashes in hex, times in UTC. The file is created 0600."""
-    from privacy.audit import export_entries, parse_instant
+    from privacy.audit import check_export_window, export_entries, parse_instant
 
     since = None if start is None else parse_instant(start, option="--from")
     until = None if end is None else parse_instant(end, option="--to", end_of_day=True)
+    check_export_window(since, until)
 
     async def work(rt: Runtime) -> Any:
         async with rt.sessions() as session, session.begin():

@@ -507,6 +507,27 @@ class PurgeReport:
     checkpoint_created: bool
 
 
+def check_purge_cutoff(before: datetime, now: datetime | None = None) -> None:
+    """Refuse (BadInput) a purge cut inside the six-month floor; a pure check, so a command
+    can refuse before it opens any store."""
+    if before.tzinfo is None:
+        raise ValueError("before must carry a time zone")
+    floor = retention_floor(now)
+    if before > floor:
+        raise BadInput(
+            f"审计日志须保留至少 {RETENTION_FLOOR_MONTHS} 个月（《网络安全法》第二十一条），"
+            f"清理截止时间不得晚于 {floor:%Y-%m-%d %H:%M} / audit entries are kept at least "
+            f"{RETENTION_FLOOR_MONTHS} months (Cybersecurity Law art. 21): --before may not be "
+            f"later than {floor.isoformat(timespec='minutes')}"
+        )
+
+
+def check_export_window(start: datetime | None, end: datetime | None) -> None:
+    """Refuse (BadInput) an export window that ends before it starts."""
+    if start is not None and end is not None and start >= end:
+        raise BadInput("--from 须早于 --to / --from must be earlier than --to")
+
+
 def purge_before(
     engine: Engine,
     keyring: Keyring,
@@ -524,16 +545,7 @@ def purge_before(
     last deleted entry, signed after its hash was checked against the covering checkpoint's
     chain, and an ``audit.purge`` entry records the purge.
     """
-    if before.tzinfo is None:
-        raise ValueError("before must carry a time zone")
-    floor = retention_floor(now)
-    if before > floor:
-        raise BadInput(
-            f"审计日志须保留至少 {RETENTION_FLOOR_MONTHS} 个月（《网络安全法》第二十一条），"
-            f"清理截止时间不得晚于 {floor:%Y-%m-%d %H:%M} / audit entries are kept at least "
-            f"{RETENTION_FLOOR_MONTHS} months (Cybersecurity Law art. 21): --before may not be "
-            f"later than {floor.isoformat(timespec='minutes')}"
-        )
+    check_purge_cutoff(before, now)
     with Session(engine) as session, session.begin():
         # Lock the head first: appends wait until the purge commits, so the chain cannot move
         # while it is verified, cut and re-anchored.
@@ -706,8 +718,7 @@ def _export(
     actor: Actor,
     batch: int,
 ) -> ExportReport:
-    if start is not None and end is not None and start >= end:
-        raise BadInput("--from 须早于 --to / --from must be earlier than --to")
+    check_export_window(start, end)
     out = out.expanduser().resolve()
     if not out.parent.is_dir():
         raise BadInput(f"输出目录不存在 / the directory of {out} does not exist")

@@ -633,6 +633,7 @@ def test_backup_with_the_engine_owned_elsewhere_says_to_stop_the_server(
     Runtime(source.settings).clickhouse  # noqa: B018  (opened here, if no test did yet)
     env = {**source.env, "ANJIAN_DATA_DIR": str(tmp_path / "data")}
     env["ANJIAN_MASTER_KEY_FILE"] = str(source.settings.master_key_file)
+    env["ANJIAN_DATABASE_URL"] = source.settings.database_url  # a migrated store, as a server's
     done = subprocess.run(
         [
             sys.executable,

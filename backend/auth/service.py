@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth import passwords
@@ -210,13 +211,20 @@ async def login(
         subject = email.strip().lower()[:254]  # throttled like any address, never an account
     # 1. Count the attempt first (a short transaction of its own), so neither parallel requests
     #    nor a lock can be raced; refused attempts never reach the password check.
-    async with unscoped_session(maker) as session, session.begin():
-        attempt = await throttle.admit(session, email=subject, address=address)
-        user = await find_user(session, subject)
-        user_id = None if user is None else user.id
-        stored = None if user is None else user.password_hash
-        usable = user is not None and not user.disabled
-        user_email = None if user is None else user.email
+    for tries_left in (1, 0):
+        try:
+            async with unscoped_session(maker) as session, session.begin():
+                attempt = await throttle.admit(session, email=subject, address=address)
+                user = await find_user(session, subject)
+                user_id = None if user is None else user.id
+                stored = None if user is None else user.password_hash
+                usable = user is not None and not user.disabled
+                user_email = None if user is None else user.email
+        except IntegrityError:
+            if not tries_left:
+                raise
+            continue  # a parallel first attempt created a throttle row: count against it
+        break
     # 2. Exactly one password check's work, whatever the account (passwords.verify_password
     #    burns the same scrypt cost for a missing hash).
     verified = passwords.verify_password(password, stored, log2_n)

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.models import LoginThrottle
@@ -230,17 +229,14 @@ class Throttle:
         row = await session.scalar(select(LoginThrottle).where(match).with_for_update())
         if row is not None:
             return row
+        # A first attempt for this subject creates its row. Two such attempts at once collide
+        # on the unique index; the loser's IntegrityError ends its transaction and the caller
+        # counts it again (``login``). No SAVEPOINT: SQLite's driver runs one as a deferred
+        # transaction whose write then fails at once ("database is locked") beside any writer.
         row = LoginThrottle(kind=kind, level=0.0, updated_at=now, expires_at=now)
         row.subject = subject
-        try:
-            async with session.begin_nested():
-                session.add(row)
-                await session.flush()
-        except IntegrityError:  # another request created it a moment ago: use that one
-            match = await LoginThrottle.subject.matches(session, subject)
-            found = await session.scalar(select(LoginThrottle).where(match).with_for_update())
-            assert found is not None
-            return found
+        session.add(row)
+        await session.flush()
         return row
 
     @staticmethod
