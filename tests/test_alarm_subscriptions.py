@@ -176,7 +176,9 @@ async def test_a_change_made_and_relayed_elsewhere_reaches_this_servers_subscrib
                 alarm_id=uuid.UUID(alarm["id"]),
                 reason="cleared from the command line",
             )
-        assert await OutboxRelay(runtime, asyncio.Event()).relay_once() >= 1
+        # Usually this relay hands the row on first; when the app's own poll wins the race the
+        # subscribers must see the change all the same, so who relayed is not asserted.
+        await OutboxRelay(runtime, asyncio.Event()).relay_once()
         events = await sub.until(of(alarm["id"], "CLEARED"))
     assert [e["kind"] for e in events if of(alarm["id"])(e)] == ["RAISED", "CLEARED"]
 
