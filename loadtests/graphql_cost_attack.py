@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -32,33 +31,13 @@ from typing import Any
 
 import httpx
 
-ANJIAN = str(Path(sys.executable).parent / "anjian")
+from backend.bench.ingest import ANJIAN, _cli, _env
+
 OWNER = "probe-owner@example.cn"
 PASSWORD = "Probe-owner-pw-8431"
 READINGS_PER_BATCH = 10_000  # the contract's most per batch
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
 CHEAP = "query($s: ID!) { sites { id name } q: siteStatus(siteId: $s) { sensorsTotal } }"
-
-
-def _env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANJIAN_")}
-    env.update(
-        {
-            "ANJIAN_DATA_DIR": str(data_dir),
-            "ANJIAN_ENV_FILE": str(data_dir / "none.env"),
-            "ANJIAN_PASSWORD_SCRYPT_LOG2N": "12",
-        }
-    )
-    return env
-
-
-def _cli(data_dir: Path, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [ANJIAN, *args, "--json"], env=_env(data_dir), capture_output=True, text=True, timeout=300
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"anjian {' '.join(args)}: {done.stderr.strip()}")
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 def _provision(data_dir: Path) -> tuple[str, str, str]:
