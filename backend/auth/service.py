@@ -23,9 +23,9 @@ from backend.auth.authz import (
 )
 from backend.auth.models import AuthSession, Membership, User
 from backend.auth.principal import Grant, Principal
-from backend.auth.throttle import UNKNOWN_ADDRESS, Throttle
+from backend.auth.throttle import UNKNOWN_ADDRESS, Attempt, Throttle
 from backend.auth.tokens import TokenClaims, TokenCodec
-from backend.core.db import utcnow
+from backend.core.db import retry_lost_race, utcnow
 from backend.core.errors import BadInput, Conflict, Forbidden, Unauthenticated
 from backend.jobs.mail_outbox import enqueue_mail
 from privacy.audit import Actor, record
@@ -209,45 +209,47 @@ async def login(
         subject = normalise_email(email)
     except BadInput:
         subject = email.strip().lower()[:254]  # throttled like any address, never an account
+
     # 1. Count the attempt first (a short transaction of its own), so neither parallel requests
     #    nor a lock can be raced; refused attempts never reach the password check.
-    for tries_left in (1, 0):
-        try:
-            async with unscoped_session(maker) as session, session.begin():
-                attempt = await throttle.admit(session, email=subject, address=address)
-                user = await find_user(session, subject)
-                user_id = None if user is None else user.id
-                stored = None if user is None else user.password_hash
-                usable = user is not None and not user.disabled
-                user_email = None if user is None else user.email
-        except IntegrityError:
-            if not tries_left:
-                raise
-            continue  # a parallel first attempt created a throttle row: count against it
-        break
+    async def count() -> tuple[Attempt, uuid.UUID | None, str | None, bool, str | None]:
+        async with unscoped_session(maker) as session, session.begin():
+            attempt = await throttle.admit(session, email=subject, address=address)
+            user = await find_user(session, subject)
+            if user is None:
+                return attempt, None, None, False, None
+            return attempt, user.id, user.password_hash, not user.disabled, user.email
+
+    # A parallel first attempt may have created a throttle row a moment ago (IntegrityError):
+    # counted again, the attempt counts against that row.
+    counted, user_id, stored, usable, user_email = await retry_lost_race(
+        count, conflicts=(IntegrityError,)
+    )
     # 2. Exactly one password check's work, whatever the account (passwords.verify_password
     #    burns the same scrypt cost for a missing hash).
     verified = passwords.verify_password(password, stored, log2_n)
     ok = verified and usable
+
     # 3. Settle: a session and a clean slate, or the failure recorded and the holder told.
-    async with unscoped_session(maker) as session, session.begin():
-        attempt = await throttle.reload(session, attempt)
-        if ok:
-            assert user_id is not None
-            throttle.succeeded(attempt)
-            auth_session = AuthSession(
-                user_id=user_id, expires_at=utcnow() + timedelta(seconds=codec.ttl_seconds)
-            )
-            session.add(auth_session)
-            await session.flush()
-            await record(
-                session,
-                Actor("user", str(user_id)),
-                "auth.sign_in",
-                object_type="user",
-                object_id=user_id,
-            )
-        else:
+    async def settle() -> AuthSession | None:
+        async with unscoped_session(maker) as session, session.begin():
+            attempt = await throttle.reload(session, counted)
+            if ok:
+                assert user_id is not None
+                throttle.succeeded(attempt)
+                auth_session = AuthSession(
+                    user_id=user_id, expires_at=utcnow() + timedelta(seconds=codec.ttl_seconds)
+                )
+                session.add(auth_session)
+                await session.flush()
+                await record(
+                    session,
+                    Actor("user", str(user_id)),
+                    "auth.sign_in",
+                    object_type="user",
+                    object_id=user_id,
+                )
+                return auth_session
             await record(
                 session,
                 Actor("anonymous"),
@@ -277,9 +279,12 @@ async def login(
                         idempotency_key=f"sign-in-lock:{attempt.account.id}:{until.isoformat()}",
                     )
             await throttle.purge(session)
-    if not ok:
+            return None
+
+    auth_session = await retry_lost_race(settle)
+    if auth_session is None:
         raise Unauthenticated(SIGN_IN_FAILED)
-    return codec.issue(TokenClaims(auth_session.id, user_id))
+    return codec.issue(TokenClaims(auth_session.id, auth_session.user_id))
 
 
 async def revoke_token(maker: async_sessionmaker[AsyncSession], principal: Principal) -> None:

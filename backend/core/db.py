@@ -6,13 +6,17 @@ beyond the mixin columns, so every layer can import it.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import DateTime, Enum, ForeignKey, ForeignKeyConstraint, MetaData, Uuid, event
 from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -173,3 +177,33 @@ class ChangeCounter(Base):
 
     name: Mapped[str] = mapped_column(primary_key=True)
     value: Mapped[int] = mapped_column(default=0)
+
+
+T = TypeVar("T")
+
+# Pauses between tries of a transaction that lost a race (about 1.5 s in all).
+_RETRY_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+def sqlite_busy(exc: OperationalError) -> bool:
+    """SQLite refused the write lock: a transaction that read before it wrote meets another
+    writer (in WAL mode SQLite answers at once, without waiting out the busy timeout)."""
+    return "database is locked" in str(exc.orig)
+
+
+async def retry_lost_race(
+    work: Callable[[], Awaitable[T]], *, conflicts: tuple[type[Exception], ...] = ()
+) -> T:
+    """``work`` (one whole transaction) run again when it lost a race with another writer:
+    SQLite's "database is locked" (its documented remedy is to roll back and try again) or
+    one of ``conflicts``. Only for work that is safe to repeat from the start."""
+    for pause in _RETRY_PAUSES:
+        try:
+            return await work()
+        except OperationalError as exc:
+            if not sqlite_busy(exc):
+                raise
+        except conflicts:
+            pass
+        await asyncio.sleep(pause)
+    return await work()
