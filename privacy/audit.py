@@ -42,6 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from backend.core import counters
 from backend.core.db import Base, utcnow
 from backend.core.errors import AnjianError, BadInput, ConfigurationError, Conflict
 from privacy.checkpoints import (
@@ -209,6 +210,39 @@ async def record(
     """Append one entry in the caller's transaction: it commits or rolls back with the change."""
     return await session.run_sync(
         record_sync,
+        actor,
+        action,
+        domain=domain,
+        object_type=object_type,
+        object_id=object_id,
+        detail=detail,
+    )
+
+
+async def record_change(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    *,
+    added: object | None = None,
+    counter: str | None = None,
+    domain: str | None = None,
+    object_type: str | None = None,
+    object_id: uuid.UUID | str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """The epilogue of every audited write, in the caller's transaction: add the new object
+    (if any) and flush so it has its id, bump the change counter that tells caches to reload
+    (if any), and append the audit entry. ``object_id`` defaults to the added object's id."""
+    if added is not None:
+        session.add(added)
+    await session.flush()
+    if counter is not None:
+        await counters.bump(session, counter)
+    if object_id is None and added is not None:
+        object_id = getattr(added, "id", None)
+    return await record(
+        session,
         actor,
         action,
         domain=domain,

@@ -93,7 +93,7 @@ from sqlalchemy.orm.attributes import flag_dirty
 from sqlalchemy.orm.base import instance_state
 
 from backend.core.db import Base, TenantOwned, utcnow
-from backend.core.errors import AnjianError, BadInput, ConfigurationError, Conflict
+from backend.core.errors import AnjianError, BadInput, ConfigurationError, Conflict, Gone
 from privacy.audit import Actor, record
 from privacy.keyring import Keyring, load_keyring
 
@@ -114,9 +114,8 @@ class SealedDataError(AnjianError):
     """A sealed value cannot be read."""
 
 
-class DataKeyDestroyed(SealedDataError):
+class DataKeyDestroyed(SealedDataError, Gone):
     code = "DATA_ERASED"
-    http_status = 410
 
     def __init__(self, owner: Owner) -> None:
         super().__init__(
@@ -128,7 +127,6 @@ class DataKeyDestroyed(SealedDataError):
 
 class CiphertextInvalid(SealedDataError):
     code = "DATA_INTEGRITY"
-    http_status = 500
 
 
 class KeyNotLoaded(SealedDataError):

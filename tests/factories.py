@@ -115,7 +115,7 @@ async def build_tenant(rt: Runtime, label: str, division: str, site_division: st
             continue
         email = f"{role}.{tag}@example.cn"
         # Made as the operator makes them at the command line (they work at once); the
-        # invitation flow has its own tests (tests/test_invitations.py).
+        # invitation flow has its own tests (tests/auth/test_invitations.py).
         await add_member(
             rt.sessions,
             system,

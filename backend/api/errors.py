@@ -18,13 +18,61 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from backend.core.errors import AnjianError, ScopeRequired
+from backend.core.errors import (
+    AnjianError,
+    BadInput,
+    ConfigurationError,
+    Forbidden,
+    Gone,
+    LimitExceeded,
+    NotFound,
+    Overloaded,
+    PayloadTooLarge,
+    QueryTooCostly,
+    RateLimited,
+    ScopeRequired,
+    StoreUnavailable,
+    Unauthenticated,
+)
 
 log = logging.getLogger("anjian.api")
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
 # Refusals that say something about load or abuse rather than one caller's typo.
 _WARNING_CODES = frozenset({"RATE_LIMITED", "QUERY_TOO_COSTLY", "LIMIT_EXCEEDED"})
+
+
+# The one table from a domain's error category to the HTTP status its REST routes answer.
+# Ordered most specific first: the first class an error is an instance of decides.
+HTTP_STATUS: tuple[tuple[type[AnjianError], int], ...] = (
+    (ScopeRequired, 500),
+    (ConfigurationError, 500),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Gone, 410),
+    (PayloadTooLarge, 413),
+    (RateLimited, 429),
+    (QueryTooCostly, 400),
+    (LimitExceeded, 400),
+    (BadInput, 400),
+    (Overloaded, 503),
+    (StoreUnavailable, 503),
+)
+
+
+def http_status_for(exc: AnjianError) -> int:
+    """The HTTP status for a domain error; an uncategorised one is a fault (500)."""
+    for category, status in HTTP_STATUS:
+        if isinstance(exc, category):
+            return status
+    return 500
+
+
+def retry_after_for(exc: AnjianError) -> int | None:
+    """Seconds for a ``Retry-After`` header, when the error says when to try again."""
+    seconds = exc.details.get("retryAfterSeconds")
+    return seconds if isinstance(seconds, int) else None
 
 
 def code_for(error: GraphQLError) -> str:

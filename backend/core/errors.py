@@ -1,7 +1,9 @@
 """One error hierarchy with stable codes.
 
-Services raise these; the GraphQL layer and the HTTP controllers map the code to what their
-clients see, in one place each. Services never raise HTTP or GraphQL exceptions.
+Domains raise these (or their own subclasses, which keep their category's code unless they
+name a finer one); ``backend/api/errors.py`` holds the one table that turns a category into an
+HTTP status. Nothing here knows about HTTP or GraphQL: a domain says *what* went wrong, the
+transport decides how to say it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ class AnjianError(Exception):
     """Base of every error a caller is meant to see; ``code`` is stable."""
 
     code: str = "INTERNAL_SERVER_ERROR"
-    http_status: int = 500
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -23,30 +24,37 @@ class AnjianError(Exception):
 
 class Unauthenticated(AnjianError):
     code = "UNAUTHENTICATED"
-    http_status = 401
 
 
 class NotFound(AnjianError):
     """Missing and not-yours look the same to the caller."""
 
     code = "NOT_FOUND"
-    http_status = 404
 
 
 class Forbidden(AnjianError):
     """The caller sees the object but its role may not do this."""
 
     code = "FORBIDDEN"
-    http_status = 403
 
 
 class BadInput(AnjianError):
     code = "BAD_USER_INPUT"
-    http_status = 400
 
 
 class Conflict(BadInput):
     """The input is well-formed but clashes with what exists (a duplicate e-mail)."""
+
+
+class Gone(AnjianError):
+    """The object existed and never will again (a crypto-shredded value)."""
+
+    code = "GONE"
+
+
+class PayloadTooLarge(BadInput):
+    """A body or a batch over its size limit (the caller's input: the code stays
+    ``BAD_USER_INPUT``; HTTP says 413)."""
 
 
 class ConfigurationError(AnjianError):
@@ -59,7 +67,6 @@ class RateLimited(AnjianError):
     """Too many attempts or requests; the caller may retry after ``retry_after_seconds``."""
 
     code = "RATE_LIMITED"
-    http_status = 429
 
     def __init__(self, message: str, *, retry_after_seconds: int, **details: Any) -> None:
         super().__init__(message, retryAfterSeconds=retry_after_seconds, **details)
@@ -70,7 +77,6 @@ class QueryTooCostly(AnjianError):
     """A request whose whole cost, known before it runs, is over the caller's budget."""
 
     code = "QUERY_TOO_COSTLY"
-    http_status = 400
 
 
 class LimitExceeded(AnjianError):
@@ -78,12 +84,22 @@ class LimitExceeded(AnjianError):
     ``details["limit"]`` names the limit."""
 
     code = "LIMIT_EXCEEDED"
-    http_status = 400
 
 
 class StoreUnavailable(AnjianError):
+    """A store is down or refusing work; nothing was accepted, the caller may retry."""
+
     code = "STORE_UNAVAILABLE"
-    http_status = 503
+
+
+class Overloaded(StoreUnavailable):
+    """Accepting more would risk losing what was acknowledged (a full spool)."""
+
+
+class DeliveryFailed(AnjianError):
+    """An outgoing notification (webhook, mail) was not delivered; the job retries it."""
+
+    code = "DELIVERY_FAILED"
 
 
 class ScopeRequired(AnjianError):

@@ -13,6 +13,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 
+from backend.api.errors import http_status_for
 from backend.auth.principal import Principal
 from backend.auth.service import require, resolve_token
 from backend.auth.tokens import bearer_token
@@ -209,8 +210,9 @@ async def snapshot(request: Request[Any, Any, State], key: Path) -> Response[byt
         )
         data = await anyio.to_thread.run_sync(runtime.ingest.objects.get, stored)
     except AnjianError as exc:
-        log.info("snapshot read refused %s: %s", exc.http_status, exc.message)
-        return _reply(exc.http_status, {"error": exc.message})
+        status = http_status_for(exc)
+        log.info("snapshot read refused %s: %s", status, exc.message)
+        return _reply(status, {"error": exc.message})
     return Response(
         data,
         media_type=media,

@@ -32,7 +32,7 @@ from backend.telemetry.store import open_client
 from tenants.scope import tenant_owned_classes
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database, make_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Every tenant-owned table must have row-level security: a new model without it fails here.
 RLS_TABLES = tuple(sorted(cls.__tablename__ for cls in tenant_owned_classes()))
 MODEL_TABLES = set(Base.metadata.tables)

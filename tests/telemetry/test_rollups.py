@@ -2,7 +2,7 @@
 bucket size covers the range exactly.
 
 Readings go through the production write path (spool → flusher → ClickHouse, with the
-flusher's deduplication tokens): see ``tests.test_telemetry_query.Pipeline``.
+flusher's deduplication tokens): see ``tests.telemetry.test_telemetry_query.Pipeline``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from backend.runtime import Runtime
 from backend.telemetry import readings
 from backend.telemetry.query import select_from
 from tenants.scope import Scope
-from tests.test_telemetry_query import (
+from tests.telemetry.test_telemetry_query import (
     Pipeline,
     assert_buckets,
     epoch_ms,

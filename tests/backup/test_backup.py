@@ -43,7 +43,7 @@ from privacy.keyring import add_version, load_keyring
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database, make_settings
 from tests.factories import World, build_world
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 READINGS_PER_TENANT = 240
 SNAPSHOT = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40
 main.add_command(backup)
@@ -237,7 +237,7 @@ from backend.runtime import Runtime
 from backend.telemetry.store import open_client
 from tenants.models import Worker
 from tenants.scope import Scope, scoped_session
-from tests.test_backup import clickhouse_content
+from tests.backup.test_backup import clickhouse_content
 
 main.add_command(backup)
 archive, tenants, workers = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(",")

@@ -2,7 +2,7 @@
 telemetry queries over GraphQL with their permissions.
 
 Heartbeats and readings go through the production write path (spool → flusher), see
-``tests.test_telemetry_query.Pipeline``; every test uses a site of its own.
+``tests.telemetry.test_telemetry_query.Pipeline``; every test uses a site of its own.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tenants.scope import Scope, scoped_session
 from tenants.service import create_site, get_site
 from tests.factories import TenantWorld, World, build_tenant
 from tests.graphql import GraphQLClient
-from tests.test_telemetry_query import Pipeline, instant, iso_z
+from tests.telemetry.test_telemetry_query import Pipeline, instant, iso_z
 
 SITE_STATUS = """
 query($s: ID!) {

@@ -41,7 +41,7 @@ from privacy.keyring import add_version, load_keyring
 from tenants.scope import unscoped_session
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database, make_settings
 from tests.factories import PASSWORD
-from tests.test_crypto import add_worker, load_worker, new_tenant, raw_row
+from tests.privacy.test_crypto import add_worker, load_worker, new_tenant, raw_row
 
 # --- the keyring file ----------------------------------------------------------------------
 

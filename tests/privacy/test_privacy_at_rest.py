@@ -27,7 +27,7 @@ from tests.conftest import make_settings
 from tests.factories import World
 from tests.graphql import GraphQLClient
 from tests.ingest_helpers import new_site
-from tests.test_privacy_pipeline import (
+from tests.privacy.test_privacy_pipeline import (
     CREATE_SILENCE,
     M_PERMIT,
     an_alarm,
