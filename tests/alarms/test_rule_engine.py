@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.alarms.engine import RuleEngine, Signal
+from backend.alarms.engine import RuleEngine, RuleSpecError, Signal
 from backend.alarms.rules import Direction, Level, RuleKind, RuleSpec, Severity
+from backend.core.errors import ConfigurationError
 
 T0 = 1_700_000_000_000  # ms
 HIGH, LOW = Direction.HIGH, Direction.LOW
@@ -488,7 +489,7 @@ def test_sensor_level_event_rule_carries_the_sensor() -> None:
 
 
 def test_device_rules_must_be_event_or_offline_rules() -> None:
-    with pytest.raises(ValueError, match="not a device rule"):
+    with pytest.raises(RuleSpecError, match="not a device rule"):
         RuleEngine().set_event_rules(uuid.uuid4(), [(uuid.uuid4(), threshold())])
 
 
@@ -750,8 +751,16 @@ def test_another_kind_of_permit_does_not_count_and_or_needs_either() -> None:
 
 def test_a_composite_rule_refuses_a_bad_operator() -> None:
     spec = composite("XOR")
-    with pytest.raises(ValueError, match="AND or OR"):
+    with pytest.raises(RuleSpecError, match="AND or OR"):
         RuleEngine().set_zone_rules(uuid.uuid4(), [(uuid.uuid4(), spec)], [])
+
+
+def test_a_rule_the_engine_cannot_run_is_a_configuration_error_the_loader_can_skip() -> None:
+    no_levels = RuleSpec(RuleKind.THRESHOLD)
+    with pytest.raises(RuleSpecError, match="no levels") as caught:
+        RuleEngine().set_rules(uuid.uuid4(), [(uuid.uuid4(), no_levels)])
+    assert isinstance(caught.value, ConfigurationError)
+    assert isinstance(caught.value, ValueError)  # as a spec value that does not parse
 
 
 def test_reloading_a_zone_keeps_its_active_composite_alarm() -> None:
