@@ -1,0 +1,95 @@
+"""Binding a key store to sessions, and each session's transaction keys.
+
+The key store is bound to a session factory (``bind_key_store``), not to the process: one
+process may hold several. A component that builds a session factory of its own on the same
+database finds the store through ``register_key_store`` (keyed by the database, not the
+engine) until it is handed the store instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, cast
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from backend.core.errors import ConfigurationError
+from privacy.crypto._keys import TransactionKeys
+from privacy.crypto._store import KeyStore
+
+_STORE = "anjian.key_store"
+_KEYS = "anjian.transaction_keys"
+
+
+def bind_key_store(
+    maker: async_sessionmaker[AsyncSession], store: KeyStore
+) -> async_sessionmaker[AsyncSession]:
+    """Every session of ``maker`` seals and opens with ``store``."""
+    info = dict(maker.kw.get("info") or {})
+    info[_STORE] = store
+    maker.configure(info=info)
+    return maker
+
+
+_registry: dict[str, KeyStore] = {}
+_registry_lock = threading.Lock()
+
+
+def _database_key(url: URL | str) -> str:
+    u = make_url(url)
+    return f"{u.get_backend_name()}://{u.host or ''}:{u.port or ''}/{u.database or ''}"
+
+
+def register_key_store(url: URL | str, store: KeyStore) -> None:
+    """The store for sessions on database ``url`` that were not given one (a component's own
+    session factory on the same database finds the runtime's keys this way)."""
+    with _registry_lock:
+        _registry[_database_key(url)] = store
+
+
+def bound_store(session: Session) -> KeyStore | None:
+    """The store the session's factory was bound to (or registered for its database)."""
+    store: KeyStore | None = session.info.get(_STORE)
+    if store is None and session.bind is not None:
+        with _registry_lock:
+            store = _registry.get(_database_key(session.bind.engine.url))
+        if store is not None:
+            session.info[_STORE] = store
+    return store
+
+
+def key_store_of(session: Session | AsyncSession) -> KeyStore:
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    store = bound_store(sync)
+    if store is None:
+        raise ConfigurationError(
+            "encrypted columns need a key store: open the session from the runtime's session "
+            "factory, or register one for its database (privacy.crypto.register_key_store)"
+        )
+    return store
+
+
+def transaction_keys(session: Session) -> TransactionKeys:
+    """The keys of the session's current transaction, made on first use."""
+    keys = session.info.get(_KEYS)
+    if keys is None:
+        keys = session.info[_KEYS] = TransactionKeys(key_store_of(session))
+    return cast(TransactionKeys, keys)
+
+
+@event.listens_for(Session, "after_commit")
+def _settle_after_commit(session: Session) -> None:
+    keys: TransactionKeys | None = session.info.get(_KEYS)
+    if keys is not None:
+        keys.settle()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
+    keys: TransactionKeys | None = session.info.get(_KEYS)
+    if keys is not None:
+        # After a savepoint's rollback the enclosing transaction's changes are still pending.
+        session.info[_KEYS] = keys.rolled_back(savepoint=previous_transaction.nested)
