@@ -12,6 +12,9 @@ setpoints inside the kind's range; per direction the levels of a threshold rule 
 their severities never fall and the most extreme one is RED; ``clear_at`` lies on the safe
 side of its setpoint; a level with ``limit_pct`` sits within 90–100 % of that share of the
 exposure ``limit``; stale, rate and event rules have one level matching their params.
+
+What every check shares (the file names, the vocabulary, the error, the ``Ctx`` reader) is in
+``_context``; the checks of a rule's levels are in ``_levels``; this module reads the rest.
 """
 
 from __future__ import annotations
@@ -19,31 +22,55 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
-from itertools import pairwise
-from pathlib import Path
-from typing import Any, NoReturn
 
-from backend.alarms.rules import Direction, Level, PermitKind, RuleKind, RuleSpec, Severity
-from backend.core.errors import ConfigurationError
+from backend.alarms.indicators._context import (
+    CROSS_INDUSTRY,
+    FILES,
+    INDUSTRIES,
+    PRESENCE,
+    PRESENCE_INPUTS,
+    ZONE_KINDS,
+    Ctx,
+    IndicatorLibraryError,
+)
+from backend.alarms.indicators._levels import (
+    check_conditions,
+    check_single,
+    check_threshold,
+    parse_level,
+)
+from backend.alarms.rules import RuleKind, RuleSpec
 from backend.telemetry.kinds import catalog
-from tenants.models import Industry, ZoneKind
+from tenants.models import ZoneKind
+
+__all__ = [
+    "CROSS_INDUSTRY",
+    "FILES",
+    "INDUSTRIES",
+    "PRESENCE",
+    "PRESENCE_INPUTS",
+    "ZONE_KINDS",
+    "Ctx",
+    "Entry",
+    "IndicatorLibraryError",
+    "IndicatorRule",
+    "LibraryFile",
+    "check_conditions",
+    "check_single",
+    "check_threshold",
+    "event_types",
+    "parse_file",
+    "parse_level",
+]
+
+# The private name backend.alarms.overrides imports.
+_check_threshold = check_threshold
 
 MOLAR_VOLUME_L = 24.055  # L/mol at 20 °C and 101.325 kPa (GBZ 159): ppm = mg/m³ × 24.055 / M
-INDUSTRIES = tuple(i.value for i in Industry)
-CROSS_INDUSTRY = ("wearables", "generic")  # the layers after the industry's own file, in order
-FILES = (*INDUSTRIES, *CROSS_INDUSTRY)
-PRESENCE = "presence"
-# Event types that feed the presence rule and raise no alarm of their own.
-PRESENCE_INPUTS = frozenset({"zone.enter", "zone.exit", "wearable.position"})
-ZONE_KINDS = frozenset(z.value for z in ZoneKind)
-
-
-class IndicatorLibraryError(ConfigurationError):
-    """A broken indicator library file; the message names the file and the place in it."""
 
 
 @dataclass(frozen=True)
@@ -90,199 +117,8 @@ class LibraryFile:
     zones: dict[str, IndicatorRule] = field(default_factory=dict)
 
 
-class Ctx:
-    """Reads one file, failing with its path and the place in it."""
-
-    def __init__(self, path: str) -> None:
-        self.path, self.source = path, Path(path).name
-
-    def fail(self, where: str, problem: str) -> NoReturn:
-        raise IndicatorLibraryError(
-            f"{self.path}: {where}: {problem}" if where else f"{self.path}: {problem}"
-        )
-
-    def obj(
-        self, where: str, value: object, required: Sequence[str], optional: Sequence[str] = ()
-    ) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.fail(where, f"expected an object, got {type(value).__name__}")
-        missing = [key for key in required if key not in value]
-        if missing:
-            self.fail(where, f"missing {', '.join(missing)}")
-        unknown = sorted(set(value) - set(required) - set(optional))
-        if unknown:
-            self.fail(where, f"unknown key(s) {', '.join(unknown)}")
-        return value
-
-    def mapping(self, where: str, value: object) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.fail(where, f"expected an object, got {type(value).__name__}")
-        return value
-
-    def text(self, where: str, value: object) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.fail(where, f"must be a non-empty string, got {value!r}")
-        return value
-
-    def number(self, where: str, value: object, *, positive: bool = False) -> float:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            self.fail(where, f"must be a finite number, got {value!r}")
-        if positive and value <= 0:
-            self.fail(where, f"must be above 0, got {value!r}")
-        return float(value)
-
-    def choice(self, where: str, value: object, allowed: Any, what: str) -> Any:
-        try:
-            return allowed(value)
-        except ValueError:
-            self.fail(where, f"unknown {what} {value!r}")
-
-
 _RULE_KEYS = ("name", "kind", "label_zh", "label_en", "standard", "levels")
 _RULE_OPTIONAL = ("basis", "placeholder", "on_delay_s", "ack_deadline_s", "params")
-_LEVEL_KEYS = ("name", "label_zh", "label_en", "severity", "direction", "setpoint", "clear_at")
-
-
-def _level(ctx: Ctx, where: str, raw: object, limit: float | None) -> tuple[Level, str, str]:
-    d = ctx.obj(where, raw, _LEVEL_KEYS, ("limit_pct",))
-    level = Level(
-        ctx.text(f"{where}.name", d["name"]),
-        ctx.choice(f"{where}.severity", d["severity"], Severity, "severity"),
-        ctx.choice(f"{where}.direction", d["direction"], Direction, "direction"),
-        ctx.number(f"{where}.setpoint", d["setpoint"]),
-        ctx.number(f"{where}.clear_at", d["clear_at"]),
-    )
-    high = level.direction is Direction.HIGH
-    if (level.clear_at > level.setpoint) if high else (level.clear_at < level.setpoint):
-        side = "at or below" if high else "at or above"
-        ctx.fail(
-            where, f"clear_at {level.clear_at:g} must be {side} the setpoint {level.setpoint:g}"
-        )
-    if "limit_pct" in d:
-        pct = ctx.number(f"{where}.limit_pct", d["limit_pct"], positive=True)
-        if limit is None:
-            ctx.fail(where, 'limit_pct needs a "limit" on the entry or gas')
-        allowed = limit * pct / 100
-        if not 0.9 * allowed - 1e-9 <= level.setpoint <= allowed + 1e-9:
-            ctx.fail(
-                where,
-                f"setpoint {level.setpoint:g} must be within 90–100 % of {pct:g} % of the "
-                f"limit ({allowed:.4g})",
-            )
-    labels = (
-        ctx.text(f"{where}.label_zh", d["label_zh"]),
-        ctx.text(f"{where}.label_en", d["label_en"]),
-    )
-    return level, *labels
-
-
-def _check_threshold(ctx: Ctx, where: str, levels: Sequence[Level]) -> None:
-    """Per direction, from the least to the most extreme level: setpoints move outward,
-    severities never fall, and the most extreme level is RED. Highs lie above lows."""
-    for direction in Direction:
-        side = [lv for lv in levels if lv.direction is direction]
-        for before, after in pairwise(side):
-            outward = (
-                after.setpoint > before.setpoint
-                if direction is Direction.HIGH
-                else (after.setpoint < before.setpoint)
-            )
-            if not outward:
-                ctx.fail(
-                    where,
-                    f"{direction.value} levels out of order: {after.name!r} must be "
-                    f"more extreme than {before.name!r}",
-                )
-            if after.severity.rank < before.severity.rank:
-                ctx.fail(where, f"{after.name!r} is less severe than {before.name!r} before it")
-        if side and side[-1].severity is not Severity.RED:
-            ctx.fail(
-                where, f"the most extreme {direction.value} level {side[-1].name!r} must be RED"
-            )
-    highs = [lv for lv in levels if lv.direction is Direction.HIGH]
-    lows = [lv for lv in levels if lv.direction is Direction.LOW]
-    if highs and lows:
-        floor, ceiling = max(lv.setpoint for lv in lows), min(lv.setpoint for lv in highs)
-        if any(lv.clear_at <= floor for lv in highs) or any(lv.clear_at >= ceiling for lv in lows):
-            ctx.fail(where, "high and low levels (with their clear_at) overlap")
-
-
-def _check_single(
-    ctx: Ctx, where: str, kind: RuleKind, levels: Sequence[Level], params: dict[str, Any]
-) -> None:
-    if len(levels) != 1 or levels[0].direction is not Direction.HIGH:
-        ctx.fail(where, f"a {kind.value} rule has exactly one level, direction high")
-    level = levels[0]
-
-    def param(key: str, *, equals: float | None = None, required: bool = True) -> None:
-        if key not in params:
-            if required:
-                ctx.fail(f"{where}.params", f"missing {key}")
-            return
-        value = ctx.number(f"{where}.params.{key}", params[key], positive=True)
-        if equals is not None and not math.isclose(value, equals, rel_tol=1e-9):
-            ctx.fail(f"{where}.params.{key}", f"{value:g} differs from the level's {equals:g}")
-
-    if kind is RuleKind.STALE:
-        if level.severity is not Severity.BLUE or level.clear_at != level.setpoint:
-            ctx.fail(where, "a stale level is BLUE with clear_at equal to its setpoint")
-        param("seconds", equals=level.setpoint)
-    elif kind is RuleKind.RATE_OF_CHANGE:
-        param("max_per_minute", equals=level.setpoint)
-        param("clear_below", equals=level.clear_at, required=False)
-        param("window_s")
-        param("min_span_s", required=False)
-        param("min_readings", required=False)
-        if float(params.get("min_span_s", 0)) >= float(params["window_s"]):
-            # The estimate runs over the window's closed slots: they never span all of it.
-            ctx.fail(f"{where}.params.min_span_s", "must be shorter than window_s")
-    elif kind is RuleKind.OFFLINE:
-        if level.severity is not Severity.BLUE or level.clear_at != level.setpoint:
-            ctx.fail(where, "an offline level is BLUE with clear_at equal to its setpoint")
-        param("seconds", equals=level.setpoint)
-    elif kind is RuleKind.COMPOSITE:
-        if level.setpoint != 1 or level.clear_at != 1:
-            ctx.fail(where, "a composite level counts the combination: setpoint and clear_at 1")
-        _check_conditions(ctx, f"{where}.params", params)
-    else:  # EVENT
-        event_type = ctx.text(f"{where}.params.event_type", params.get("event_type"))
-        param("clear_after_s", required=False)
-        if event_type == PRESENCE:
-            param("max_seconds", equals=level.setpoint)
-            ctx.choice(f"{where}.params.zone_kind", params.get("zone_kind"), ZoneKind, "zone kind")
-        elif level.setpoint != 1 or level.clear_at != 1:
-            ctx.fail(where, "an event level counts one occurrence: setpoint and clear_at 1")
-
-
-def _check_conditions(ctx: Ctx, where: str, params: dict[str, Any]) -> None:
-    if params.get("op") not in ("AND", "OR"):
-        ctx.fail(f"{where}.op", f"must be AND or OR, got {params.get('op')!r}")
-    conditions = params.get("conditions")
-    if not isinstance(conditions, list) or not conditions:
-        ctx.fail(f"{where}.conditions", "must be a non-empty list")
-    for i, cond in enumerate(conditions):
-        at = f"{where}.conditions[{i}]"
-        if not isinstance(cond, dict):
-            ctx.fail(at, "must be an object")
-        if "permit" in cond:
-            ctx.obj(at, cond, ("permit",), ())
-            ctx.choice(f"{at}.permit", cond["permit"], PermitKind, "permit kind")
-            continue
-        high = "above" in cond
-        keys = ("sensor_kind", "above") if high else ("sensor_kind", "below")
-        ctx.obj(at, cond, keys, ("clear_below",) if high else ("clear_above",))
-        if cond["sensor_kind"] not in catalog():
-            ctx.fail(f"{at}.sensor_kind", f"unknown sensor kind {cond['sensor_kind']!r}")
-        edge = float(ctx.number(f"{at}.{keys[1]}", cond[keys[1]]))
-        clear_key = "clear_below" if high else "clear_above"
-        clear = float(ctx.number(f"{at}.{clear_key}", cond.get(clear_key, edge)))
-        if (clear > edge) if high else (clear < edge):
-            ctx.fail(f"{at}.{clear_key}", "must lie on the safe side of the setpoint")
-
 
 # Which rule kinds each section of a file holds.
 _SECTION_KINDS = {
@@ -310,7 +146,9 @@ def _rule(
     raw_levels = d["levels"]
     if not isinstance(raw_levels, list) or not raw_levels:
         ctx.fail(f"{where}.levels", "must be a non-empty list")
-    parsed = [_level(ctx, f"{where}.levels[{i}]", lv, limit) for i, lv in enumerate(raw_levels)]
+    parsed = [
+        parse_level(ctx, f"{where}.levels[{i}]", lv, limit) for i, lv in enumerate(raw_levels)
+    ]
     levels = [lv for lv, _, _ in parsed]
     if len({lv.name for lv in levels}) != len(levels):
         ctx.fail(f"{where}.levels", "level names must be unique")
@@ -318,13 +156,13 @@ def _rule(
         home = next(name for name, kinds in _SECTION_KINDS.items() if kind in kinds)
         ctx.fail(where, f'{kind.value} rules belong in "{home}", not "{section}"')
     if kind is RuleKind.THRESHOLD:
-        _check_threshold(ctx, f"{where}.levels", levels)
+        check_threshold(ctx, f"{where}.levels", levels)
         low, high = span or (-math.inf, math.inf)
         for i, lv in enumerate(levels):
             if not (low <= lv.setpoint <= high and low <= lv.clear_at <= high):
                 ctx.fail(f"{where}.levels[{i}]", f"outside the kind's range {low:g}…{high:g}")
     else:
-        _check_single(ctx, where, kind, levels, params)
+        check_single(ctx, where, kind, levels, params)
     placeholder = d.get("placeholder", False)
     if not isinstance(placeholder, bool):
         ctx.fail(f"{where}.placeholder", "must be true or false")
