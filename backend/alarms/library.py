@@ -14,7 +14,7 @@ The rules of a sensor come from three layers: the tenant's industry file, ``wear
 by the gas variant (same name replaces); across layers the first layer naming a rule wins. So
 an industry replaces the generic ``limits`` and inherits the generic ``stale`` rule.
 
-``params`` are the engine's (backend/alarms/engine.py): stale ``seconds``; rate_of_change
+``params`` are the engine's (backend.alarms.engine): stale ``seconds``; rate_of_change
 ``max_per_minute``, ``clear_below``, ``window_s`` and the data the estimate needs first,
 ``min_span_s`` (default half the window) and ``min_readings`` (default 5); event ``event_type``
 and ``clear_after_s`` (absent: cleared by people); presence ``max_seconds`` and ``zone_kind``.
@@ -24,10 +24,15 @@ file and the place in it.
 A rule applies where its standard applies it: a value the standard sets for one kind of place
 (the 26/30 °C of a coal working face, the 4 m/s of its airflow) lives in that zone kind's
 ``by_zone_kind`` variant, and the entry's base rules hold what applies to every other zone.
+
+``default_rule_row`` turns one of these rules into the ``AlarmRule`` row a sensor, device or
+zone gets by default, with the ``source`` naming the file versions it came from.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -48,7 +53,8 @@ from backend.alarms.indicators.schema import (
     event_types,
     parse_file,
 )
-from backend.alarms.rules import RuleKind, RuleSpec
+from backend.alarms.models import AlarmRule
+from backend.alarms.rules import Level, RuleKind, RuleSpec, Severity
 from backend.core.errors import BadInput
 from backend.telemetry.kinds import catalog
 from tenants.models import Industry
@@ -57,14 +63,17 @@ __all__ = [
     "IndicatorLibraryError",
     "IndicatorRule",
     "Library",
+    "default_rule_row",
     "default_rules",
     "describe",
     "describe_event",
     "device_rules",
     "event_rules",
     "library",
+    "library_source",
     "library_version",
     "load_library",
+    "raised_from_blue",
     "zone_rules",
 ]
 
@@ -291,3 +300,62 @@ def describe(
 
 def describe_event(event_type: str) -> dict[str, Any]:
     return library().describe_event(event_type)
+
+
+# -- default rules as rows ---------------------------------------------------------------
+
+
+def library_source(industry: Industry) -> str:
+    """Where a default rule came from: ``library:<industry>@<file versions>``."""
+    return f"library:{industry.value}@{library_version(industry)}"
+
+
+def raised_from_blue(spec: RuleSpec) -> RuleSpec:
+    """Data-quality alarms are BLUE unless the site is a major hazard source (DESIGN.md):
+    there a sensor gone quiet is itself a hazard, so its stale rule raises YELLOW."""
+    levels = tuple(
+        Level(lv.name, Severity.YELLOW, lv.direction, lv.setpoint, lv.clear_at)
+        if lv.severity is Severity.BLUE
+        else lv
+        for lv in spec.levels
+    )
+    params = dict(spec.params)
+    if params.get("severity") == Severity.BLUE.value:
+        params["severity"] = Severity.YELLOW.value
+    return dataclasses.replace(spec, levels=levels, params=params)
+
+
+# The data-quality rules ``major_hazard_site`` raises from BLUE.
+_DATA_QUALITY = (RuleKind.STALE, RuleKind.OFFLINE)
+
+
+def default_rule_row(
+    *,
+    spec: RuleSpec,
+    industry: Industry,
+    slot: str,
+    tenant_id: uuid.UUID,
+    site_id: uuid.UUID,
+    sensor_id: uuid.UUID | None = None,
+    device_id: uuid.UUID | None = None,
+    zone_id: uuid.UUID | None = None,
+    major_hazard_site: bool = False,
+) -> AlarmRule:
+    """The library's rule ``spec`` as the default in ``slot`` (e.g. "threshold:0",
+    "offline:offline", "composite:gas_during_hot_work") of a sensor (``sensor_id`` and its
+    ``device_id``), a device (``device_id`` alone) or a zone (``zone_id``), not yet added to a
+    session. On a major hazard site (``major_hazard_site``) a stale or offline rule raises
+    YELLOW instead of BLUE (``raised_from_blue``)."""
+    if major_hazard_site and spec.kind in _DATA_QUALITY:
+        spec = raised_from_blue(spec)
+    return AlarmRule(
+        tenant_id=tenant_id,
+        site_id=site_id,
+        sensor_id=sensor_id,
+        device_id=device_id,
+        zone_id=zone_id,
+        kind=spec.kind.value,
+        definition=spec.as_json(),
+        source=library_source(industry),
+        default_slot=slot,
+    )

@@ -560,3 +560,55 @@ def test_every_device_gets_an_offline_rule_and_gas_zones_a_hot_work_rule() -> No
         {"permit": "hot_work"},
     ]
     assert "GB 30871" in (hot.standard or "")
+
+
+# -- default rules as rows -------------------------------------------------------------------
+
+
+def test_a_default_rule_row_carries_its_spec_its_owner_and_the_library_versions() -> None:
+    tenant, site, sensor, device = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    spec = next(s for s in library.default_rules("chemical", "oxygen") if s.kind is RuleKind.STALE)
+    row = library.default_rule_row(
+        spec=spec,
+        industry=Industry.CHEMICAL,
+        slot="stale:1",
+        tenant_id=tenant,
+        site_id=site,
+        sensor_id=sensor,
+        device_id=device,
+    )
+    assert (row.tenant_id, row.site_id, row.sensor_id, row.device_id, row.zone_id) == (
+        tenant,
+        site,
+        sensor,
+        device,
+        None,
+    )
+    assert (row.kind, row.default_slot) == ("stale", "stale:1")
+    assert RuleSpec.from_json(row.definition) == spec
+    assert row.source == f"library:chemical@{library.library_version('chemical')}"
+
+
+def test_a_major_hazard_site_raises_only_its_data_quality_defaults_from_blue() -> None:
+    def row(spec: RuleSpec, *, major: bool) -> RuleSpec:
+        built = library.default_rule_row(
+            spec=spec,
+            industry=Industry.MINING,
+            slot="x",
+            tenant_id=uuid.uuid4(),
+            site_id=uuid.uuid4(),
+            device_id=uuid.uuid4(),
+            major_hazard_site=major,
+        )
+        return RuleSpec.from_json(built.definition)
+
+    (offline,) = library.device_rules().values()
+    assert row(offline, major=False).levels[0].severity is BLUE
+    raised = row(offline, major=True)
+    assert raised.levels[0].severity is YELLOW
+    assert raised == library.raised_from_blue(offline)
+    stale = next(s for s in library.default_rules("mining", "oxygen") if s.kind is RuleKind.STALE)
+    assert row(stale, major=True).levels[0].severity is YELLOW
+    rules = library.default_rules("mining", "oxygen")
+    limits = next(s for s in rules if s.kind is RuleKind.THRESHOLD)
+    assert row(limits, major=True) == limits
