@@ -24,7 +24,7 @@ from sqlalchemy import BigInteger, Integer, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Base, utcnow
-from backend.core.errors import ConfigurationError
+from backend.core.errors import BadInput, ConfigurationError
 from privacy.keyring import Keyring
 
 PURPOSE = "audit-checkpoint"
@@ -74,7 +74,7 @@ def sign_checkpoint(
 ) -> AuditCheckpoint:
     """A checkpoint over entry ``seq`` signed with the current key version (not yet added)."""
     if len(entry_hash) != 32:
-        raise ValueError("an entry hash is 32 bytes")
+        raise BadInput("an entry hash is 32 bytes")
     when = (at or utcnow()).astimezone(UTC)
     version = keyring.current.version
     signature = _private_key(keyring, version).sign(signed_message(seq, entry_hash, when, version))

@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-import privacy.audit as audit_module
+import privacy.audit._export as audit_export
+import privacy.audit._purge as audit_purge
+import privacy.audit._record as audit_record
 import privacy.checkpoints as checkpoints_module
 from backend.core.errors import BadInput, ConfigurationError, Conflict
 from backend.migrate import upgrade_relational
@@ -68,7 +70,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(NOW)
-    monkeypatch.setattr(audit_module, "utcnow", fake)
+    for module in (audit_record, audit_purge, audit_export):
+        monkeypatch.setattr(module, "utcnow", fake)
     monkeypatch.setattr(checkpoints_module, "utcnow", fake)
     return fake
 
@@ -77,7 +80,7 @@ async def open_trail(backend: str, tmp_path: Path, chdb_dir: Path) -> tuple[Runt
     url = create_pg_database(PG_ADMIN_URL) if backend == "postgres" else None
     overrides = {} if url is None else {"ANJIAN_DATABASE_URL": url}
     rt = Runtime(make_settings(tmp_path, chdb_dir, **overrides))
-    upgrade_relational(rt)
+    upgrade_relational(owner_engine=rt.owner_engine, keyring=rt.keyring)
     return rt, url
 
 
@@ -517,12 +520,12 @@ async def test_record_read_says_who_what_why_and_when(trail: Runtime, clock: Clo
 
 async def test_record_read_needs_a_purpose_and_fields(trail: Runtime) -> None:
     async with trail.sessions() as session, session.begin():
-        with pytest.raises(ValueError, match="purpose"):
+        with pytest.raises(BadInput, match="purpose"):
             await record_read(
                 session, OPERATOR, purpose=" ", object_type="worker", object_id=None,
                 fields=["name"], domain=None,
             )  # fmt: skip
-        with pytest.raises(ValueError, match="fields"):
+        with pytest.raises(BadInput, match="fields"):
             await record_read(
                 session, OPERATOR, purpose="roster", object_type="worker", object_id=None,
                 fields=[], domain=None,
