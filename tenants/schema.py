@@ -1,24 +1,58 @@
-"""GraphQL: tenants, sites, zones and workers."""
+"""GraphQL: tenants, sites, zones and workers.
+
+``tenants`` sits below ``backend.auth`` and imports nothing above it: resolvers are typed by
+``TenantsContext`` (what they use of ``backend.auth.context.RequestContext``, which satisfies
+it), and ``Site.sensors`` resolves through an edge the API supplies when it assembles the
+schema; its type is named for ``strawberry.lazy``, never imported. A tenant's creation with
+its owner account is ``backend.auth.schema``'s (the account is auth's).
+"""
 
 from __future__ import annotations
 
-import importlib
 import uuid
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any, Protocol, TypeVar
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from backend.auth.context import Info
-from backend.auth.permissions import IsAuthenticated
+from backend.core.graphql import IsAuthenticated
 from backend.core.ids import parse_id
 from tenants import service
-from tenants.models import Site, Subscription, Tenant, Worker, Zone
+from tenants.acting import Acting, Permissions
+from tenants.models import Site, Tenant, Worker, Zone
 from tenants.plans import DEFAULT_PLAN
 
-if TYPE_CHECKING:
-    from backend.telemetry.schema import SensorType
+Row = TypeVar("Row")
+T = TypeVar("T")
+
+
+class _Wiring(Protocol):
+    @property
+    def sessions(self) -> Any: ...  # async_sessionmaker[AsyncSession]
+
+
+class TenantsContext(Protocol):
+    """What these resolvers use of the request context."""
+
+    principal: Acting
+
+    @property
+    def rt(self) -> _Wiring: ...
+    @property
+    def authz(self) -> Permissions: ...
+    @property
+    def session(self) -> AsyncSession: ...
+    @property
+    def site_sensors(self) -> Callable[[Any, uuid.UUID], Awaitable[Sequence[Any]]]: ...
+    def write(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+    def loader(self, name: str, factory: Callable[[], T]) -> T: ...
+    def rows_by_id(self, model: type[Row]) -> DataLoader[uuid.UUID, Row | None]: ...
+
+
+Info = strawberry.Info[TenantsContext, None]
 
 
 @strawberry.type(name="Tenant")
@@ -58,31 +92,24 @@ class SubscriptionType:
     retention_days: int
 
 
-def _by_key_loader(info: Info, name: str, model: type, key_column: str) -> DataLoader:
-    ctx = info.context
-    column = getattr(model, key_column)
-
-    async def load(keys: list[uuid.UUID]) -> list[object]:
-        rows = (await ctx.session.scalars(select(model).where(column.in_(keys)))).all()
-        found = {getattr(row, key_column): row for row in rows}
-        return [found.get(k) for k in keys]
-
-    return ctx.loader(name, lambda: DataLoader(load_fn=load))
-
-
 def _zones_loader(info: Info) -> DataLoader[uuid.UUID, list[Zone]]:
     ctx = info.context
 
     async def load(keys: list[uuid.UUID]) -> list[list[Zone]]:
-        rows = await ctx.session.scalars(
-            select(Zone).where(Zone.site_id.in_(keys)).order_by(Zone.name)
-        )
-        grouped: dict[uuid.UUID, list[Zone]] = {k: [] for k in keys}
-        for zone in rows:
-            grouped[zone.site_id].append(zone)
+        grouped = await service.zones_of_sites(session=ctx.session, site_ids=keys)
         return [grouped[k] for k in keys]
 
     return ctx.loader("zones-by-site", lambda: DataLoader(load_fn=load))
+
+
+def _subscriptions_loader(info: Info) -> DataLoader[uuid.UUID, Any]:
+    ctx = info.context
+
+    async def load(keys: list[uuid.UUID]) -> list[Any]:
+        found = await service.subscriptions_of_sites(session=ctx.session, site_ids=keys)
+        return [found.get(k) for k in keys]
+
+    return ctx.loader("subscription-by-site", lambda: DataLoader(load_fn=load))
 
 
 @strawberry.type(name="Site")
@@ -113,7 +140,7 @@ class SiteType:
 
     @strawberry.field
     async def tenant(self, info: Info) -> TenantType:
-        tenant = await _by_key_loader(info, "tenant", Tenant, "id").load(uuid.UUID(self.tenant_id))
+        tenant = await info.context.rows_by_id(Tenant).load(uuid.UUID(self.tenant_id))
         return TenantType.of(tenant)
 
     @strawberry.field
@@ -122,9 +149,7 @@ class SiteType:
 
     @strawberry.field
     async def subscription(self, info: Info) -> SubscriptionType | None:
-        row = await _by_key_loader(info, "subscription", Subscription, "site_id").load(
-            uuid.UUID(self.id)
-        )
+        row = await _subscriptions_loader(info).load(uuid.UUID(self.id))
         if row is None:
             return None
         return SubscriptionType(
@@ -134,9 +159,8 @@ class SiteType:
     @strawberry.field
     async def sensors(
         self, info: Info
-    ) -> list[Annotated[SensorType, strawberry.lazy("backend.telemetry.schema")]]:
-        telemetry = importlib.import_module("backend.telemetry.schema")
-        return await telemetry.sensors_of_site(info, uuid.UUID(self.id))
+    ) -> list[Annotated[SensorType, strawberry.lazy("backend.telemetry.schema")]]:  # noqa: F821
+        return list(await info.context.site_sensors(info, uuid.UUID(self.id)))
 
 
 @strawberry.type(name="Worker")
@@ -172,11 +196,12 @@ class TenantsQuery:
         permission_classes=[IsAuthenticated], description="Every site the caller may see, by name."
     )
     async def sites(self, info: Info) -> list[SiteType]:
-        return [SiteType.of(s) for s in await service.list_sites(info.context.session)]
+        return [SiteType.of(s) for s in await service.list_sites(session=info.context.session)]
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def site(self, info: Info, id: strawberry.ID) -> SiteType:
-        return SiteType.of(await service.get_site(info.context.session, parse_id(id, "site")))
+        site = await service.get_site(session=info.context.session, site_id=parse_id(id, "site"))
+        return SiteType.of(site)
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
@@ -187,9 +212,9 @@ class TenantsQuery:
     ) -> list[WorkerType]:
         ctx = info.context
         rows = await service.list_workers(
-            ctx.session,
-            ctx.rt.authz,
-            ctx.principal,
+            session=ctx.session,
+            authz=ctx.authz,
+            principal=ctx.principal,
             first=first,
             after=None if after is None else parse_id(after, "worker"),
         )
@@ -201,40 +226,14 @@ class TenantsQuery:
     )
     async def tenants(self, info: Info) -> list[TenantType]:
         ctx = info.context
-        return [
-            TenantType.of(t)
-            for t in await service.list_tenants(ctx.rt.sessions, ctx.rt.authz, ctx.principal)
-        ]
+        rows = await service.list_tenants(
+            session=ctx.session, authz=ctx.authz, principal=ctx.principal
+        )
+        return [TenantType.of(t) for t in rows]
 
 
 @strawberry.type
 class TenantsMutation:
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def create_tenant(
-        self,
-        info: Info,
-        name: str,
-        division_code: str,
-        industry: str,
-        owner_email: str,
-        owner_password: str,
-        credit_code: str | None = None,
-    ) -> TenantType:
-        rt = info.context.rt
-        tenant = await service.provision_tenant(
-            rt.sessions,
-            rt.authz,
-            info.context.principal,
-            name=name,
-            division_code=division_code,
-            industry=industry,
-            owner_email=owner_email,
-            owner_password=owner_password,
-            credit_code=credit_code,
-            log2_n=rt.log2_n,
-        )
-        return TenantType.of(tenant)
-
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def create_site(
         self,
@@ -248,11 +247,11 @@ class TenantsMutation:
         latitude: float | None = None,
         longitude: float | None = None,
     ) -> SiteType:
-        rt = info.context.rt
-        site = await service.create_site(
-            rt.sessions,
-            rt.authz,
-            info.context.principal,
+        ctx = info.context
+        site = await service.create_site_in_own_transaction(
+            sessions=ctx.rt.sessions,
+            authz=ctx.authz,
+            principal=ctx.principal,
             tenant_id=parse_id(tenant_id, "tenant"),
             name=name,
             division_code=division_code,
@@ -271,9 +270,9 @@ class TenantsMutation:
         ctx = info.context
         async with ctx.write() as session:
             zone = await service.create_zone(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+                session=session,
+                authz=ctx.authz,
+                principal=ctx.principal,
                 site_id=parse_id(site_id, "site"),
                 name=name,
                 kind=kind,
@@ -294,9 +293,9 @@ class TenantsMutation:
         ctx = info.context
         async with ctx.write() as session:
             worker = await service.create_worker(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+                session=session,
+                authz=ctx.authz,
+                principal=ctx.principal,
                 tenant_id=parse_id(tenant_id, "tenant"),
                 name=name,
                 employee_number=employee_number,

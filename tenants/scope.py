@@ -172,13 +172,6 @@ def unscoped_session(maker: async_sessionmaker[AsyncSession]) -> AsyncSession:
     return session
 
 
-def scope_of(session: AsyncSession) -> Scope:
-    scope: Scope | None = session.info.get(SCOPE_KEY)
-    if scope is None:
-        raise ScopeRequired("this operation needs a tenant scope")
-    return scope
-
-
 async def unscoped_jurisdiction_tenants(
     session: AsyncSession, jurisdictions: frozenset[str]
 ) -> frozenset[uuid.UUID]:

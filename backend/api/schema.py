@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 
-from backend.alarms.schema import AlarmsMutation, AlarmsQuery, AlarmsSubscription
-from backend.alarms.schema_channels import ChannelsMutation, ChannelsQuery
-from backend.alarms.schema_permits import PermitsMutation, PermitsQuery
-from backend.alarms.schema_rules import RulesMutation, RulesQuery
+from backend.alarms.schema import (
+    AlarmsMutation,
+    AlarmsQuery,
+    AlarmsSubscription,
+    ChannelsMutation,
+    ChannelsQuery,
+    PermitsMutation,
+    PermitsQuery,
+    RulesMutation,
+    RulesQuery,
+)
 from backend.api.errors import ErrorCodes, Schema
 from backend.api.input_text import RefuseNulCharacters
 from backend.api.introspection import IntrospectionForSignedIn
 from backend.api.limits import RequestLimits
 from backend.api.privacy import PrivacyPipeline
 from backend.api.scalars import DateTimeScalar
-from backend.auth.schema import AuthMutation, AuthQuery
-from backend.telemetry.schema import TelemetryMutation, TelemetryQuery
+from backend.auth.context import GraphEdges, RequestContext
+from backend.auth.schema import AuthMutation, AuthQuery, ProvisioningMutation
+from backend.telemetry.schema import TelemetryMutation, TelemetryQuery, sensors_of_site
 from tenants.schema import TenantsMutation, TenantsQuery
 
 Query = merge_types(
@@ -41,6 +55,7 @@ Mutation = merge_types(
     "Mutation",
     (
         AuthMutation,
+        ProvisioningMutation,  # createTenant, first of the tenants' mutations
         TenantsMutation,
         TelemetryMutation,
         AlarmsMutation,
@@ -50,6 +65,19 @@ Mutation = merge_types(
     ),
 )
 Subscription = merge_types("Subscription", (AlarmsSubscription,))
+
+# Fields of a lower domain's type whose data lives in a higher one (see GraphEdges).
+EDGES = GraphEdges(site_sensors=sensors_of_site)
+
+
+class SuppliesEdges(SchemaExtension):
+    """Hands each operation's context the edges assembled here, before anything resolves."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, RequestContext):
+            context.edges = EDGES
+        yield
 
 
 class OneRootFieldAtATime(StrawberryGraphQLCoreExecutionContext):
@@ -78,6 +106,7 @@ def build_schema() -> strawberry.Schema:
         config=StrawberryConfig(scalar_map={datetime: DateTimeScalar}),
         execution_context_class=OneRootFieldAtATime,
         extensions=[
+            SuppliesEdges,
             ErrorCodes,
             RefuseNulCharacters,
             IntrospectionForSignedIn,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import casbin
 from casbin import persist
@@ -25,7 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from backend.auth.models import AuthzState, CasbinRule, Membership
+from backend.core.errors import Forbidden
 from tenants.divisions import covers
+
+if TYPE_CHECKING:
+    from backend.auth.principal import Principal
 
 ENTERPRISE_ROLES = ("owner", "safety_manager", "operator", "viewer")
 GOVERNMENT_ROLES = ("director", "inspector", "analyst")
@@ -121,6 +126,14 @@ class _MembershipAdapter(Adapter):
                 persist.load_policy_line(f"g, {user_id}, {role}, {domain}", model)
 
 
+# Casbin's wildcard action, read out in refusals: "*" on an object is every action on it.
+_ACTION_WORDS = {
+    "*": "manage",
+    "read": "read",
+    "create": "create",
+    "update": "change",
+    "delete": "delete",
+}
 _CACHE_LIMIT = 200_000  # decisions kept between reloads; cleared wholesale when full
 
 
@@ -159,6 +172,35 @@ class Authorizer:
                 self._cache.clear()
             self._cache[key] = cached
         return cached
+
+    def may(self, principal: Principal, domain: str, obj: str, action: str) -> bool:
+        """Whether the principal's role in ``domain`` allows ``action`` on ``obj``."""
+        if principal.kind == "system":
+            return True
+        return principal.id is not None and self.allowed(str(principal.id), domain, obj, action)
+
+    def require(
+        self,
+        principal: Principal,
+        domain: str,
+        obj: str,
+        action: str,
+        *,
+        operation: str | None = None,
+    ) -> None:
+        """The permission check of every service operation; the scope has already found the
+        object.
+
+        The refusal names the caller's role and what was refused: ``operation`` when the caller
+        describes it ("create notification channels"), else the action and object, with
+        Casbin's wildcard action read as "manage" (every action on the object) rather than
+        printed as "*".
+        """
+        if not self.may(principal, domain, obj, action):
+            role = principal.role_in(domain)
+            who = f"your role {role}" if role else "you"
+            what = operation or f"{_ACTION_WORDS.get(action, action)} {obj.replace('_', ' ')}"
+            raise Forbidden(f"{who} may not {what} in {domain}")
 
 
 async def current_version(session: AsyncSession) -> int:

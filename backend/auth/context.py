@@ -1,40 +1,104 @@
 """The GraphQL request context: who is asking, their scoped session, per-request loaders.
 
-Defined in ``auth`` (a base layer) so every domain's ``schema.py`` can type its resolvers
-without importing the API package that assembles them.
+Defined in ``auth`` (the layer that knows the principal) so every domain's ``schema.py`` can
+type its resolvers without importing the API package that assembles them. It imports nothing
+above ``auth``: the process's parts reach it as ``rt``, typed by ``Wiring`` (what resolvers use
+of them), and the edges from a lower domain's type to a higher domain's (a site's sensors) are
+callables the API fills in when it assembles the schema (``GraphEdges``). ``tenants/schema.py``
+sits below ``auth`` and types its resolvers with a protocol of its own, which this context
+satisfies.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
 
 from backend.auth.principal import Principal
-from backend.core.errors import Unauthenticated
+from backend.core.errors import ConfigurationError, Unauthenticated
 from tenants.scope import scoped_session
 
 if TYPE_CHECKING:
-    from backend.runtime import Runtime
+    from backend.auth.authz import Authorizer
+    from backend.auth.throttle import Throttle
+    from backend.auth.tokens import TokenCodec
+    from backend.core.settings import Settings
+    from privacy.keyring import Keyring
 
 T = TypeVar("T")
+Row = TypeVar("Row")
+
+
+class Wiring(Protocol):
+    """What resolvers use of the process's wired parts (the app passes its runtime). The
+    parts of layers above ``auth`` are typed ``Any`` so that nothing above is imported."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]: ...
+    @property
+    def authz(self) -> Authorizer: ...
+    @property
+    def tokens(self) -> TokenCodec: ...
+    @property
+    def keyring(self) -> Keyring: ...
+    @property
+    def login_throttle(self) -> Throttle: ...
+    @property
+    def log2_n(self) -> int: ...
+    @property
+    def clickhouse(self) -> Any: ...  # the telemetry store's client
+    @property
+    def mqtt_directory(self) -> Any: ...  # the MQTT broker's device directory, when there is one
+    @property
+    def alarm_broadcaster(self) -> Any: ...
+    @property
+    def jobs(self) -> Any: ...  # the job broker's actors
+
+
+SiteSensors = Callable[["Info", uuid.UUID], Awaitable[Sequence[Any]]]
+
+
+def _edge_not_assembled(*_args: object) -> Any:
+    raise ConfigurationError("the schema assembler did not supply this edge")
+
+
+class GraphEdges:
+    """Fields of a lower domain's type whose data lives in a higher domain, resolved by a
+    function the API supplies when it assembles the schema (so the lower domain imports
+    nothing above it)."""
+
+    __slots__ = ("site_sensors",)
+
+    def __init__(self, *, site_sensors: SiteSensors = _edge_not_assembled) -> None:
+        self.site_sensors = site_sensors
 
 
 class RequestContext(BaseContext, kw_only=True):
-    runtime: Any  # Runtime; typed loosely because msgspec resolves annotations at runtime
+    runtime: Any  # a Wiring; typed loosely because msgspec resolves annotations at runtime
     principal: Principal
     auth_error: str | None = None
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
+    edges: Any = None  # GraphEdges, set by the API's schema extension before execution
     _session: AsyncSession | None = None
     _loaders: dict[str, Any] = {}  # noqa: RUF012 - msgspec copies mutable defaults
 
     @property
-    def rt(self) -> Runtime:
+    def rt(self) -> Wiring:
         return self.runtime  # type: ignore[no-any-return]
+
+    @property
+    def authz(self) -> Authorizer:
+        return self.rt.authz
 
     def require_user(self) -> Principal:
         if not self.principal.authenticated:
@@ -64,6 +128,22 @@ class RequestContext(BaseContext, kw_only=True):
         if name not in self._loaders:
             self._loaders[name] = factory()
         return self._loaders[name]  # type: ignore[no-any-return]
+
+    def rows_by_id(self, model: type[Row]) -> DataLoader[uuid.UUID, Row | None]:
+        """The per-request loader of ``model`` rows by primary key, through the scoped session:
+        ``None`` for an id that is missing or out of scope."""
+
+        async def load(keys: list[uuid.UUID]) -> list[Row | None]:
+            column = model.id  # type: ignore[attr-defined]
+            rows = (await self.session.scalars(select(model).where(column.in_(keys)))).all()
+            found = {row.id: row for row in rows}  # type: ignore[attr-defined]
+            return [found.get(key) for key in keys]
+
+        return self.loader(f"{model.__name__}-by-id", lambda: DataLoader(load_fn=load))
+
+    @property
+    def site_sensors(self) -> SiteSensors:
+        return (self.edges or GraphEdges()).site_sensors  # type: ignore[no-any-return]
 
     async def close(self) -> None:
         if self._session is not None:

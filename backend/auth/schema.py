@@ -1,4 +1,5 @@
-"""GraphQL: sign-in, the caller, invitations, members and accounts."""
+"""GraphQL: sign-in, the caller, invitations, members and accounts, and the provisioning of a
+tenant with its owner account (``tenants/schema.py`` sits below auth and cannot create one)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import strawberry
 from backend.auth import invitations, members, service
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
+from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
 from backend.auth.throttle import client_address
 from backend.core.errors import BadInput
 from backend.jobs.mail_outbox import relay_mail
+from tenants.schema import TenantType
 
 log = logging.getLogger("anjian.auth")
 
@@ -226,3 +229,32 @@ class AuthMutation:
             email=email,
         )
         return True
+
+
+@strawberry.type
+class ProvisioningMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def create_tenant(
+        self,
+        info: Info,
+        name: str,
+        division_code: str,
+        industry: str,
+        owner_email: str,
+        owner_password: str,
+        credit_code: str | None = None,
+    ) -> TenantType:
+        rt = info.context.rt
+        tenant = await unscoped_provision_tenant_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=info.context.principal,
+            name=name,
+            division_code=division_code,
+            industry=industry,
+            owner_email=owner_email,
+            owner_password=owner_password,
+            credit_code=credit_code,
+            log2_n=rt.log2_n,
+        )
+        return TenantType.of(tenant)

@@ -26,7 +26,7 @@ from backend.auth.principal import Grant, Principal
 from backend.auth.throttle import UNKNOWN_ADDRESS, Attempt, Throttle
 from backend.auth.tokens import TokenClaims, TokenCodec
 from backend.core.db import retry_lost_race, utcnow
-from backend.core.errors import BadInput, Conflict, Forbidden, Unauthenticated
+from backend.core.errors import BadInput, Conflict, Unauthenticated
 from backend.jobs.mail_outbox import enqueue_mail
 from privacy.audit import Actor, record
 from tenants.divisions import covers
@@ -34,14 +34,6 @@ from tenants.scope import Scope, unscoped_jurisdiction_tenants, unscoped_session
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 SIGN_IN_FAILED = "wrong e-mail or password"
-# Casbin's wildcard action, read out in refusals: "*" on an object is every action on it.
-_ACTION_WORDS = {
-    "*": "manage",
-    "read": "read",
-    "create": "create",
-    "update": "change",
-    "delete": "delete",
-}
 _DEFAULT_THROTTLE = Throttle()
 
 
@@ -68,9 +60,7 @@ def check_role(domain: str, role: str) -> None:
 
 def may(authz: Authorizer, principal: Principal, domain: str, obj: str, action: str) -> bool:
     """Whether the principal's role in ``domain`` allows ``action`` on ``obj`` (Casbin decides)."""
-    if principal.kind == "system":
-        return True
-    return principal.id is not None and authz.allowed(str(principal.id), domain, obj, action)
+    return authz.may(principal, domain, obj, action)
 
 
 def require(
@@ -82,17 +72,8 @@ def require(
     *,
     operation: str | None = None,
 ) -> None:
-    """The permission check of every service operation; the scope has already found the object.
-
-    The refusal names the caller's role and what was refused: ``operation`` when the caller
-    describes it ("create notification channels"), else the action and object, with Casbin's
-    wildcard action read as "manage" (every action on the object) rather than printed as "*".
-    """
-    if not may(authz, principal, domain, obj, action):
-        role = principal.role_in(domain)
-        who = f"your role {role}" if role else "you"
-        what = operation or f"{_ACTION_WORDS.get(action, action)} {obj.replace('_', ' ')}"
-        raise Forbidden(f"{who} may not {what} in {domain}")
+    """The permission check of every service operation (``Authorizer.require``)."""
+    authz.require(principal, domain, obj, action, operation=operation)
 
 
 def domain_in_scope(scope: Scope, domain: str) -> bool:
