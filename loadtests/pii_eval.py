@@ -1,6 +1,6 @@
 """Free-text PII detector: precision and recall on a generated corpus, and throughput.
 
-Generates a labelled corpus (privacy.pii_corpus: Faker zh_CN plus hard negatives), scores
+Generates a labelled corpus (tests.pii_corpus: Faker zh_CN plus hard negatives), scores
 privacy.pii.detect by exact span match, overall and per kind, then times detect() and
 mask_text() over the same texts. Prints one JSON object on stdout and a summary on stderr.
 
@@ -14,9 +14,13 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+
+# The corpus is test code, outside the installed packages: it is imported from the checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from privacy.pii import PiiKind, detect, mask_text
-from privacy.pii_corpus import Report, evaluate, generate_corpus
+from tests.pii_corpus import Report, evaluate, generate_corpus
 
 
 def _throughput(texts: Sequence[str], run: Callable[[str], object]) -> dict[str, float]:

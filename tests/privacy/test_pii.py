@@ -31,7 +31,7 @@ from privacy.identifiers import (
     to_halfwidth,
 )
 from privacy.pii import PLACEHOLDERS, PiiKind, Span, detect, mask_text, redact_text
-from privacy.pii_corpus import (
+from tests.pii_corpus import (
     REFERENCE_DATE,
     evaluate,
     generate_corpus,

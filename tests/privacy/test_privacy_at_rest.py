@@ -20,13 +20,13 @@ from backend.runtime import Runtime
 from privacy import pii
 from privacy.catalog import AtRest, DataClass, Kind, catalog
 from privacy.crypto import Sealed
-from privacy.pii_corpus import valid_mobile
 from tenants.scope import unscoped_session
 from tests.alarm_helpers import ACKNOWLEDGE
 from tests.conftest import make_settings
 from tests.factories import World
 from tests.graphql import GraphQLClient
 from tests.ingest_helpers import new_site
+from tests.pii_corpus import valid_mobile
 from tests.privacy.test_privacy_pipeline import (
     CREATE_SILENCE,
     M_PERMIT,

@@ -24,11 +24,11 @@ from backend.telemetry.service import create_device
 from privacy import masking, pii
 from privacy.audit import AuditEntry, verify_chain
 from privacy.catalog import AUDIENCES, Treatment, apply, catalog, parse_catalog
-from privacy.pii_corpus import valid_id_number, valid_mobile
 from tenants.scope import Scope, scoped_session, unscoped_session
 from tenants.service import create_worker
 from tests.factories import World, unique
 from tests.graphql import GraphQLClient
+from tests.pii_corpus import valid_id_number, valid_mobile
 
 
 def object_fields() -> dict[str, list[str]]:
