@@ -1,7 +1,8 @@
 """How long each class of data is kept, and the legal minimums no plan can go below.
 
 Floors: monitoring records of major hazard sources (重大危险源) are kept at least 30 days
-(AQ 3035-2010 §5, GB 17681-2024); audit logs at least six months (Cybersecurity Law art. 21).
+(AQ 3035-2010 §5, GB 17681-2024); audit logs at least six months (Cybersecurity Law art. 21),
+a floor the audit purge enforces itself (``privacy.audit.retention_floor``).
 A plan's telemetry retention applies as ClickHouse TTLs per row; relational data is purged by
 the retention job (backend/jobs/retention.py); an offboarded tenant is erased — its rows
 deleted and its data key destroyed — once every floor covering its data has passed.
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 MAJOR_HAZARD_MONITORING_FLOOR = timedelta(days=30)
-AUDIT_FLOOR = timedelta(days=183)
 
 
 @dataclass(frozen=True)
