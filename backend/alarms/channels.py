@@ -12,92 +12,46 @@ Managing channels is alarm administration: ``alarm *`` in the tenant (owner, saf
 
 from __future__ import annotations
 
-import enum
 import re
 import secrets
 import uuid
-from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import (
-    BigInteger,
-    ForeignKey,
-    ForeignKeyConstraint,
-    Integer,
-    String,
-    UniqueConstraint,
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.alarms.models import (
+    MAX_CHANNEL_TARGET,
+    MAX_DELIVERY_ERROR,
+    ChannelKind,
+    NotificationChannel,
+    NotificationDelivery,
+)
 from backend.alarms.rules import Severity
 from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
 from backend.auth.service import may, require
-from backend.core.db import Base, TenantOwned, string_enum, utcnow
 from backend.core.egress import EgressPolicy, EgressRefused, check_url_host
 from backend.core.errors import BadInput, NotFound
 from tenants.models import Site
 from tenants.service import tenant_domain
 
-MAX_TARGET = 500
-MAX_ERROR = 500
+__all__ = [
+    "MAX_ERROR",
+    "MAX_TARGET",
+    "ChannelKind",
+    "NotificationChannel",
+    "NotificationDelivery",
+    "create_channel",
+    "disable_channel",
+    "list_channels",
+    "normalise_target",
+]
+
+MAX_TARGET = MAX_CHANNEL_TARGET
+MAX_ERROR = MAX_DELIVERY_ERROR
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?\d{6,15}$")
-
-
-class ChannelKind(enum.StrEnum):
-    WEBHOOK = "WEBHOOK"
-    EMAIL = "EMAIL"
-    SMS = "SMS"
-
-
-class NotificationChannel(TenantOwned, Base):
-    __tablename__ = "notification_channels"
-    __table_args__ = (
-        # Nullable composite key: a site-bound channel's site must belong to its tenant.
-        ForeignKeyConstraint(
-            ["site_id", "tenant_id"], ["sites.id", "sites.tenant_id"], ondelete="CASCADE"
-        ),
-    )
-
-    kind: Mapped[ChannelKind] = mapped_column(string_enum(ChannelKind))
-    target: Mapped[str] = mapped_column(String(MAX_TARGET))
-    secret: Mapped[str | None] = mapped_column(String(128))
-    min_severity: Mapped[str] = mapped_column(String(8))
-    enabled: Mapped[bool] = mapped_column(default=True)
-    site_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
-    # The last delivery given up on for good (a refused target), for the channel's managers.
-    last_error: Mapped[str | None] = mapped_column(String(MAX_ERROR))
-    last_error_at: Mapped[datetime | None]
-
-    def wants(self, severity: str, site_id: str | None) -> bool:
-        """Whether an event of an alarm with this severity on this site goes here."""
-        if not self.enabled:
-            return False
-        if self.site_id is not None and str(self.site_id) != site_id:
-            return False
-        try:
-            return Severity(severity).rank >= Severity(self.min_severity).rank
-        except ValueError:
-            return False
-
-
-class NotificationDelivery(TenantOwned, Base):
-    """One outbox event delivered to one channel: the receiver has it, never send it again."""
-
-    __tablename__ = "notification_deliveries"
-    __table_args__ = (UniqueConstraint("outbox_seq", "channel_id"),)
-
-    outbox_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
-    channel_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True
-    )
-    delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Set when the event was not delivered and never will be (the target was refused): the
-    # row still closes the (event, channel) pair, so retries do not try it again.
-    error: Mapped[str | None] = mapped_column(String(MAX_ERROR))
 
 
 # -- service ---------------------------------------------------------------------------------
@@ -155,10 +109,10 @@ async def _owning_tenant(
 
 
 async def create_channel(
+    *,
     session: AsyncSession,
     authz: Authorizer,
     principal: Principal,
-    *,
     kind: ChannelKind,
     target: str,
     min_severity: Severity = Severity.YELLOW,
@@ -175,7 +129,7 @@ async def create_channel(
         kind=kind,
         target=normalise_target(kind, target, egress=egress),
         secret=secrets.token_hex(32) if kind is ChannelKind.WEBHOOK else None,
-        min_severity=Severity(min_severity).value,
+        min_severity=Severity(min_severity),
         enabled=True,
         site_id=site_id,
     )
@@ -185,7 +139,7 @@ async def create_channel(
 
 
 async def list_channels(
-    session: AsyncSession, authz: Authorizer, principal: Principal
+    *, session: AsyncSession, authz: Authorizer, principal: Principal
 ) -> list[NotificationChannel]:
     """The channels the caller may manage (lists filter silently)."""
     rows = (
@@ -208,7 +162,7 @@ async def list_channels(
 
 
 async def disable_channel(
-    session: AsyncSession, authz: Authorizer, principal: Principal, *, channel_id: uuid.UUID
+    *, session: AsyncSession, authz: Authorizer, principal: Principal, channel_id: uuid.UUID
 ) -> NotificationChannel:
     channel = await session.scalar(
         select(NotificationChannel).where(NotificationChannel.id == channel_id)

@@ -1,4 +1,5 @@
-"""Alarm rules per sensor, alarms, their transitions, and the transactional outbox."""
+"""Every alarm table: rules and their revisions, alarms, incidents and transitions, the
+transactional outbox, silences, work permits, notification channels and delivery receipts."""
 
 from __future__ import annotations
 
@@ -7,10 +8,42 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.alarms.rules import PermitKind, Severity
 from backend.core.db import Base, SiteOwned, TenantOwned, string_enum, utcnow
+from privacy.crypto import Sealed, SealedRecord
+
+MAX_SILENCE_REASON = 500
+MAX_CHANNEL_TARGET = 500
+MAX_DELIVERY_ERROR = 500
+
+
+def severity_column() -> Enum:
+    """A severity as the checked string it always was (``VARCHAR(8)``), read back as
+    ``Severity``: the stored column is unchanged, the code sees the enum."""
+    return Enum(
+        Severity,
+        native_enum=False,
+        length=8,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
 
 
 class AlarmStatus(enum.StrEnum):
@@ -120,10 +153,9 @@ class Alarm(SiteOwned, Base):
         ForeignKey("zones.id", ondelete="SET NULL"),
         index=True,  # a raise looks up its zone's
     )
-    severity: Mapped[str] = mapped_column(String(8))
+    severity: Mapped[Severity] = mapped_column(severity_column())
     level: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[AlarmStatus] = mapped_column(string_enum(AlarmStatus), index=True)
-    acknowledged: Mapped[bool] = mapped_column(default=False)
     value: Mapped[float | None]
     peak_value: Mapped[float | None]
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -152,6 +184,16 @@ class Alarm(SiteOwned, Base):
         ForeignKey("alarm_incidents.id", ondelete="SET NULL"), index=True
     )
 
+    @hybrid_property
+    def acknowledged(self) -> bool:
+        """Someone acknowledged the alarm: derived from ``acknowledged_at``, its one source."""
+        return self.acknowledged_at is not None
+
+    @acknowledged.inplace.expression
+    @classmethod
+    def _acknowledged_expression(cls) -> ColumnElement[bool]:
+        return cls.acknowledged_at.is_not(None)
+
     @property
     def pages_people(self) -> bool:
         return self.silence_id is None and not self.flapping
@@ -165,7 +207,7 @@ class AlarmIncident(SiteOwned, Base):
     zone_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("zones.id", ondelete="SET NULL"), index=True
     )
-    severity: Mapped[str] = mapped_column(String(8))
+    severity: Mapped[Severity] = mapped_column(severity_column())
     alarm_count: Mapped[int] = mapped_column(Integer, default=0)
     opened_at: Mapped[datetime]
     last_alarm_at: Mapped[datetime]
@@ -195,7 +237,7 @@ class AlarmTransition(TenantOwned, Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str | None] = mapped_column(String(64))  # user id, or "engine"
     note: Mapped[str | None] = mapped_column(String(2000))
-    severity: Mapped[str | None] = mapped_column(String(8))
+    severity: Mapped[Severity | None] = mapped_column(severity_column())
 
 
 class OutboxMessage(Base):
@@ -215,3 +257,108 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Silence(SiteOwned, Base):
+    """A window in which a site, one of its zones or one sensor pages nobody."""
+
+    __tablename__ = "alarm_silences"
+    __site_table_args__ = (Index("ix_alarm_silences_site_expires", "site_id", "expires_at"),)
+
+    zone_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("zones.id", ondelete="CASCADE"), index=True
+    )
+    sensor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sensors.id", ondelete="CASCADE"), index=True
+    )
+    owner: Mapped[uuid.UUID | None]  # the user who created it (None: the command line)
+    reason: Mapped[str] = mapped_column(String(MAX_SILENCE_REASON))
+    starts_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by: Mapped[uuid.UUID | None]
+
+    def in_window(self, at: datetime) -> bool:
+        if self.cancelled_at is not None and self.cancelled_at <= at:
+            return False
+        return self.starts_at <= at < self.expires_at
+
+
+class WorkPermit(SealedRecord, SiteOwned, Base):
+    """Hot work, confined-space entry and the like, open in one zone; the note names the
+    people on the job, so it is sealed at rest."""
+
+    __tablename__ = "work_permits"
+
+    zone_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("zones.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[PermitKind] = mapped_column(string_enum(PermitKind))
+    opened_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    opened_by: Mapped[uuid.UUID | None]
+    closed_by: Mapped[uuid.UUID | None]
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    note = Sealed[str | None]("note_enc")
+
+    def open_at(self, at: datetime) -> bool:
+        if self.closed_at is not None and self.closed_at <= at:
+            return False
+        return self.opened_at <= at < self.expires_at
+
+
+class ChannelKind(enum.StrEnum):
+    WEBHOOK = "WEBHOOK"
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+
+
+class NotificationChannel(TenantOwned, Base):
+    """Where a tenant's alarm events go, optionally only one site's."""
+
+    __tablename__ = "notification_channels"
+    __table_args__ = (
+        # Nullable composite key: a site-bound channel's site must belong to its tenant.
+        ForeignKeyConstraint(
+            ["site_id", "tenant_id"], ["sites.id", "sites.tenant_id"], ondelete="CASCADE"
+        ),
+    )
+
+    kind: Mapped[ChannelKind] = mapped_column(string_enum(ChannelKind))
+    target: Mapped[str] = mapped_column(String(MAX_CHANNEL_TARGET))
+    secret: Mapped[str | None] = mapped_column(String(128))
+    min_severity: Mapped[Severity] = mapped_column(severity_column())
+    enabled: Mapped[bool] = mapped_column(default=True)
+    site_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    # The last delivery given up on for good (a refused target), for the channel's managers.
+    last_error: Mapped[str | None] = mapped_column(String(MAX_DELIVERY_ERROR))
+    last_error_at: Mapped[datetime | None]
+
+    def wants(self, severity: str, site_id: str | None) -> bool:
+        """Whether an event of an alarm with this severity on this site goes here."""
+        if not self.enabled:
+            return False
+        if self.site_id is not None and str(self.site_id) != site_id:
+            return False
+        try:
+            return Severity(severity).rank >= self.min_severity.rank
+        except ValueError:
+            return False
+
+
+class NotificationDelivery(TenantOwned, Base):
+    """One outbox event delivered to one channel: the receiver has it, never send it again."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (UniqueConstraint("outbox_seq", "channel_id"),)
+
+    outbox_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True
+    )
+    delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the event was not delivered and never will be (the target was refused): the
+    # row still closes the (event, channel) pair, so retries do not try it again.
+    error: Mapped[str | None] = mapped_column(String(MAX_DELIVERY_ERROR))

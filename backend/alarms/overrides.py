@@ -35,7 +35,7 @@ from backend.auth.service import require
 from backend.core import counters
 from backend.core.errors import BadInput, NotFound
 from backend.telemetry.models import Device, Sensor
-from privacy.audit import record
+from privacy.audit import record_change
 from tenants.models import Site, Tenant, Zone
 from tenants.service import site_domain
 
@@ -70,9 +70,9 @@ class _InputCtx(Ctx):
 
 
 async def list_rules(
+    *,
     session: AsyncSession,
     sensor_id: uuid.UUID | None = None,
-    *,
     device_id: uuid.UUID | None = None,
     zone_id: uuid.UUID | None = None,
 ) -> list[AlarmRule]:
@@ -95,7 +95,7 @@ async def list_rules(
     return list(rows.all())
 
 
-async def list_revisions(session: AsyncSession, rule_ids: list[uuid.UUID]) -> list[RuleRevision]:
+async def list_revisions(*, session: AsyncSession, rule_ids: list[uuid.UUID]) -> list[RuleRevision]:
     if not rule_ids:
         return []
     rows = await session.scalars(
@@ -223,20 +223,20 @@ async def _write_version(
     rule.definition = new.as_json()
     rule.version = old_version + 1
     rule.source = source
-    session.add(
-        RuleRevision(
-            tenant_id=rule.tenant_id,
-            rule_id=rule.id,
-            version=rule.version,
-            definition=rule.definition,
-            changed_by=changed_by,
-            reason=reason,
-        )
+    revision = RuleRevision(
+        tenant_id=rule.tenant_id,
+        rule_id=rule.id,
+        version=rule.version,
+        definition=rule.definition,
+        changed_by=changed_by,
+        reason=reason,
     )
-    await record(
+    await record_change(
         session,
         principal.actor(domain),
         action,
+        added=revision,
+        counter=counters.REGISTRY,  # the engine reloads its rules
         domain=domain,
         object_type="alarm_rule",
         object_id=rule.id,
@@ -249,16 +249,14 @@ async def _write_version(
             "reason": reason,
         },
     )
-    await counters.bump(session, counters.REGISTRY)  # the engine reloads its rules
-    await session.flush()
     return rule
 
 
 async def override_levels(
+    *,
     session: AsyncSession,
     authz: Authorizer,
     principal: Principal,
-    *,
     rule_id: uuid.UUID,
     levels: list[LevelValues],
     on_delay_s: float | None = None,
@@ -301,10 +299,10 @@ def _matches(default: RuleSpec, current: RuleSpec) -> bool:
 
 
 async def reset_to_default(
+    *,
     session: AsyncSession,
     authz: Authorizer,
     principal: Principal,
-    *,
     rule_id: uuid.UUID,
     reason: str,
 ) -> AlarmRule:
@@ -346,11 +344,11 @@ async def reset_to_default(
     )
 
 
-async def set_enabled(
+async def set_rule_enabled(
+    *,
     session: AsyncSession,
     authz: Authorizer,
     principal: Principal,
-    *,
     rule_id: uuid.UUID,
     enabled: bool,
     reason: str,
@@ -362,10 +360,11 @@ async def set_enabled(
     if rule.enabled == enabled:
         return rule
     rule.enabled = enabled
-    await record(
+    await record_change(
         session,
         principal.actor(domain),
         "alarm_rule.enable" if enabled else "alarm_rule.disable",
+        counter=counters.REGISTRY,  # the engine reloads its rules
         domain=domain,
         object_type="alarm_rule",
         object_id=rule.id,
@@ -376,6 +375,4 @@ async def set_enabled(
             "reason": why,
         },
     )
-    await counters.bump(session, counters.REGISTRY)  # the engine reloads its rules
-    await session.flush()
     return rule

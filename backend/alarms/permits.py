@@ -14,47 +14,33 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, LargeBinary, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.alarms.models import WorkPermit
 from backend.alarms.rules import PermitKind
 from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
 from backend.auth.service import require
-from backend.core import counters
-from backend.core.db import Base, SiteOwned, string_enum, utcnow
+from backend.core.clock import WALL_CLOCK, Clock
 from backend.core.errors import BadInput, NotFound
-from privacy.audit import record
-from privacy.crypto import Sealed, SealedRecord
+from privacy.audit import record_change
 from tenants.models import Site, Zone
 from tenants.service import site_domain
+
+__all__ = [
+    "MAX_NOTE",
+    "MAX_PERMIT",
+    "PERMITS_COUNTER",
+    "WorkPermit",
+    "close_permit",
+    "list_permits",
+    "open_permit",
+]
 
 PERMITS_COUNTER = "permits"
 MAX_NOTE = 500
 MAX_PERMIT = timedelta(days=7)  # GB 30871: a special-work permit is valid for one shift or day
-
-
-class WorkPermit(SealedRecord, SiteOwned, Base):
-    __tablename__ = "work_permits"
-
-    zone_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("zones.id", ondelete="CASCADE"), index=True
-    )
-    kind: Mapped[PermitKind] = mapped_column(string_enum(PermitKind))
-    opened_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    closed_at: Mapped[datetime | None]
-    opened_by: Mapped[uuid.UUID | None]
-    closed_by: Mapped[uuid.UUID | None]
-    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-
-    note = Sealed[str | None]("note_enc")
-
-    def open_at(self, at: datetime) -> bool:
-        if self.closed_at is not None and self.closed_at <= at:
-            return False
-        return self.opened_at <= at < self.expires_at
 
 
 async def _zone_and_domain(
@@ -70,18 +56,19 @@ async def _zone_and_domain(
 
 
 async def open_permit(
+    *,
     session: AsyncSession,
     authz: Authorizer,
     principal: Principal,
-    *,
     zone_id: uuid.UUID,
     kind: PermitKind,
     expires_at: datetime,
     note: str | None = None,
+    clock: Clock = WALL_CLOCK,
 ) -> WorkPermit:
     zone, domain = await _zone_and_domain(session, principal, zone_id)
     require(authz, principal, domain, "zone", "update")
-    now = utcnow()
+    now = clock.now()
     if expires_at.tzinfo is None:
         raise BadInput("expiresAt needs a time zone")
     if expires_at <= now:
@@ -100,55 +87,58 @@ async def open_permit(
         opened_by=principal.id,
         note=note,
     )
-    session.add(permit)
-    await session.flush()
-    await counters.bump(session, PERMITS_COUNTER)
-    await record(
+    await record_change(
         session,
         principal.actor(domain),
         "permit.open",
+        added=permit,
+        counter=PERMITS_COUNTER,
         domain=domain,
         object_type="permit",
-        object_id=permit.id,
         detail={"zone_id": str(zone.id), "kind": kind.value, "expires_at": expires_at.isoformat()},
     )
     return permit
 
 
 async def close_permit(
-    session: AsyncSession, authz: Authorizer, principal: Principal, *, permit_id: uuid.UUID
+    *,
+    session: AsyncSession,
+    authz: Authorizer,
+    principal: Principal,
+    permit_id: uuid.UUID,
+    clock: Clock = WALL_CLOCK,
 ) -> WorkPermit:
     permit = await session.scalar(select(WorkPermit).where(WorkPermit.id == permit_id))
     if permit is None:
         raise NotFound(f"permit {permit_id} not found")
     _, domain = await _zone_and_domain(session, principal, permit.zone_id)
     require(authz, principal, domain, "zone", "update")
-    now = utcnow()
+    now = clock.now()
     if not permit.open_at(now):
         raise BadInput("the permit is not open")
     permit.closed_at = now
     permit.closed_by = principal.id
-    await counters.bump(session, PERMITS_COUNTER)
-    await record(
+    await record_change(
         session,
         principal.actor(domain),
         "permit.close",
+        counter=PERMITS_COUNTER,
         domain=domain,
         object_type="permit",
         object_id=permit.id,
         detail={"zone_id": str(permit.zone_id), "kind": permit.kind.value},
     )
-    await session.flush()
     return permit
 
 
 async def list_permits(
-    session: AsyncSession,
     *,
+    session: AsyncSession,
     site_id: uuid.UUID | None = None,
     zone_id: uuid.UUID | None = None,
     open_only: bool = True,
     first: int = 100,
+    clock: Clock = WALL_CLOCK,
 ) -> list[WorkPermit]:
     if not 1 <= first <= 1000:
         raise BadInput("first must be between 1 and 1000")
@@ -158,7 +148,7 @@ async def list_permits(
     if zone_id is not None:
         query = query.where(WorkPermit.zone_id == zone_id)
     if open_only:
-        now = utcnow()
+        now = clock.now()
         query = query.where(
             WorkPermit.closed_at.is_(None),
             WorkPermit.opened_at <= now,

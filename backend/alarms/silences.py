@@ -13,51 +13,40 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, String, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.alarms.models import MAX_SILENCE_REASON, Silence
 from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
 from backend.auth.service import require
-from backend.core import counters
-from backend.core.db import Base, SiteOwned, utcnow
+from backend.core.clock import WALL_CLOCK, Clock
 from backend.core.errors import BadInput, NotFound
 from backend.telemetry.models import Sensor
-from privacy.audit import record
+from privacy.audit import record_change
 from tenants.models import Site, Zone
 from tenants.service import site_domain
 
+__all__ = [
+    "MAX_LEAD",
+    "MAX_REASON",
+    "MAX_SILENCE",
+    "SILENCES_COUNTER",
+    "Silence",
+    "active_silences",
+    "cancel_silence",
+    "covering",
+    "create_silence",
+    "list_silences",
+    "silenced",
+]
+
 MAX_SILENCE = timedelta(days=7)
-MAX_REASON = 500
+MAX_REASON = MAX_SILENCE_REASON
 # A window may be planned ahead (a maintenance shutdown next week), not years ahead.
 MAX_LEAD = timedelta(days=30)
 # Change counter bumped with every create/cancel: the pipeline re-reads silences when it moves.
 SILENCES_COUNTER = "silences"
-
-
-class Silence(SiteOwned, Base):
-    __tablename__ = "alarm_silences"
-    __site_table_args__ = (Index("ix_alarm_silences_site_expires", "site_id", "expires_at"),)
-
-    zone_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("zones.id", ondelete="CASCADE"), index=True
-    )
-    sensor_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("sensors.id", ondelete="CASCADE"), index=True
-    )
-    owner: Mapped[uuid.UUID | None]  # the user who created it (None: the command line)
-    reason: Mapped[str] = mapped_column(String(MAX_REASON))
-    starts_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    cancelled_at: Mapped[datetime | None]
-    cancelled_by: Mapped[uuid.UUID | None]
-
-
-def in_window(silence: Silence, at: datetime) -> bool:
-    if silence.cancelled_at is not None and silence.cancelled_at <= at:
-        return False
-    return silence.starts_at <= at < silence.expires_at
 
 
 def covering(
@@ -69,7 +58,7 @@ def covering(
 ) -> Silence | None:
     """The silence an alarm at ``at`` on this site/zone/sensor falls inside, if any."""
     for s in silences:
-        if s.site_id != site_id or not in_window(s, at):
+        if s.site_id != site_id or not s.in_window(at):
             continue
         if s.zone_id is not None and s.zone_id != zone_id:
             continue
@@ -92,9 +81,11 @@ def silenced(
 # -- reading ---------------------------------------------------------------------------------
 
 
-async def active_silences(session: AsyncSession, at: datetime | None = None) -> list[Silence]:
-    """Silences in the session's scope that hold at ``at`` (now by default)."""
-    at = at or utcnow()
+async def active_silences(
+    *, session: AsyncSession, at: datetime | None = None, clock: Clock = WALL_CLOCK
+) -> list[Silence]:
+    """Silences in the session's scope that hold at ``at`` (the clock's now by default)."""
+    at = at or clock.now()
     rows = await session.scalars(
         select(Silence).where(
             Silence.cancelled_at.is_(None), Silence.starts_at <= at, Silence.expires_at > at
@@ -103,15 +94,32 @@ async def active_silences(session: AsyncSession, at: datetime | None = None) -> 
     return list(rows.all())
 
 
+async def silences_around(
+    *, session: AsyncSession, site_id: uuid.UUID, at: datetime
+) -> list[Silence]:
+    """The site's silences that started by ``at`` and end after it (cancelled ones too:
+    ``covering`` judges the cancellation time)."""
+    rows = await session.scalars(
+        select(Silence).where(
+            Silence.site_id == site_id, Silence.starts_at <= at, Silence.expires_at > at
+        )
+    )
+    return list(rows.all())
+
+
 async def list_silences(
-    session: AsyncSession, *, site_id: uuid.UUID | None = None, include_past: bool = False
+    *,
+    session: AsyncSession,
+    site_id: uuid.UUID | None = None,
+    include_past: bool = False,
+    clock: Clock = WALL_CLOCK,
 ) -> list[Silence]:
     """The scope's silences, newest first; by default only those not yet over."""
     query = select(Silence)
     if site_id is not None:
         query = query.where(Silence.site_id == site_id)
     if not include_past:
-        query = query.where(Silence.cancelled_at.is_(None), Silence.expires_at > utcnow())
+        query = query.where(Silence.cancelled_at.is_(None), Silence.expires_at > clock.now())
     rows = await session.scalars(query.order_by(Silence.starts_at.desc(), Silence.id.desc()))
     return list(rows.all())
 
@@ -125,24 +133,10 @@ def _aware(value: datetime | None, what: str) -> datetime | None:
     return value
 
 
-async def create_silence(
-    session: AsyncSession,
-    authz: Authorizer,
-    principal: Principal,
-    *,
-    site_id: uuid.UUID,
-    reason: str,
-    expires_at: datetime | None,
-    starts_at: datetime | None = None,
-    zone_id: uuid.UUID | None = None,
-    sensor_id: uuid.UUID | None = None,
-) -> Silence:
-    site = await session.scalar(select(Site).where(Site.id == site_id))
-    if site is None:
-        raise NotFound(f"site {site_id} not found")
-    domain = site_domain(principal.scope, site)
-    # Silencing safety alarms is rule management, not alarm handling: safety managers, owners.
-    require(authz, principal, domain, "alarm_rule", "update")
+async def _check_target(
+    session: AsyncSession, site: Site, zone_id: uuid.UUID | None, sensor_id: uuid.UUID | None
+) -> None:
+    """The zone and the sensor, when named, are on the site (and the sensor in the zone)."""
     if zone_id is not None:
         zone = await session.scalar(select(Zone).where(Zone.id == zone_id))
         if zone is None or zone.site_id != site.id:
@@ -153,15 +147,15 @@ async def create_silence(
             raise NotFound(f"sensor {sensor_id} not found on this site")
         if zone_id is not None and sensor.zone_id != zone_id:
             raise BadInput("the sensor is not in that zone")
-    text = (reason or "").strip()
-    if not text or len(text) > MAX_REASON:
-        raise BadInput(f"a reason of 1 to {MAX_REASON} characters is required")
+
+
+def _window(
+    starts_at: datetime | None, expires_at: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
     if expires_at is None:
         raise BadInput("a silence needs an expiry")
-    now = utcnow()
-    start = _aware(starts_at, "startsAt") or now
-    end = _aware(expires_at, "expiresAt")
-    assert end is not None
+    _aware(expires_at, "expiresAt")
+    start, end = _aware(starts_at, "startsAt") or now, expires_at
     if end <= start:
         raise BadInput("the expiry must be after the start")
     if end <= now:
@@ -170,6 +164,33 @@ async def create_silence(
         raise BadInput(f"a silence lasts at most {MAX_SILENCE.days} days")
     if start - now > MAX_LEAD:
         raise BadInput(f"a silence starts at most {MAX_LEAD.days} days ahead")
+    return start, end
+
+
+async def create_silence(
+    *,
+    session: AsyncSession,
+    authz: Authorizer,
+    principal: Principal,
+    site_id: uuid.UUID,
+    reason: str,
+    expires_at: datetime | None,
+    starts_at: datetime | None = None,
+    zone_id: uuid.UUID | None = None,
+    sensor_id: uuid.UUID | None = None,
+    clock: Clock = WALL_CLOCK,
+) -> Silence:
+    site = await session.scalar(select(Site).where(Site.id == site_id))
+    if site is None:
+        raise NotFound(f"site {site_id} not found")
+    domain = site_domain(principal.scope, site)
+    # Silencing safety alarms is rule management, not alarm handling: safety managers, owners.
+    require(authz, principal, domain, "alarm_rule", "update")
+    await _check_target(session, site, zone_id, sensor_id)
+    text = (reason or "").strip()
+    if not text or len(text) > MAX_REASON:
+        raise BadInput(f"a reason of 1 to {MAX_REASON} characters is required")
+    start, end = _window(starts_at, expires_at, clock.now())
     silence = Silence(
         tenant_id=site.tenant_id,
         site_id=site.id,
@@ -180,16 +201,14 @@ async def create_silence(
         starts_at=start,
         expires_at=end,
     )
-    session.add(silence)
-    await session.flush()
-    await counters.bump(session, SILENCES_COUNTER)
-    await record(
+    await record_change(
         session,
         principal.actor(domain),
         "silence.create",
+        added=silence,
+        counter=SILENCES_COUNTER,
         domain=domain,
         object_type="silence",
-        object_id=silence.id,
         detail={
             "site_id": str(site.id),
             "zone_id": None if zone_id is None else str(zone_id),
@@ -203,7 +222,12 @@ async def create_silence(
 
 
 async def cancel_silence(
-    session: AsyncSession, authz: Authorizer, principal: Principal, *, silence_id: uuid.UUID
+    *,
+    session: AsyncSession,
+    authz: Authorizer,
+    principal: Principal,
+    silence_id: uuid.UUID,
+    clock: Clock = WALL_CLOCK,
 ) -> Silence:
     silence = await session.scalar(select(Silence).where(Silence.id == silence_id))
     site = (
@@ -217,20 +241,19 @@ async def cancel_silence(
     require(authz, principal, domain, "alarm_rule", "update")
     if silence.cancelled_at is not None:
         raise BadInput("the silence is already cancelled")
-    now = utcnow()
+    now = clock.now()
     if silence.expires_at <= now:
         raise BadInput("the silence has already expired")
     silence.cancelled_at = now
     silence.cancelled_by = principal.id
-    await counters.bump(session, SILENCES_COUNTER)
-    await record(
+    await record_change(
         session,
         principal.actor(domain),
         "silence.cancel",
+        counter=SILENCES_COUNTER,
         domain=domain,
         object_type="silence",
         object_id=silence.id,
         detail={"site_id": str(site.id), "reason": silence.reason},
     )
-    await session.flush()
     return silence

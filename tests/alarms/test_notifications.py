@@ -47,14 +47,14 @@ from backend.alarms.notify import (
     notification_sink,
     verify,
 )
-from backend.alarms.relay import OutboxRelay
 from backend.alarms.rules import Severity
 from backend.alarms.service import FLAP_WINDOW, SignalContext, apply_signal
 from backend.auth.principal import Principal
-from backend.auth.service import login, resolve_token
+from backend.auth.service import unscoped_login_in_own_transaction, unscoped_resolve_token
 from backend.core.egress import EgressPolicy
 from backend.core.errors import BadInput, Forbidden
 from backend.jobs.mail import FileMailer
+from backend.jobs.outbox_relay import OutboxRelay
 from backend.migrate import migrate
 from backend.runtime import Runtime
 from tenants.scope import Scope, scoped_session, unscoped_session
@@ -90,7 +90,12 @@ async def nrt(
         data_dir, chdb_dir, ANJIAN_WEBHOOK_ALLOW_NETWORKS=LOOPBACK_NETWORKS, **overrides
     )
     rt = Runtime(settings)
-    migrate(settings, rt)
+    migrate(
+        owner_engine=rt.owner_engine,
+        keyring=rt.keyring,
+        clickhouse=rt.clickhouse,
+        cluster=settings.clickhouse_cluster,
+    )
     yield rt
     await rt.close()
     if pg_url is not None:
@@ -103,8 +108,12 @@ async def nworld(nrt: Runtime) -> World:
 
 
 async def principal_of(rt: Runtime, email: str) -> Principal:
-    token = await login(rt.sessions, rt.tokens, email=email, password=PASSWORD, log2_n=rt.log2_n)
-    return await resolve_token(rt.sessions, rt.tokens, rt.authz, token)
+    token = await unscoped_login_in_own_transaction(
+        sessions=rt.sessions, codec=rt.tokens, email=email, password=PASSWORD, log2_n=rt.log2_n
+    )
+    return await unscoped_resolve_token(
+        sessions=rt.sessions, codec=rt.tokens, authz=rt.authz, token=token
+    )
 
 
 # --- the webhook receiver -------------------------------------------------------------------
@@ -213,7 +222,9 @@ async def channels(nrt: Runtime, owner: Principal) -> AsyncIterator[list[Notific
     yield made
     async with scoped_session(nrt.sessions, owner.scope) as session, session.begin():
         for ch in made:
-            await disable_channel(session, nrt.authz, owner, channel_id=ch.id)
+            await disable_channel(
+                session=session, authz=nrt.authz, principal=owner, channel_id=ch.id
+            )
 
 
 async def add_channel(
@@ -226,9 +237,9 @@ async def add_channel(
 ) -> NotificationChannel:
     async with scoped_session(rt.sessions, principal.scope) as session, session.begin():
         ch = await create_channel(
-            session,
-            rt.authz,
-            principal,
+            session=session,
+            authz=rt.authz,
+            principal=principal,
             kind=kind,
             target=target,
             min_severity=min_severity,
@@ -283,7 +294,7 @@ async def leak(rt: Runtime, world: World, cycles: int) -> list[int]:
             _ts[0] += 1000
             signal = Signal(rule_id, sensor, world.a.device_id, kind, kind, severity, value, _ts[0])  # type: ignore[arg-type]
             async with scoped_session(rt.sessions, Scope.for_tenant(tenant)) as s, s.begin():
-                await apply_signal(s, signal, where)
+                await apply_signal(session=s, signal=signal, where=where)
     async with unscoped_session(rt.sessions) as session:
         seqs = await session.scalars(
             select(OutboxMessage.seq).where(OutboxMessage.seq > before).order_by(OutboxMessage.seq)
@@ -299,7 +310,7 @@ async def relay_all(relay: OutboxRelay) -> int:
 
 
 def relay_with(rt: Runtime, *sinks: Any) -> OutboxRelay:
-    return OutboxRelay(rt, asyncio.Event(), sinks=list(sinks))
+    return OutboxRelay(rt.sessions, asyncio.Event(), sinks=list(sinks))
 
 
 async def unsent(rt: Runtime, seqs: list[int]) -> int:
@@ -514,13 +525,21 @@ async def test_channel_management_is_for_managers_of_the_tenant(
     async with scoped_session(nrt.sessions, operator.scope) as session, session.begin():
         with pytest.raises(Forbidden):
             await create_channel(
-                session, nrt.authz, operator, kind=ChannelKind.SMS, target="+8613900000000"
+                session=session,
+                authz=nrt.authz,
+                principal=operator,
+                kind=ChannelKind.SMS,
+                target="+8613900000000",
             )
         with pytest.raises(Forbidden):
-            await disable_channel(session, nrt.authz, operator, channel_id=ch.id)
-        assert await list_channels(session, nrt.authz, operator) == []
+            await disable_channel(
+                session=session, authz=nrt.authz, principal=operator, channel_id=ch.id
+            )
+        assert await list_channels(session=session, authz=nrt.authz, principal=operator) == []
     async with scoped_session(nrt.sessions, other.scope) as session, session.begin():
-        assert ch.id not in {c.id for c in await list_channels(session, nrt.authz, other)}
+        assert ch.id not in {
+            c.id for c in await list_channels(session=session, authz=nrt.authz, principal=other)
+        }
     async with scoped_session(nrt.sessions, owner.scope) as session, session.begin():
         for kind, target in [
             (ChannelKind.WEBHOOK, "ftp://example.cn/x"),
@@ -528,12 +547,18 @@ async def test_channel_management_is_for_managers_of_the_tenant(
             (ChannelKind.SMS, "call me"),
         ]:
             with pytest.raises(BadInput):
-                await create_channel(session, nrt.authz, owner, kind=kind, target=target)
-        listed = {c.id: c for c in await list_channels(session, nrt.authz, owner)}
+                await create_channel(
+                    session=session, authz=nrt.authz, principal=owner, kind=kind, target=target
+                )
+        listed = {
+            c.id: c for c in await list_channels(session=session, authz=nrt.authz, principal=owner)
+        }
         assert listed[ch.id].enabled is True
-        await disable_channel(session, nrt.authz, owner, channel_id=ch.id)
+        await disable_channel(session=session, authz=nrt.authz, principal=owner, channel_id=ch.id)
     async with scoped_session(nrt.sessions, owner.scope) as session:
-        listed = {c.id: c for c in await list_channels(session, nrt.authz, owner)}
+        listed = {
+            c.id: c for c in await list_channels(session=session, authz=nrt.authz, principal=owner)
+        }
         assert listed[ch.id].enabled is False
 
 
@@ -549,7 +574,7 @@ async def test_a_disabled_channel_gets_nothing(
     ch = await add_channel(nrt, owner, channels, ChannelKind.WEBHOOK, hook.url)
     hook.secret = ch.secret or ""
     async with scoped_session(nrt.sessions, owner.scope) as session, session.begin():
-        await disable_channel(session, nrt.authz, owner, channel_id=ch.id)
+        await disable_channel(session=session, authz=nrt.authz, principal=owner, channel_id=ch.id)
     await leak(nrt, nworld, 1)
     await relay_all(relay_with(nrt, notification_sink(jobs.actor)))
     await jobs.join()

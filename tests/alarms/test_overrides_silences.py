@@ -21,9 +21,8 @@ from strawberry.tools import merge_types
 from backend.alarms import library
 from backend.alarms.models import AlarmRule, RuleRevision
 from backend.alarms.overrides import LevelValues, override_levels
-from backend.alarms.pipeline import AlarmPipeline
 from backend.alarms.rules import RuleKind, RuleSpec, Severity
-from backend.alarms.schema_rules import RulesMutation, RulesQuery
+from backend.alarms.schema import RulesMutation, RulesQuery
 from backend.alarms.silences import SILENCES_COUNTER, Silence, active_silences, silenced
 from backend.api.errors import ErrorCodes
 from backend.api.scalars import DateTimeScalar
@@ -33,6 +32,7 @@ from backend.auth.principal import Principal
 from backend.core import counters
 from backend.core.db import utcnow
 from backend.core.errors import BadInput
+from backend.jobs.alarm_pipeline import AlarmPipeline
 from backend.runtime import Runtime
 from privacy.audit import AuditEntry
 from tenants.scope import Scope, scoped_session, unscoped_session
@@ -74,10 +74,12 @@ NEW_LEVELS = [
 
 
 async def principal_of(rt: Runtime, email: str) -> Principal:
-    token = await auth_service.login(
-        rt.sessions, rt.tokens, email=email, password=PASSWORD, log2_n=rt.log2_n
+    token = await auth_service.unscoped_login_in_own_transaction(
+        sessions=rt.sessions, codec=rt.tokens, email=email, password=PASSWORD, log2_n=rt.log2_n
     )
-    return await auth_service.resolve_token(rt.sessions, rt.tokens, rt.authz, token)
+    return await auth_service.unscoped_resolve_token(
+        sessions=rt.sessions, codec=rt.tokens, authz=rt.authz, token=token
+    )
 
 
 class Gql:
@@ -108,7 +110,7 @@ async def gql(runtime: Runtime) -> Gql:
 async def dev(runtime: Runtime, world: World) -> IngestDevice:
     """A gas device of the test's own, with its default rules in place."""
     device = await new_device(runtime, world.a.tenant_id, world.a.site_id, [GAS])
-    await AlarmPipeline(runtime).reload()
+    await AlarmPipeline(runtime.sessions).reload()
     return device
 
 
@@ -190,7 +192,7 @@ async def test_override_is_versioned_audited_and_used_by_the_engine(
     # The rule as the engine loads it: 45 %LEL is now RED (it was ORANGE under the defaults).
     stored = await threshold_rule(runtime, dev)
     assert [lv.setpoint for lv in RuleSpec.from_json(stored.definition).levels] == [20.0, 40.0]
-    pipeline = AlarmPipeline(runtime)
+    pipeline = AlarmPipeline(runtime.sessions)
     await pipeline.reload()
     now = int(utcnow().timestamp() * 1000)
     signals = pipeline.engine.on_readings([gas_id(dev).bytes], [now], [45.0])
@@ -215,9 +217,9 @@ async def test_override_moves_the_registry_counter(
     principal = await principal_of(runtime, world.a.users["owner"])
     async with scoped_session(runtime.sessions, principal.scope) as session, session.begin():
         await override_levels(
-            session,
-            runtime.authz,
-            principal,
+            session=session,
+            authz=runtime.authz,
+            principal=principal,
             rule_id=rule.id,
             levels=[
                 LevelValues(
@@ -393,7 +395,7 @@ async def test_silence_create_list_cancel_with_audit(
 
     # The pipeline's view: active now, for the zone's sensors, not for another zone.
     async with scoped_session(runtime.sessions, Scope.for_tenant(world.a.tenant_id)) as session:
-        active = await active_silences(session, utcnow())
+        active = await active_silences(session=session, at=utcnow())
     assert silence_id in {s.id for s in active}
     gas = world.a.sensor_ids["GT-101"]
     assert silenced(active, world.a.site_id, world.a.zone_id, gas, utcnow())
@@ -404,7 +406,7 @@ async def test_silence_create_list_cancel_with_audit(
     (entry,) = await audit_for(runtime, silence_id, "silence.cancel")
     assert entry.actor_id == str(manager_id)
     async with scoped_session(runtime.sessions, Scope.for_tenant(world.a.tenant_id)) as session:
-        assert silence_id not in {s.id for s in await active_silences(session, utcnow())}
+        assert silence_id not in {s.id for s in await active_silences(session=session, at=utcnow())}
     data, _ = await gql(SILENCES, {"site": str(world.a.site_id)}, as_user=manager)
     assert data is not None and created["id"] not in {s["id"] for s in data["silences"]}
     _, codes = await gql(CANCEL_SILENCE, {"id": str(silence_id)}, as_user=manager)

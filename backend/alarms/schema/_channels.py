@@ -7,10 +7,10 @@ from datetime import datetime
 
 import strawberry
 
-from backend.alarms import channels as service
-from backend.alarms.channels import ChannelKind, NotificationChannel
+from backend.alarms import channels
+from backend.alarms.models import ChannelKind, NotificationChannel
 from backend.alarms.rules import Severity
-from backend.alarms.schema import SeverityEnum
+from backend.alarms.schema._alarms import SeverityEnum
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
 from backend.core.egress import EgressPolicy
@@ -49,7 +49,7 @@ class NotificationChannelType:
             tenant_id=strawberry.ID(str(row.tenant_id)),
             kind=ChannelKindEnum(row.kind.value),
             target=row.target,
-            min_severity=SeverityEnum(row.min_severity),
+            min_severity=SeverityEnum(row.min_severity.value),
             enabled=row.enabled,
             site_id=None if row.site_id is None else strawberry.ID(str(row.site_id)),
             created_at=row.created_at,
@@ -67,7 +67,9 @@ class ChannelsQuery:
     )
     async def notification_channels(self, info: Info) -> list[NotificationChannelType]:
         ctx = info.context
-        rows = await service.list_channels(ctx.session, ctx.rt.authz, ctx.principal)
+        rows = await channels.list_channels(
+            session=ctx.session, authz=ctx.rt.authz, principal=ctx.principal
+        )
         return [NotificationChannelType.of(r) for r in rows]
 
 
@@ -85,10 +87,10 @@ class ChannelsMutation:
     ) -> NotificationChannelType:
         ctx = info.context
         async with ctx.write() as session:
-            row = await service.create_channel(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+            row = await channels.create_channel(
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 kind=ChannelKind(kind.value),
                 target=target,
                 min_severity=Severity(min_severity.value),
@@ -104,10 +106,10 @@ class ChannelsMutation:
     ) -> NotificationChannelType:
         ctx = info.context
         async with ctx.write() as session:
-            row = await service.disable_channel(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+            row = await channels.disable_channel(
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 channel_id=parse_id(id, "notification channel"),
             )
         return NotificationChannelType.of(row)

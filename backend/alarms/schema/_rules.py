@@ -9,9 +9,9 @@ from typing import Any
 import strawberry
 
 from backend.alarms import overrides, silences
-from backend.alarms.models import AlarmRule, RuleRevision
+from backend.alarms.models import AlarmRule, RuleRevision, Silence
 from backend.alarms.rules import RuleSpec
-from backend.alarms.schema import SeverityEnum
+from backend.alarms.schema._alarms import SeverityEnum
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
 from backend.core.ids import parse_id
@@ -121,7 +121,7 @@ class SilenceType:
     tenant_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def of(cls, s: silences.Silence) -> SilenceType:
+    def of(cls, s: Silence) -> SilenceType:
         def opt(value: uuid.UUID | None) -> strawberry.ID | None:
             return None if value is None else strawberry.ID(str(value))
 
@@ -141,7 +141,7 @@ class SilenceType:
 
 
 async def _rule_type(info: Info, rule: AlarmRule) -> AlarmRuleType:
-    revisions = await overrides.list_revisions(info.context.session, [rule.id])
+    revisions = await overrides.list_revisions(session=info.context.session, rule_ids=[rule.id])
     return AlarmRuleType.of(rule, revisions)
 
 
@@ -160,12 +160,12 @@ class RulesQuery:
     ) -> list[AlarmRuleType]:
         session = info.context.session
         rules = await overrides.list_rules(
-            session,
-            None if sensor_id is None else parse_id(sensor_id, "sensor"),
+            session=session,
+            sensor_id=None if sensor_id is None else parse_id(sensor_id, "sensor"),
             device_id=None if device_id is None else parse_id(device_id, "device"),
             zone_id=None if zone_id is None else parse_id(zone_id, "zone"),
         )
-        revisions = await overrides.list_revisions(session, [r.id for r in rules])
+        revisions = await overrides.list_revisions(session=session, rule_ids=[r.id for r in rules])
         return [AlarmRuleType.of(rule, revisions) for rule in rules]
 
     @strawberry.field(
@@ -180,7 +180,7 @@ class RulesQuery:
         except ValueError:
             return []  # lists filter silently
         rows = await silences.list_silences(
-            info.context.session, site_id=site, include_past=include_past
+            session=info.context.session, site_id=site, include_past=include_past
         )
         return [SilenceType.of(s) for s in rows]
 
@@ -199,9 +199,9 @@ class RulesMutation:
         ctx = info.context
         async with ctx.write() as session:
             rule = await overrides.override_levels(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 rule_id=parse_id(rule_id, "alarm rule"),
                 levels=[
                     overrides.LevelValues(
@@ -221,9 +221,9 @@ class RulesMutation:
         ctx = info.context
         async with ctx.write() as session:
             rule = await overrides.reset_to_default(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 rule_id=parse_id(rule_id, "alarm rule"),
                 reason=reason,
             )
@@ -238,10 +238,10 @@ class RulesMutation:
     ) -> AlarmRuleType:
         ctx = info.context
         async with ctx.write() as session:
-            rule = await overrides.set_enabled(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+            rule = await overrides.set_rule_enabled(
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 rule_id=parse_id(rule_id, "alarm rule"),
                 enabled=enabled,
                 reason=reason,
@@ -262,9 +262,9 @@ class RulesMutation:
         ctx = info.context
         async with ctx.write() as session:
             silence = await silences.create_silence(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 site_id=parse_id(site_id, "site"),
                 zone_id=None if zone_id is None else parse_id(zone_id, "zone"),
                 sensor_id=None if sensor_id is None else parse_id(sensor_id, "sensor"),
@@ -279,6 +279,9 @@ class RulesMutation:
         ctx = info.context
         async with ctx.write() as session:
             silence = await silences.cancel_silence(
-                session, ctx.rt.authz, ctx.principal, silence_id=parse_id(id, "silence")
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
+                silence_id=parse_id(id, "silence"),
             )
         return SilenceType.of(silence)

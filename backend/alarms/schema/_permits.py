@@ -9,9 +9,9 @@ from datetime import datetime
 import strawberry
 
 from backend.alarms import permits, service
-from backend.alarms.models import AlarmIncident
+from backend.alarms.models import AlarmIncident, WorkPermit
 from backend.alarms.rules import PermitKind
-from backend.alarms.schema import AlarmType, SeverityEnum
+from backend.alarms.schema._alarms import AlarmType, SeverityEnum
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
 from backend.core.ids import parse_id
@@ -39,7 +39,7 @@ class WorkPermitType:
     tenant_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def of(cls, permit: permits.WorkPermit) -> WorkPermitType:
+    def of(cls, permit: WorkPermit) -> WorkPermitType:
         return cls(
             id=strawberry.ID(str(permit.id)),
             site_id=strawberry.ID(str(permit.site_id)),
@@ -70,7 +70,7 @@ class AlarmIncidentType:
             id=strawberry.ID(str(incident.id)),
             site_id=strawberry.ID(str(incident.site_id)),
             zone_id=None if incident.zone_id is None else strawberry.ID(str(incident.zone_id)),
-            severity=SeverityEnum(incident.severity),
+            severity=SeverityEnum(incident.severity.value),
             alarm_count=incident.alarm_count,
             opened_at=incident.opened_at,
             last_alarm_at=incident.last_alarm_at,
@@ -80,7 +80,7 @@ class AlarmIncidentType:
     @strawberry.field(description="The incident's alarms, newest first.")
     async def alarms(self, info: Info) -> list[AlarmType]:
         rows = await service.list_alarms(
-            info.context.session, status="ALL", incident_id=parse_id(self.id, "incident")
+            session=info.context.session, status="ALL", incident_id=parse_id(self.id, "incident")
         )
         return [AlarmType.of(a) for a in rows]
 
@@ -100,7 +100,7 @@ class PermitsQuery:
         first: int = 100,
     ) -> list[WorkPermitType]:
         rows = await permits.list_permits(
-            info.context.session,
+            session=info.context.session,
             site_id=None if site_id is None else parse_id(site_id, "site"),
             zone_id=None if zone_id is None else parse_id(zone_id, "zone"),
             open_only=open_only,
@@ -120,7 +120,7 @@ class PermitsQuery:
         first: int = 100,
     ) -> list[AlarmIncidentType]:
         rows = await service.list_incidents(
-            info.context.session,
+            session=info.context.session,
             site_id=None if site_id is None else parse_id(site_id, "site"),
             open_only=open_only,
             first=first,
@@ -142,9 +142,9 @@ class PermitsMutation:
         ctx = info.context
         async with ctx.write() as session:
             permit = await permits.open_permit(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 zone_id=parse_id(zone_id, "zone"),
                 kind=PermitKind(kind.value),
                 expires_at=expires_at,
@@ -157,6 +157,9 @@ class PermitsMutation:
         ctx = info.context
         async with ctx.write() as session:
             permit = await permits.close_permit(
-                session, ctx.rt.authz, ctx.principal, permit_id=parse_id(id, "permit")
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
+                permit_id=parse_id(id, "permit"),
             )
         return WorkPermitType.of(permit)

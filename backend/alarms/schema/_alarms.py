@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import select
-from strawberry.dataloader import DataLoader
 
 from backend.alarms import service
 from backend.alarms.models import Alarm, Verdict
@@ -75,17 +73,6 @@ class AlarmEventKind(enum.Enum):
     ESCALATED = "ESCALATED"
 
 
-def _by_id_loader(info: Info, name: str, model: type[Any]) -> DataLoader[uuid.UUID, Any]:
-    ctx = info.context
-
-    async def load(keys: list[uuid.UUID]) -> list[Any]:
-        rows = (await ctx.session.scalars(select(model).where(model.id.in_(keys)))).all()
-        found = {row.id: row for row in rows}
-        return [found.get(k) for k in keys]
-
-    return ctx.loader(name, lambda: DataLoader(load_fn=load))
-
-
 @strawberry.type(name="Alarm")
 class AlarmType:
     id: strawberry.ID
@@ -116,7 +103,7 @@ class AlarmType:
     def of(cls, alarm: Alarm) -> AlarmType:
         return cls(
             id=strawberry.ID(str(alarm.id)),
-            severity=SeverityEnum(alarm.severity),
+            severity=SeverityEnum(alarm.severity.value),
             status=AlarmStatusEnum(alarm.status.value),
             acknowledged=alarm.acknowledged,
             level=alarm.level,
@@ -148,14 +135,16 @@ class AlarmType:
             return None
         from backend.telemetry.schema import SensorType
 
-        sensor = await _by_id_loader(info, "alarm-sensor", Sensor).load(self.sensor_id)
+        sensor = await info.context.rows_by_id(Sensor).load(self.sensor_id)
         return None if sensor is None else SensorType.of(sensor)
 
     @strawberry.field
     async def site(self, info: Info) -> Annotated[SiteType, strawberry.lazy("tenants.schema")]:
         from tenants.schema import SiteType
 
-        return SiteType.of(await _by_id_loader(info, "alarm-site", Site).load(self.site_id))
+        site = await info.context.rows_by_id(Site).load(self.site_id)
+        assert site is not None  # an alarm in scope has its site in scope
+        return SiteType.of(site)
 
 
 @strawberry.type(name="AlarmEventAlarm")
@@ -209,7 +198,7 @@ class AlarmsQuery:
         to: datetime | None = None,
     ) -> list[AlarmType]:
         rows = await service.list_alarms(
-            info.context.session,
+            session=info.context.session,
             status=status.value,
             severity=None if severity is None else severity.value,
             site_id=None if site_id is None else parse_id(site_id, "site"),
@@ -233,7 +222,7 @@ class AlarmsQuery:
         site_id: strawberry.ID | None = None,
     ) -> AlarmStatsType:
         stats = await service.alarm_stats(
-            info.context.session,
+            session=info.context.session,
             start=from_,
             end=to,
             site_id=None if site_id is None else parse_id(site_id, "site"),
@@ -271,8 +260,12 @@ class AlarmsMutation:
     ) -> AlarmType:
         ctx = info.context
         async with ctx.write() as session:
-            alarm = await service.acknowledge(
-                session, ctx.rt.authz, ctx.principal, alarm_id=parse_id(id, "alarm"), note=note
+            alarm = await service.acknowledge_alarm(
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
+                alarm_id=parse_id(id, "alarm"),
+                note=note,
             )
         return await _after_change(info, alarm)
 
@@ -282,10 +275,10 @@ class AlarmsMutation:
     ) -> AlarmType:
         ctx = info.context
         async with ctx.write() as session:
-            alarm = await service.dispatch(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+            alarm = await service.dispatch_alarm(
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 alarm_id=parse_id(id, "alarm"),
                 assignee=assignee,
                 note=note,
@@ -296,8 +289,12 @@ class AlarmsMutation:
     async def clear_alarm(self, info: Info, id: strawberry.ID, reason: str) -> AlarmType:
         ctx = info.context
         async with ctx.write() as session:
-            alarm = await service.clear(
-                session, ctx.rt.authz, ctx.principal, alarm_id=parse_id(id, "alarm"), reason=reason
+            alarm = await service.clear_alarm(
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
+                alarm_id=parse_id(id, "alarm"),
+                reason=reason,
             )
         return await _after_change(info, alarm)
 
@@ -307,10 +304,10 @@ class AlarmsMutation:
     ) -> AlarmType:
         ctx = info.context
         async with ctx.write() as session:
-            alarm = await service.close(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+            alarm = await service.close_alarm(
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 alarm_id=parse_id(id, "alarm"),
                 verdict=Verdict(verdict.value),
                 cause=cause,
@@ -342,8 +339,8 @@ class AlarmsSubscription:
                 if time.monotonic() - checked_at > PRINCIPAL_RECHECK_SECONDS:
                     # Sign-out, removal and disabling take effect on open subscriptions too:
                     # an ended session raises UNAUTHENTICATED and the subscription stops.
-                    principal = await auth_service.refresh_principal(
-                        rt.sessions, rt.authz, principal
+                    principal = await auth_service.unscoped_refresh_principal(
+                        sessions=rt.sessions, authz=rt.authz, principal=principal
                     )
                     checked_at = time.monotonic()
                 if not sees_event(principal, event):

@@ -1,0 +1,34 @@
+"""GraphQL of the alarm domain: the console (``_alarms``), rules, levels and silences
+(``_rules``), work permits and incidents (``_permits``), notification channels
+(``_channels``). The API assembles the Query, Mutation and Subscription classes below."""
+
+from __future__ import annotations
+
+from backend.alarms.schema._alarms import (
+    AlarmEvent,
+    AlarmsMutation,
+    AlarmsQuery,
+    AlarmsSubscription,
+    AlarmType,
+    SeverityEnum,
+    sees_event,
+)
+from backend.alarms.schema._channels import ChannelsMutation, ChannelsQuery
+from backend.alarms.schema._permits import PermitsMutation, PermitsQuery
+from backend.alarms.schema._rules import RulesMutation, RulesQuery
+
+__all__ = [
+    "AlarmEvent",
+    "AlarmType",
+    "AlarmsMutation",
+    "AlarmsQuery",
+    "AlarmsSubscription",
+    "ChannelsMutation",
+    "ChannelsQuery",
+    "PermitsMutation",
+    "PermitsQuery",
+    "RulesMutation",
+    "RulesQuery",
+    "SeverityEnum",
+    "sees_event",
+]
