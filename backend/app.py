@@ -1,4 +1,15 @@
-"""The Litestar app factory: GraphQL, health, static portal assets, the embedded workers."""
+"""The Litestar app factory: GraphQL, health, static portal assets, the embedded workers.
+
+The lifespan starts the jobs (``backend/jobs``) on the runtime's pieces: the alarm pipeline
+and the outbox relay, the mail relay, the daily retention run, and the MQTT consumer when one
+is configured. Every timer reads ``runtime.clock``.
+
+A test process (``ANJIAN_ENV=test`` with ``ANJIAN_TEST_CLOCK=1``, refused otherwise by the
+settings) also mounts ``POST /api/v1/test/clock``: ``{"seconds": n}`` moves the clock n seconds
+ahead and runs the engine's tick and the escalation job at once, so a deadline test does not
+wait in real time. It asks for no token: it exists in test processes only, and every test
+would otherwise need a platform administrator just to move time.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.response import Redirect
@@ -22,9 +33,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 
 from backend.alarms.notify import notification_sink
-from backend.alarms.pipeline import AlarmPipeline
-from backend.alarms.relay import OutboxRelay
-from backend.api.errors import log_unhandled
+from backend.api.errors import http_status_for, log_unhandled
 from backend.api.headers import security_headers
 from backend.api.http_body import StrictRequestBody
 from backend.api.schema import build_schema
@@ -32,11 +41,13 @@ from backend.auth import service as auth_service
 from backend.auth.context import RequestContext
 from backend.auth.principal import Principal
 from backend.auth.tokens import bearer_token
+from backend.core.clock import AdjustableClock
 from backend.core.errors import AnjianError
 from backend.core.settings import Settings, load_settings
+from backend.jobs.alarm_pipeline import AlarmPipeline
 from backend.jobs.broker import start_worker
 from backend.jobs.mail_outbox import MailRelay
-from backend.jobs.retention import retention_loop
+from backend.jobs.outbox_relay import OutboxRelay
 from backend.runtime import Runtime
 from backend.telemetry.http import ROUTES as ingest_routes
 from backend.telemetry.mqtt import DynsecError, MqttConsumer, sync_from_registry
@@ -56,8 +67,8 @@ async def _principal_for(
     if token is None:
         return Principal.anonymous(), None
     try:
-        principal = await auth_service.resolve_token(
-            runtime.sessions, runtime.tokens, runtime.authz, token
+        principal = await auth_service.unscoped_resolve_token(
+            sessions=runtime.sessions, codec=runtime.tokens, authz=runtime.authz, token=token
         )
     except AnjianError as exc:
         return Principal.anonymous(), exc.message
@@ -179,6 +190,31 @@ def index() -> Redirect:
     return Redirect("/graphql")
 
 
+@post("/api/v1/test/clock", status_code=200)
+async def advance_test_clock(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
+    """Test processes only (see the module docstring): the clock ``seconds`` ahead, then the
+    timers that read it, so what fell due is written by the time this answers."""
+    runtime: Runtime = request.app.state.runtime
+    clock = runtime.clock
+    assert isinstance(clock, AdjustableClock)  # the settings pair the route with this clock
+    body = await request.json()
+    seconds = body.get("seconds") if isinstance(body, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        return Response({"error": 'send {"seconds": n} with n >= 0'}, status_code=400)
+    now = clock.advance(seconds)
+    alarms: AlarmPipeline = request.app.state.alarms
+    alarms.run_timers()
+    await alarms.drain()
+    steps = await alarms.run_escalations()
+    return Response(
+        {
+            "now": now.isoformat(),
+            "offset_seconds": clock.offset.total_seconds(),
+            "escalation_steps": steps,
+        }
+    )
+
+
 async def _start_mqtt(runtime: Runtime) -> MqttConsumer | None:
     """The MQTT consumer, inside the server when ``ANJIAN_MQTT_URL`` is set."""
     if not runtime.settings.mqtt_url:
@@ -188,7 +224,9 @@ async def _start_mqtt(runtime: Runtime) -> MqttConsumer | None:
             await sync_from_registry(runtime.mqtt_directory, runtime)
         except DynsecError as exc:
             log.warning("MQTT: could not reconcile the broker's devices: %s", exc)
-    consumer = MqttConsumer(runtime.settings.mqtt_url, runtime.ingest)
+    consumer = MqttConsumer(
+        runtime.settings.mqtt_url, runtime.ingest, refusal_status=http_status_for
+    )
     await consumer.start()
     return consumer
 
@@ -205,17 +243,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         worker = start_worker(runtime.jobs.broker) if runtime.settings.embedded_broker else None
         # The pipeline's outbox feed shows every committed change to this process's engine
         # and subscriptions; the relay hands each change to the job broker once.
-        alarms = AlarmPipeline(runtime, listeners=[runtime.alarm_broadcaster.publish])
+        alarms = AlarmPipeline(
+            runtime.sessions, listeners=[runtime.alarm_broadcaster.publish], clock=runtime.clock
+        )
         await alarms.start()
         runtime.ingest.subscribers.append(alarms)
         relay = OutboxRelay(
-            runtime, alarms.relay_wakeup, sinks=[notification_sink(runtime.jobs.notify)]
+            runtime.sessions, alarms.relay_wakeup, sinks=[notification_sink(runtime.jobs.notify)]
         )
         relay.start()
         mail_relay = MailRelay(runtime.sessions, runtime.jobs.deliver_mail)
         mail_relay.start()
         app.state.alarms = alarms
-        retention = asyncio.create_task(retention_loop(runtime), name="retention")
+        retention = asyncio.create_task(runtime.retention.loop(), name="retention")
         consumer = await _start_mqtt(runtime)
         app.state.mqtt = consumer
         try:
@@ -240,6 +280,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             *ingest_routes,
             index,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
+            *([advance_test_clock] if runtime.settings.test_clock else []),
         ],
         state=State({"runtime": runtime}),
         lifespan=[lifespan],

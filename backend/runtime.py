@@ -1,7 +1,9 @@
-"""The wired-up process: stores, the authorizer, the token codec and the job broker.
+"""The wired-up process: stores, the authorizer, the token codec, the clock and the job broker.
 
-Built once by the app factory or a CLI command from the settings; everything else receives the
-pieces it needs from here instead of reaching for globals.
+Built once by the app factory, the server or a CLI command from the settings, and imported by
+nothing else: the domains and the jobs receive the pieces they use (a session maker, the
+ClickHouse client, the keyring, the clock...) from whoever holds the runtime, never the
+runtime itself.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from backend.alarms.notify import Notifier
 from backend.auth.authz import Authorizer
 from backend.auth.throttle import Throttle
 from backend.auth.tokens import TokenCodec
+from backend.core.clock import WALL_CLOCK, AdjustableClock, Clock
 from backend.core.db import create_app_engine, create_owner_engine, make_sessionmaker
 from backend.core.objects import FileObjectStore
 from backend.core.settings import Settings
 from backend.jobs.broker import Jobs, declare_actors, make_broker
 from backend.jobs.mail import FileMailer
+from backend.jobs.retention import RetentionJob
 from backend.telemetry.batches import BatchLedger
 from backend.telemetry.flusher import Flusher
 from backend.telemetry.ingest import Ingest
@@ -37,6 +41,12 @@ from privacy.keyring import Keyring, load_keyring
 @dataclass
 class Runtime:
     settings: Settings
+
+    @cached_property
+    def clock(self) -> Clock:
+        """What every timer reads: the wall clock, or under ``ANJIAN_TEST_CLOCK`` (test
+        processes only) one that ``POST /api/v1/test/clock`` moves ahead."""
+        return AdjustableClock() if self.settings.test_clock else WALL_CLOCK
 
     @cached_property
     def engine(self) -> AsyncEngine:
@@ -122,6 +132,17 @@ class Runtime:
         """The broker's device accounts, when Anjian manages an MQTT broker."""
         url = self.settings.mqtt_admin_url
         return MqttDirectory(url) if url else None
+
+    @cached_property
+    def retention(self) -> RetentionJob:
+        """The daily purge and erasure (``anjian retention`` runs it once)."""
+        return RetentionJob(
+            sessions=self.sessions,
+            owner_engine=self.owner_engine,
+            clickhouse=lambda: self.clickhouse,
+            keyring=self.keyring,
+            clock=self.clock,
+        )
 
     @cached_property
     def alarm_broadcaster(self) -> AlarmBroadcaster:

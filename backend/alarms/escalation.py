@@ -20,12 +20,11 @@ import uuid
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.alarms.models import Alarm, OutboxMessage
-from backend.alarms.service import ENGINE_ACTOR, alarm_payload, announce, paging_intervals
-from backend.core.db import utcnow
+from backend.alarms.models import Alarm
+from backend.alarms.service import ENGINE_ACTOR, add_outbox_event, announce, paging_intervals
 from tenants.models import Site
 from tenants.scope import Scope, scoped_session, unscoped_session
 
@@ -40,6 +39,11 @@ ROLE_TEXT = {
 }
 
 
+def _pending() -> ColumnElement[bool]:
+    """Unacknowledged and not cleared: what still escalates and reminds."""
+    return Alarm.acknowledged.is_(False) & Alarm.cleared_at.is_(None)
+
+
 def chain_for(site: Site) -> tuple[str, ...]:
     """Who an unacknowledged alarm reaches, step by step, after the operators."""
     if site.major_hazard_grade is not None:
@@ -47,7 +51,7 @@ def chain_for(site: Site) -> tuple[str, ...]:
     return ENTERPRISE_CHAIN
 
 
-async def escalate(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
+async def escalate(*, session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
     """Take the alarm's next escalation step if it is due; False if another server took it
     or the chain is exhausted."""
     site = await session.scalar(select(Site).where(Site.id == alarm.site_id))
@@ -55,7 +59,7 @@ async def escalate(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
         return False
     chain = chain_for(site)
     step = alarm.escalation_step + 1
-    deadline, _ = await paging_intervals(session, alarm)
+    deadline, _ = await paging_intervals(session=session, alarm=alarm)
     following = now + deadline if step < len(chain) else None
     taken = await session.execute(
         update(Alarm)
@@ -71,21 +75,21 @@ async def escalate(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
     role = chain[step - 1]
     zh, en = ROLE_TEXT[role]
     await announce(
-        session,
-        alarm,
-        "ESCALATED",
-        ENGINE_ACTOR,
-        f"未在时限内确认，升级至{zh} / not acknowledged in time: escalated to the {en}",
+        session=session,
+        alarm=alarm,
+        kind="ESCALATED",
+        actor=ENGINE_ACTOR,
+        note=f"未在时限内确认，升级至{zh} / not acknowledged in time: escalated to the {en}",
         at=now,
         extra={"escalation": {"step": step, "role": role}},
     )
     return True
 
 
-async def remind(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
+async def remind(*, session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
     """One reminder to the channels already paged; not a state change, so no transition
     and no subscription event, only a notification."""
-    _, every = await paging_intervals(session, alarm)
+    _, every = await paging_intervals(session=session, alarm=alarm)
     taken = await session.execute(
         update(Alarm)
         .where(Alarm.id == alarm.id, Alarm.reminders == alarm.reminders)
@@ -95,48 +99,50 @@ async def remind(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         return False
     await session.refresh(alarm)
-    division = await session.scalar(select(Site.division_code).where(Site.id == alarm.site_id))
-    session.add(
-        OutboxMessage(
-            tenant_id=alarm.tenant_id,
-            topic="alarm.reminder",
-            payload={
-                "kind": "REMINDER",
-                "actor": ENGINE_ACTOR,
-                "reminder": alarm.reminders,
-                "alarm": alarm_payload(alarm, division),
-            },
-        )
+    await add_outbox_event(
+        session=session,
+        alarm=alarm,
+        kind="REMINDER",
+        actor=ENGINE_ACTOR,
+        extra={"reminder": alarm.reminders},
+        topic="alarm.reminder",
     )
     return True
 
 
-async def run_due(sessions: async_sessionmaker[AsyncSession], now: datetime | None = None) -> int:
-    """Escalate and remind every alarm that is due; returns how many steps were taken."""
-    now = now or utcnow()
-    due = Alarm.acknowledged.is_(False) & Alarm.cleared_at.is_(None)
+async def unscoped_due_alarms(
+    sessions: async_sessionmaker[AsyncSession], now: datetime
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The alarms whose escalation or reminder is due at ``now``, by tenant (at most 500)."""
     # Finding what is due spans tenants: the clock is a system process.
     async with unscoped_session(sessions) as session:
         rows = (
             await session.execute(
                 select(Alarm.id, Alarm.tenant_id)
-                .where(due, or_(Alarm.escalate_at <= now, Alarm.remind_at <= now))
+                .where(_pending(), or_(Alarm.escalate_at <= now, Alarm.remind_at <= now))
                 .limit(500)
             )
         ).all()
     by_tenant: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for alarm_id, tenant_id in rows:
         by_tenant[tenant_id].append(alarm_id)
+    return by_tenant
+
+
+async def run_due(*, sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """Escalate and remind every alarm that is due at ``now`` (the caller's clock), each
+    tenant's in a transaction of its own; returns how many steps were taken."""
     steps = 0
-    for tenant_id, ids in by_tenant.items():
+    for tenant_id, ids in (await unscoped_due_alarms(sessions, now)).items():
         async with (
             scoped_session(sessions, Scope.for_tenant(tenant_id)) as session,
             session.begin(),
         ):
-            alarms = (await session.scalars(select(Alarm).where(Alarm.id.in_(ids), due))).all()
+            due = select(Alarm).where(Alarm.id.in_(ids), _pending())
+            alarms = (await session.scalars(due)).all()
             for alarm in alarms:
                 if alarm.escalate_at is not None and alarm.escalate_at <= now:
-                    steps += await escalate(session, alarm, now)
+                    steps += await escalate(session=session, alarm=alarm, now=now)
                 if alarm.remind_at is not None and alarm.remind_at <= now:
-                    steps += await remind(session, alarm, now)
+                    steps += await remind(session=session, alarm=alarm, now=now)
     return steps

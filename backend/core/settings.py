@@ -2,6 +2,10 @@
 
 Unset means embedded: a SQLite file and a chdb directory under the data dir, Dramatiq
 in-process, MQTT off. Bad values fail fast with a message naming the variable.
+
+``ANJIAN_ENV`` says what the process is for: ``production`` (the default) or ``test``. Settings
+that exist only for tests (``ANJIAN_TEST_CLOCK``) are refused with a ``ConfigurationError``
+unless it is ``test``, so a production server cannot be started with a clock anyone can move.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ _DATABASE_SCHEMES = {
 _CLICKHOUSE_SCHEMES = {"chdb", "http", "https"}
 _BROKER_SCHEMES = {"stub", "redis", "rediss", "amqp", "amqps"}
 _MQTT_SCHEMES = {"mqtt", "mqtts"}
+_ENVIRONMENTS = ("production", "test")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -59,6 +64,10 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     # What one request may cost the server (backend/core/limits.py says why each number).
     limits: Limits = field(default_factory=Limits)
+    # ``production`` or ``test`` (ANJIAN_ENV); only a test process may use the test settings.
+    environment: str = "production"
+    # Test only: the server's timers read a clock that ``POST /api/v1/test/clock`` moves ahead.
+    test_clock: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -169,6 +178,21 @@ def _flag(name: str, raw: str | None) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
 
 
+def _environment(values: dict[str, str]) -> tuple[str, bool]:
+    """The process's environment and whether its timers run on the test clock."""
+    environment = (values.get("ANJIAN_ENV") or "production").strip().lower()
+    if environment not in _ENVIRONMENTS:
+        choices = " or ".join(_ENVIRONMENTS)
+        raise ConfigurationError(f"ANJIAN_ENV must be {choices}, got {environment!r}")
+    test_clock = _flag("ANJIAN_TEST_CLOCK", values.get("ANJIAN_TEST_CLOCK"))
+    if test_clock and environment != "test":
+        raise ConfigurationError(
+            "ANJIAN_TEST_CLOCK lets anyone move the server's clock: it is refused unless "
+            "ANJIAN_ENV=test"
+        )
+    return environment, test_clock
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read settings once; ``environ`` overrides the process environment (tests)."""
     env = dict(os.environ if environ is None else environ)
@@ -198,6 +222,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     mqtt_admin_url = values.get("ANJIAN_MQTT_ADMIN_URL") or None
     if mqtt_admin_url is not None:
         _check_scheme("ANJIAN_MQTT_ADMIN_URL", mqtt_admin_url, _MQTT_SCHEMES)
+
+    environment, test_clock = _environment(values)
 
     key_file = values.get("ANJIAN_MASTER_KEY_FILE")
     master_key_file = (
@@ -238,4 +264,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         trusted_proxies=_networks("ANJIAN_TRUSTED_PROXIES", values.get("ANJIAN_TRUSTED_PROXIES")),
         limits=load_limits(values),
+        environment=environment,
+        test_clock=test_clock,
     )

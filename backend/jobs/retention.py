@@ -1,9 +1,10 @@
 """The retention job: purge what has outlived its retention, erase offboarded tenants, and
 sign an audit checkpoint.
 
-It runs once a day inside the server (the embedded ClickHouse has one owner, and erasing a
-tenant deletes its ClickHouse rows) and on demand as ``anjian retention run``, for a cron job
-beside a ClickHouse server. Every step is idempotent, so a run that is interrupted is simply
+``RetentionJob`` runs once a day inside the server (the embedded ClickHouse has one owner, and
+erasing a tenant deletes its ClickHouse rows) and on demand as ``anjian retention``, for a
+cron job beside a ClickHouse server. Its cutoffs are counted from the clock it is given. Every
+step is idempotent, so a run that is interrupted is simply
 run again. What is kept how long is privacy/retention.py's; the floors there are never
 undercut: closed alarms of major hazard sites outlive the monitoring floor, audit entries are
 purged only behind a signed checkpoint and never within six months, and a tenant is erased
@@ -15,22 +16,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.alarms.channels import NotificationDelivery
 from backend.alarms.models import Alarm, AlarmStatus, EscalationNotice, OutboxMessage
 from backend.auth.models import AuthSession, Invitation, Membership, User
 from backend.core import counters
-from backend.core.db import Base, utcnow
-from backend.runtime import Runtime
+from backend.core.clock import WALL_CLOCK, Clock
+from backend.core.db import Base
 from backend.telemetry import erasure
+from backend.telemetry.store import ClickHouseClient
 from privacy import retention
 from privacy.audit import Actor, AuditHead, create_checkpoint, purge_before, record
 from privacy.crypto import TenantDataKey, destroy_tenant_key
+from privacy.keyring import Keyring
 from tenants.models import Site, Tenant, TenantStatus
 from tenants.scope import tenant_owned_classes, unscoped_session
 
@@ -115,13 +120,18 @@ async def _due_for_erasure(session: AsyncSession, now: datetime) -> list[uuid.UU
     ]
 
 
-async def erase_tenant(runtime: Runtime, tenant_id: uuid.UUID) -> int:
+async def unscoped_erase_tenant(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    clickhouse: ClickHouseClient,
+    tenant_id: uuid.UUID,
+) -> int:
     """Crypto-shred and delete one offboarded tenant; returns the ClickHouse rows deleted.
     The tenant row stays (status ``erased``) with its destroyed key's tombstones, so the
     record of what happened, and the refusal to open any copy of its data, both remain."""
-    counts = await asyncio.to_thread(erasure.erase_tenant, runtime.clickhouse, tenant_id)
+    counts = await asyncio.to_thread(erasure.erase_tenant, clickhouse, tenant_id)
     domain = f"tenant:{tenant_id}"
-    async with unscoped_session(runtime.sessions) as session, session.begin():
+    async with unscoped_session(sessions) as session, session.begin():
         await destroy_tenant_key(session, tenant_id)
         # Children before parents; the key's tombstones stay with the tenant row.
         for table in reversed(Base.metadata.sorted_tables):
@@ -154,38 +164,66 @@ async def erase_tenant(runtime: Runtime, tenant_id: uuid.UUID) -> int:
     return sum(counts.values())
 
 
-async def run_retention(runtime: Runtime, now: datetime | None = None) -> RetentionReport:
-    now = now or utcnow()
-    report = RetentionReport()
-    async with unscoped_session(runtime.sessions) as session, session.begin():
-        report.purged = await _purge_relational(session, now)
-        due = await _due_for_erasure(session, now)
-    for tenant_id in due:
-        report.clickhouse_rows_erased += await erase_tenant(runtime, tenant_id)
-        report.erased_tenants.append(str(tenant_id))
-    async with unscoped_session(runtime.sessions) as session, session.begin():
-        if await session.scalar(select(AuditHead.seq)):  # an empty trail has nothing to sign
-            signed = await create_checkpoint(session, runtime.keyring)
-            report.checkpoint_seq = signed.checkpoint.seq
-    cutoff = now - retention.KEEP["audit entries (behind a signed checkpoint)"]
-    purged = await asyncio.to_thread(
-        purge_before, runtime.owner_engine, runtime.keyring, cutoff, actor=Actor.system(), now=now
-    )
-    report.purged["audit entries"] = purged.deleted
-    log.info(
-        "retention: purged %s, erased %d tenant(s), checkpoint at %s",
-        report.purged,
-        len(report.erased_tenants),
-        report.checkpoint_seq,
-    )
-    return report
+async def unscoped_purge_expired(
+    sessions: async_sessionmaker[AsyncSession], now: datetime
+) -> tuple[dict[str, int], list[uuid.UUID]]:
+    """Purge the relational rows past their retention; returns the counts and the tenants
+    now due for erasure."""
+    async with unscoped_session(sessions) as session, session.begin():
+        return await _purge_relational(session, now), await _due_for_erasure(session, now)
 
 
-async def retention_loop(runtime: Runtime, every: timedelta = timedelta(days=1)) -> None:
-    """The server's daily run; a failure is logged and retried at the next run."""
-    while True:
-        try:
-            await run_retention(runtime)
-        except Exception:
-            log.exception("the retention job failed; it runs again in %s", every)
-        await asyncio.sleep(every.total_seconds())
+async def unscoped_sign_checkpoint(
+    sessions: async_sessionmaker[AsyncSession], keyring: Keyring
+) -> int | None:
+    """Sign an audit checkpoint at the trail's head; None when the trail is empty."""
+    async with unscoped_session(sessions) as session, session.begin():
+        if not await session.scalar(select(AuditHead.seq)):  # an empty trail has nothing to sign
+            return None
+        signed = await create_checkpoint(session, keyring)
+        return signed.checkpoint.seq
+
+
+@dataclass
+class RetentionJob:
+    """The stores the job purges and erases, and the clock its cutoffs are counted from."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    owner_engine: Engine  # the audit trail is purged through the owner's connection
+    # Opened only when a tenant is erased: the embedded engine has one owner, and a run from
+    # the command line beside a server must not need it otherwise.
+    clickhouse: Callable[[], ClickHouseClient]
+    keyring: Keyring
+    clock: Clock = WALL_CLOCK
+
+    async def run(self) -> RetentionReport:
+        now = self.clock.now()
+        report = RetentionReport()
+        report.purged, due = await unscoped_purge_expired(self.sessions, now)
+        for tenant_id in due:
+            report.clickhouse_rows_erased += await unscoped_erase_tenant(
+                sessions=self.sessions, clickhouse=self.clickhouse(), tenant_id=tenant_id
+            )
+            report.erased_tenants.append(str(tenant_id))
+        report.checkpoint_seq = await unscoped_sign_checkpoint(self.sessions, self.keyring)
+        cutoff = now - retention.KEEP["audit entries (behind a signed checkpoint)"]
+        purged = await asyncio.to_thread(
+            purge_before, self.owner_engine, self.keyring, cutoff, actor=Actor.system(), now=now
+        )
+        report.purged["audit entries"] = purged.deleted
+        log.info(
+            "retention: purged %s, erased %d tenant(s), checkpoint at %s",
+            report.purged,
+            len(report.erased_tenants),
+            report.checkpoint_seq,
+        )
+        return report
+
+    async def loop(self, every: timedelta = timedelta(days=1)) -> None:
+        """The server's daily run; a failure is logged and retried at the next run."""
+        while True:
+            try:
+                await self.run()
+            except Exception:
+                log.exception("the retention job failed; it runs again in %s", every)
+            await asyncio.sleep(every.total_seconds())

@@ -19,11 +19,11 @@ from sqlalchemy import select
 from backend.alarms import escalation
 from backend.alarms.models import Alarm, AlarmRule, EscalationNotice, OutboxMessage
 from backend.alarms.notify import Notifier, Plan
-from backend.alarms.pipeline import AlarmPipeline
 from backend.alarms.rules import RuleKind
 from backend.auth.models import User
 from backend.auth.service import normalise_email
 from backend.core import counters
+from backend.jobs.alarm_pipeline import AlarmPipeline
 from backend.runtime import Runtime
 from privacy.audit import AuditEntry
 from tenants.scope import Scope, scoped_session, unscoped_session
@@ -197,7 +197,9 @@ async def test_escalation_is_taken_once_by_concurrent_clocks(
         await p.stop()
     (alarm,) = await pipeline_alarms(runtime, world, dev)
     due = alarm.raised_at + timedelta(seconds=601)
-    await asyncio.gather(*(escalation.run_due(runtime.sessions, due) for _ in range(4)))
+    await asyncio.gather(
+        *(escalation.run_due(sessions=runtime.sessions, now=due) for _ in range(4))
+    )
     kinds = [t.kind for t in await transitions(runtime, world.a.tenant_id, str(alarm.id))]
     assert kinds.count("ESCALATED") == 1, kinds
     row = await alarm_row(runtime, world.a.tenant_id, alarm.id)
@@ -221,7 +223,7 @@ async def test_acknowledging_stops_escalation_and_reminders(
     assert (row.escalate_at, row.remind_at) == (None, None)
     before = len(await outbox_of(runtime, alarm["id"], "alarm.reminder"))
     steps_before = row.escalation_step
-    await escalation.run_due(runtime.sessions, datetime.now(UTC) + timedelta(hours=1))
+    await escalation.run_due(sessions=runtime.sessions, now=datetime.now(UTC) + timedelta(hours=1))
     assert len(await outbox_of(runtime, alarm["id"], "alarm.reminder")) == before
     assert (
         await alarm_row(runtime, world.a.tenant_id, alarm["id"])
@@ -383,7 +385,7 @@ async def test_gas_during_hot_work_is_red_only_while_the_permit_is_open(
 
 
 def _zone_loaded(pipeline: AlarmPipeline, zone: uuid.UUID) -> bool:
-    return zone in pipeline._loaded_zones
+    return zone in pipeline.evaluator.loaded_zones
 
 
 # --- enabling and disabling rules ---

@@ -23,10 +23,11 @@ from sqlalchemy import delete, select
 
 from backend.alarms import service
 from backend.alarms.models import OutboxMessage
-from backend.alarms.pipeline import AlarmPipeline
-from backend.alarms.relay import OutboxFeed, OutboxRelay
 from backend.auth.principal import Principal
 from backend.core.settings import Settings
+from backend.jobs.alarm_pipeline import AlarmPipeline
+from backend.jobs.outbox_feed import OutboxFeed
+from backend.jobs.outbox_relay import OutboxRelay
 from backend.migrate import migrate
 from backend.runtime import Runtime
 from tenants.scope import Scope, scoped_session, unscoped_session
@@ -62,10 +63,10 @@ async def clear_outside_any_server(rt: Runtime, tenant_id: uuid.UUID, alarm_id: 
     """A clear written straight through the alarm service, as the CLI or a job does."""
     scope = Scope.for_tenant(tenant_id)
     async with scoped_session(rt.sessions, scope) as session, session.begin():
-        await service.clear(
-            session,
-            rt.authz,
-            Principal.system(scope),
+        await service.clear_alarm(
+            session=session,
+            authz=rt.authz,
+            principal=Principal.system(scope),
             alarm_id=uuid.UUID(alarm_id),
             reason="cleared from the command line",
         )
@@ -151,7 +152,12 @@ async def shared_pg(
         tmp_path_factory.mktemp("outbox-pg"), chdb_dir, ANJIAN_DATABASE_URL=url
     )
     rt = Runtime(settings)
-    migrate(settings, rt)
+    migrate(
+        owner_engine=rt.owner_engine,
+        keyring=rt.keyring,
+        clickhouse=rt.clickhouse,
+        cluster=settings.clickhouse_cluster,
+    )
     yield rt
     await rt.close()
     drop_pg_database(PG_ADMIN_URL, url)
@@ -179,7 +185,12 @@ async def own_sqlite(
         pytest.skip("PostgreSQL never hands out a sequence number twice")
     settings = make_settings(tmp_path_factory.mktemp("outbox-sqlite"), chdb_dir)
     rt = Runtime(settings)
-    migrate(settings, rt)
+    migrate(
+        owner_engine=rt.owner_engine,
+        keyring=rt.keyring,
+        clickhouse=rt.clickhouse,
+        cluster=settings.clickhouse_cluster,
+    )
     yield rt
     await rt.close()
 
@@ -237,7 +248,9 @@ def relay_elsewhere(settings: Settings) -> list[int]:
         rt = Runtime(settings)
         handed: list[int] = []
         try:
-            relay = OutboxRelay(rt, asyncio.Event(), sinks=[lambda e: handed.append(e["seq"])])
+            relay = OutboxRelay(
+                rt.sessions, asyncio.Event(), sinks=[lambda e: handed.append(e["seq"])]
+            )
             await relay.relay_once()
         finally:
             await rt.close()
@@ -257,7 +270,7 @@ async def test_several_relays_hand_each_change_to_the_broker_once(shared_pg: Run
             there.extend(relay_elsewhere(shared_pg.settings))
         here.append(event["seq"])
 
-    await OutboxRelay(shared_pg, asyncio.Event(), sinks=[sink]).relay_once()
+    await OutboxRelay(shared_pg.sessions, asyncio.Event(), sinks=[sink]).relay_once()
     assert not set(here) & set(there), (here, there)
     async with unscoped_session(shared_pg.sessions) as session:
         every = (await session.scalars(select(OutboxMessage.seq))).all()

@@ -23,11 +23,11 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import WebSocketTestSession
 from sqlalchemy import select
 
-from backend.alarms import schema as alarms_schema
 from backend.alarms import service
 from backend.alarms.models import Alarm
-from backend.alarms.relay import OutboxRelay
+from backend.alarms.schema import _alarms as alarms_schema
 from backend.auth.principal import Principal
+from backend.jobs.outbox_relay import OutboxRelay
 from backend.runtime import Runtime
 from tenants.scope import Scope, scoped_session, unscoped_session
 from tests.alarm_helpers import ACKNOWLEDGE, CLOSE, gas_device, ok, raise_alarm, send
@@ -169,16 +169,16 @@ async def test_a_change_made_and_relayed_elsewhere_reaches_this_servers_subscrib
         alarm = await raise_alarm(api, owner, dev, 30.0)
         scope = Scope.for_tenant(world.a.tenant_id)
         async with scoped_session(runtime.sessions, scope) as session, session.begin():
-            await service.clear(
-                session,
-                runtime.authz,
-                Principal.system(scope),
+            await service.clear_alarm(
+                session=session,
+                authz=runtime.authz,
+                principal=Principal.system(scope),
                 alarm_id=uuid.UUID(alarm["id"]),
                 reason="cleared from the command line",
             )
         # Usually this relay hands the row on first; when the app's own poll wins the race the
         # subscribers must see the change all the same, so who relayed is not asserted.
-        await OutboxRelay(runtime, asyncio.Event()).relay_once()
+        await OutboxRelay(runtime.sessions, asyncio.Event()).relay_once()
         events = await sub.until(of(alarm["id"], "CLEARED"))
     assert [e["kind"] for e in events if of(alarm["id"])(e)] == ["RAISED", "CLEARED"]
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from backend.alarms import pipeline as pipeline_module
 from backend.alarms.models import Alarm
-from backend.alarms.pipeline import AlarmPipeline
+from backend.jobs import alarm_writer
+from backend.jobs.alarm_pipeline import AlarmPipeline
 from backend.runtime import Runtime
 from tenants.scope import Scope, scoped_session
 from tests.alarm_helpers import (
@@ -69,13 +69,13 @@ class FailingFor:
         self.failures = 0
         self.down = True
 
-    async def __call__(self, session: Any, signal: Any, where: Any) -> Any:
+    async def __call__(self, *, session: Any, signal: Any, where: Any) -> Any:
         if where.tenant_id == self.tenant_id and self.down:
             self.failures += 1
             if self.times is not None and self.failures >= self.times:
                 self.down = False
             raise ConnectionError("the database connection was lost (test)")
-        return await self.real(session, signal, where)
+        return await self.real(session=session, signal=signal, where=where)
 
 
 @pytest.fixture
@@ -91,8 +91,8 @@ async def test_a_tenant_whose_write_failed_is_retried_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b = devices
-    flaky = FailingFor(pipeline_module.apply_signal, b.tenant_id, times=1)
-    monkeypatch.setattr(pipeline_module, "apply_signal", flaky)
+    flaky = FailingFor(alarm_writer.apply_signal, b.tenant_id, times=1)
+    monkeypatch.setattr(alarm_writer, "apply_signal", flaky)
     p = await restarted(runtime)  # loads the new devices' rules
     try:
         # One batch: tenant A's leak rises to RED (raise, then upgrade), then B's leak.
@@ -118,8 +118,8 @@ async def test_a_tenant_that_cannot_be_written_does_not_hold_up_the_others(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b = devices
-    flaky = FailingFor(pipeline_module.apply_signal, b.tenant_id, times=None)
-    monkeypatch.setattr(pipeline_module, "apply_signal", flaky)
+    flaky = FailingFor(alarm_writer.apply_signal, b.tenant_id, times=None)
+    monkeypatch.setattr(alarm_writer, "apply_signal", flaky)
     p = await restarted(runtime)
     try:
         hand(p, b, 40.0)

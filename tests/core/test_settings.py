@@ -171,3 +171,19 @@ def test_cli_fails_fast_on_a_bad_setting(tmp_path: Path) -> None:
     assert "mysql://x" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "data").exists(), "nothing may be created before the check"
+
+
+def test_a_process_is_in_production_unless_it_says_test(workdir: Path) -> None:
+    assert load_settings({}).environment == "production"
+    assert not load_settings({}).test_clock
+    assert load_settings({"ANJIAN_ENV": "test"}).environment == "test"
+    with pytest.raises(ConfigurationError, match="ANJIAN_ENV"):
+        load_settings({"ANJIAN_ENV": "staging"})
+
+
+def test_the_test_clock_is_refused_outside_test_mode(workdir: Path) -> None:
+    for environment in ({}, {"ANJIAN_ENV": "production"}):
+        with pytest.raises(ConfigurationError, match="ANJIAN_TEST_CLOCK"):
+            load_settings({**environment, "ANJIAN_TEST_CLOCK": "1"})
+    assert not load_settings({"ANJIAN_TEST_CLOCK": "0"}).test_clock
+    assert load_settings({"ANJIAN_ENV": "test", "ANJIAN_TEST_CLOCK": "1"}).test_clock

@@ -5,6 +5,7 @@ copy of its encrypted data (a backup, say) can no longer be opened."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,9 +13,9 @@ from sqlalchemy import select, update
 
 from backend.alarms.models import OutboxMessage
 from backend.auth.principal import Principal
+from backend.core.clock import SimulatedClock
 from backend.core.db import utcnow
 from backend.core.errors import BadInput
-from backend.jobs.retention import run_retention
 from backend.runtime import Runtime
 from backend.telemetry import erasure
 from privacy.audit import AuditEntry, verify_chain
@@ -22,7 +23,7 @@ from privacy.crypto import DataKeyDestroyed, KeyStore, RowSealer
 from privacy.retention import telemetry_retention_days
 from tenants.models import Tenant, TenantStatus, Worker
 from tenants.scope import Scope, scoped_session, unscoped_session
-from tenants.service import create_worker, offboard_tenant
+from tenants.service import create_worker, unscoped_offboard_tenant_in_own_transaction
 from tests.factories import World, build_tenant
 
 # Outbox rows of a topic nobody subscribes to, shaped like alarm events for the tests that
@@ -66,7 +67,7 @@ async def test_expired_outbox_rows_are_purged_and_recent_ones_kept(
         )
         unsent = OutboxMessage(tenant_id=world.a.tenant_id, topic=PROBE, payload=PROBE_PAYLOAD)
         session.add_all([old, recent, unsent])
-    report = await run_retention(runtime, now)
+    report = await replace(runtime.retention, clock=SimulatedClock(now)).run()
     assert report.purged["relayed outbox messages"] >= 1
     assert report.checkpoint_seq is not None
     async with unscoped_session(runtime.sessions) as session:
@@ -88,9 +89,9 @@ async def test_an_offboarded_tenant_is_erased_only_after_the_floor_and_then_unre
     scope = Scope.for_tenant(a.tenant_id)
     async with scoped_session(runtime.sessions, scope) as session, session.begin():
         worker = await create_worker(
-            session,
-            runtime.authz,
-            Principal.system(scope),
+            session=session,
+            authz=runtime.authz,
+            principal=Principal.system(scope),
             tenant_id=a.tenant_id,
             name="赵六",
             employee_number=f"E-{uuid.uuid4().hex[:6]}",
@@ -106,17 +107,21 @@ async def test_an_offboarded_tenant_is_erased_only_after_the_floor_and_then_unre
     b_before = erasure.tenant_row_counts(runtime.clickhouse, b.tenant_id)
 
     with pytest.raises(BadInput):
-        await offboard_tenant(
-            runtime.sessions, runtime.authz, Principal.system(), tenant_id=a.tenant_id, reason=" "
+        await unscoped_offboard_tenant_in_own_transaction(
+            sessions=runtime.sessions,
+            authz=runtime.authz,
+            principal=Principal.system(),
+            tenant_id=a.tenant_id,
+            reason=" ",
         )
-    await offboard_tenant(
-        runtime.sessions,
-        runtime.authz,
-        Principal.system(),
+    await unscoped_offboard_tenant_in_own_transaction(
+        sessions=runtime.sessions,
+        authz=runtime.authz,
+        principal=Principal.system(),
         tenant_id=a.tenant_id,
         reason="合同终止 contract ended",
     )
-    report = await run_retention(runtime)  # the monitoring floor has not passed: kept
+    report = await runtime.retention.run()  # the monitoring floor has not passed: kept
     assert str(a.tenant_id) not in report.erased_tenants
     assert erasure.tenant_row_counts(runtime.clickhouse, a.tenant_id)["readings"] == 500
 
@@ -127,7 +132,7 @@ async def test_an_offboarded_tenant_is_erased_only_after_the_floor_and_then_unre
             .where(Tenant.id == a.tenant_id)
             .values(offboarded_at=utcnow() - timedelta(days=31))
         )
-    report = await run_retention(runtime)
+    report = await runtime.retention.run()
     assert report.erased_tenants == [str(a.tenant_id)]
     assert report.clickhouse_rows_erased >= 500
 
@@ -155,5 +160,5 @@ async def test_an_offboarded_tenant_is_erased_only_after_the_floor_and_then_unre
         with pytest.raises(DataKeyDestroyed):
             sealer.open("workers", "name", a.tenant_id, worker.id, blob)
     # Running again changes nothing.
-    again = await run_retention(runtime)
+    again = await runtime.retention.run()
     assert again.erased_tenants == []
