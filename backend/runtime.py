@@ -21,10 +21,10 @@ from backend.auth.throttle import Throttle
 from backend.auth.tokens import TokenCodec
 from backend.core.clock import WALL_CLOCK, AdjustableClock, Clock
 from backend.core.db import create_app_engine, create_owner_engine, make_sessionmaker
+from backend.core.mail import FileMailer
 from backend.core.objects import FileObjectStore
 from backend.core.settings import Settings
 from backend.jobs.broker import Jobs, declare_actors, make_broker
-from backend.jobs.mail import FileMailer
 from backend.jobs.retention import RetentionJob
 from backend.telemetry.batches import BatchLedger
 from backend.telemetry.flusher import Flusher

@@ -13,8 +13,8 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from backend.alarms.notify import Notifier, declare_notify_actor
+from backend.core.mail import Mailer, Message
 from backend.core.settings import Settings
-from backend.jobs.mail import Mailer, Message
 
 
 def make_broker(settings: Settings, namespace: str = "anjian") -> dramatiq.Broker:

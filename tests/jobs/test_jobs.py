@@ -16,8 +16,8 @@ import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
+from backend.core.mail import FileMailer
 from backend.jobs.broker import declare_actors, make_broker, start_worker
-from backend.jobs.mail import FileMailer
 from backend.runtime import Runtime
 from tests.conftest import REDIS_URL, make_settings, service_unavailable
 from tests.factories import World, unique
