@@ -111,11 +111,11 @@ def _mail_body(label: str, role: str, token: str, expires: datetime, has_account
     )
 
 
-async def invite_user(
-    maker: async_sessionmaker[AsyncSession],
+async def unscoped_invite_user_in_own_transaction(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
     authz: Authorizer,
     principal: Principal,
-    *,
     domain: str,
     email: str,
     role: str,
@@ -133,8 +133,8 @@ async def invite_user(
     token = secrets.token_urlsafe(32)
     now = utcnow()
     actor = principal.actor(domain)
-    async with unscoped_session(maker) as session, session.begin():
-        user = await find_user(session, address)
+    async with unscoped_session(sessions) as session, session.begin():
+        user = await find_user(session=session, email=address)
         if user is not None and principal.kind != "system":
             held = await session.scalar(
                 select(Membership.role).where(
@@ -209,10 +209,10 @@ async def _inviter_still_may(
     return invitation.role in grantable and (held is None or held in grantable)
 
 
-async def accept_invitation(
-    maker: async_sessionmaker[AsyncSession],
-    principal: Principal,
+async def unscoped_accept_invitation_in_own_transaction(
     *,
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
     token: str,
     password: str | None,
     log2_n: int,
@@ -220,7 +220,7 @@ async def accept_invitation(
     """Take up an invitation: signed in as the invited account, or, for an address without
     one, creating the account with ``password``. Anyone else's token is refused."""
     now = utcnow()
-    async with unscoped_session(maker) as session, session.begin():
+    async with unscoped_session(sessions) as session, session.begin():
         invitation = await session.scalar(
             select(Invitation).where(Invitation.token_hash == token_hash(token)).with_for_update()
         )
@@ -232,7 +232,7 @@ async def accept_invitation(
         ):
             raise NotFound(_GONE)
         address = invitation.email
-        user = await find_user(session, address)
+        user = await find_user(session=session, email=address)
         has_account = user is not None and user.password_hash is not None
         if principal.kind == "user":
             # Signed in: only as the invited account itself.
@@ -304,7 +304,7 @@ async def _take_up(
         user.password_hash = passwords.hash_password(password, log2_n)
     actor = Actor("user", str(user.id))
     await grant_membership(
-        session,
+        session=session,
         user=user,
         domain=invitation.domain,
         role=invitation.role,

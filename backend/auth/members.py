@@ -58,10 +58,10 @@ def _check_domain(principal: Principal, domain: str) -> str | None:
     return role
 
 
-async def add_member(
-    maker: async_sessionmaker[AsyncSession],
-    principal: Principal,
+async def unscoped_add_member_in_own_transaction(
     *,
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
     domain: str,
     email: str,
     role: str,
@@ -77,13 +77,13 @@ async def add_member(
     check_role(domain, role)
     address = normalise_email(email)
     actor = principal.actor(domain)
-    async with unscoped_session(maker) as session, session.begin():
-        user = await find_user(session, address)
+    async with unscoped_session(sessions) as session, session.begin():
+        user = await find_user(session=session, email=address)
         if user is None:
             if password is None:
                 raise BadInput(f"{address} has no account yet: give it a password")
             user = await create_user(
-                session, email=address, password=password, actor=actor, log2_n=log2_n
+                session=session, email=address, password=password, actor=actor, log2_n=log2_n
             )
         elif user.password_hash is None:
             # An address invited earlier but never accepted: the operator vouches for it now.
@@ -91,21 +91,21 @@ async def add_member(
                 raise BadInput(f"{address} has no password yet: give it one")
             check_password_strength(password, address)
             user.password_hash = passwords.hash_password(password, log2_n)
-        await grant_membership(session, user=user, domain=domain, role=role, actor=actor)
+        await grant_membership(session=session, user=user, domain=domain, role=role, actor=actor)
     return user
 
 
-async def list_members(
-    maker: async_sessionmaker[AsyncSession],
+async def unscoped_list_members(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
     authz: Authorizer,
     principal: Principal,
-    *,
     domain: str,
 ) -> list[MemberRow]:
     """The members of ``domain``, oldest first (the console's people page)."""
     _check_domain(principal, domain)
     require(authz, principal, domain, "membership", "read")
-    async with unscoped_session(maker) as session:
+    async with unscoped_session(sessions) as session:
         rows = (
             await session.execute(
                 select(Membership, User)
@@ -128,14 +128,14 @@ async def _target(
     if user_id is not None:
         return await session.get(User, user_id)
     assert email is not None
-    return await find_user(session, normalise_email(email))
+    return await find_user(session=session, email=normalise_email(email))
 
 
-async def remove_member(
-    maker: async_sessionmaker[AsyncSession],
+async def unscoped_remove_member_in_own_transaction(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
     authz: Authorizer,
     principal: Principal,
-    *,
     domain: str,
     user_id: uuid.UUID | None = None,
     email: str | None = None,
@@ -144,7 +144,7 @@ async def remove_member(
     remover_role = _check_domain(principal, domain)
     require(authz, principal, domain, "membership", "delete")
     now = utcnow()
-    async with unscoped_session(maker) as session, session.begin():
+    async with unscoped_session(sessions) as session, session.begin():
         user = await _target(session, user_id, email)
         membership = (
             None
@@ -209,11 +209,11 @@ async def _revoke_sessions(session: AsyncSession, user_id: uuid.UUID, now: datet
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def set_user_disabled(
-    maker: async_sessionmaker[AsyncSession],
+async def unscoped_set_user_disabled_in_own_transaction(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
     authz: Authorizer,
     principal: Principal,
-    *,
     disabled: bool,
     user_id: uuid.UUID | None = None,
     email: str | None = None,
@@ -222,7 +222,7 @@ async def set_user_disabled(
     invitations) or enable it again. The platform administrator's or the operator's."""
     require(authz, principal, "platform", "user", "update")
     now = utcnow()
-    async with unscoped_session(maker) as session, session.begin():
+    async with unscoped_session(sessions) as session, session.begin():
         user = await _target(session, user_id, email)
         if user is None:
             raise NotFound("no such account")

@@ -44,9 +44,11 @@ async def unscoped_provision_tenant_in_own_transaction(
 
     async def create_owner(session: AsyncSession, domain: str) -> None:
         owner = await create_user(
-            session, email=owner_email, password=owner_password, actor=actor, log2_n=log2_n
+            session=session, email=owner_email, password=owner_password, actor=actor, log2_n=log2_n
         )
-        await grant_membership(session, user=owner, domain=domain, role="owner", actor=actor)
+        await grant_membership(
+            session=session, user=owner, domain=domain, role="owner", actor=actor
+        )
 
     async with unscoped_session(sessions) as session, session.begin():
         return await unscoped_create_tenant(

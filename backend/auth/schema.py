@@ -108,8 +108,8 @@ class AuthQuery:
     )
     async def members(self, info: Info, domain: str) -> list[Member]:
         rt = info.context.rt
-        rows = await members.list_members(
-            rt.sessions, rt.authz, info.context.principal, domain=domain
+        rows = await members.unscoped_list_members(
+            sessions=rt.sessions, authz=rt.authz, principal=info.context.principal, domain=domain
         )
         return [
             Member(
@@ -129,9 +129,9 @@ class AuthMutation:
     @strawberry.mutation
     async def login(self, info: Info, email: str, password: str) -> LoginResult:
         rt = info.context.rt
-        token = await service.login(
-            rt.sessions,
-            rt.tokens,
+        token = await service.unscoped_login_in_own_transaction(
+            sessions=rt.sessions,
+            codec=rt.tokens,
             email=email,
             password=password,
             log2_n=rt.log2_n,
@@ -145,7 +145,9 @@ class AuthMutation:
         description="Revoke the token this request was made with.",
     )
     async def logout(self, info: Info) -> bool:
-        await service.revoke_token(info.context.rt.sessions, info.context.principal)
+        await service.revoke_token_in_own_transaction(
+            sessions=info.context.rt.sessions, principal=info.context.principal
+        )
         return True
 
     @strawberry.mutation(
@@ -154,8 +156,13 @@ class AuthMutation:
     )
     async def invite_user(self, info: Info, domain: str, email: str, role: str) -> Invitation:
         rt = info.context.rt
-        sent = await invitations.invite_user(
-            rt.sessions, rt.authz, info.context.principal, domain=domain, email=email, role=role
+        sent = await invitations.unscoped_invite_user_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=info.context.principal,
+            domain=domain,
+            email=email,
+            role=role,
         )
         await _send_mail_now(info)
         return Invitation(
@@ -170,8 +177,12 @@ class AuthMutation:
     )
     async def accept_invitation(self, info: Info, token: str, password: str | None = None) -> bool:
         rt = info.context.rt
-        await invitations.accept_invitation(
-            rt.sessions, info.context.principal, token=token, password=password, log2_n=rt.log2_n
+        await invitations.unscoped_accept_invitation_in_own_transaction(
+            sessions=rt.sessions,
+            principal=info.context.principal,
+            token=token,
+            password=password,
+            log2_n=rt.log2_n,
         )
         return True
 
@@ -187,10 +198,10 @@ class AuthMutation:
         email: str | None = None,
     ) -> bool:
         rt = info.context.rt
-        await members.remove_member(
-            rt.sessions,
-            rt.authz,
-            info.context.principal,
+        await members.unscoped_remove_member_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=info.context.principal,
             domain=domain,
             user_id=_user_id(user_id),
             email=email,
@@ -205,10 +216,10 @@ class AuthMutation:
         self, info: Info, user_id: strawberry.ID | None = None, email: str | None = None
     ) -> bool:
         rt = info.context.rt
-        await members.set_user_disabled(
-            rt.sessions,
-            rt.authz,
-            info.context.principal,
+        await members.unscoped_set_user_disabled_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=info.context.principal,
             disabled=True,
             user_id=_user_id(user_id),
             email=email,
@@ -220,10 +231,10 @@ class AuthMutation:
         self, info: Info, user_id: strawberry.ID | None = None, email: str | None = None
     ) -> bool:
         rt = info.context.rt
-        await members.set_user_disabled(
-            rt.sessions,
-            rt.authz,
-            info.context.principal,
+        await members.unscoped_set_user_disabled_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=info.context.principal,
             disabled=False,
             user_id=_user_id(user_id),
             email=email,

@@ -87,14 +87,18 @@ def domain_in_scope(scope: Scope, domain: str) -> bool:
     return False
 
 
-async def find_user(session: AsyncSession, email: str) -> User | None:
+async def find_user(
+    *,
+    session: AsyncSession,
+    email: str,
+) -> User | None:
     """The account of a normalised address, if there is one."""
     return await session.scalar(select(User).where(await User.email.matches(session, email)))
 
 
 async def create_user(
-    session: AsyncSession,
     *,
+    session: AsyncSession,
     email: str,
     password: str | None,
     actor: Actor,
@@ -104,7 +108,7 @@ async def create_user(
     address = normalise_email(email)
     if password is not None:
         check_password_strength(password, address)
-    if await find_user(session, address) is not None:
+    if await find_user(session=session, email=address) is not None:
         raise Conflict(f"a user with e-mail {address} already exists")
     user = User(
         email=address,
@@ -118,8 +122,8 @@ async def create_user(
 
 
 async def grant_membership(
-    session: AsyncSession,
     *,
+    session: AsyncSession,
     user: User,
     domain: str,
     role: str,
@@ -171,10 +175,10 @@ def _lock_notice(until_text: str) -> str:
     )
 
 
-async def login(
-    maker: async_sessionmaker[AsyncSession],
-    codec: TokenCodec,
+async def unscoped_login_in_own_transaction(
     *,
+    sessions: async_sessionmaker[AsyncSession],
+    codec: TokenCodec,
     email: str,
     password: str,
     log2_n: int,
@@ -194,9 +198,9 @@ async def login(
     # 1. Count the attempt first (a short transaction of its own), so neither parallel requests
     #    nor a lock can be raced; refused attempts never reach the password check.
     async def count() -> tuple[Attempt, uuid.UUID | None, str | None, bool, str | None]:
-        async with unscoped_session(maker) as session, session.begin():
+        async with unscoped_session(sessions) as session, session.begin():
             attempt = await throttle.admit(session, email=subject, address=address)
-            user = await find_user(session, subject)
+            user = await find_user(session=session, email=subject)
             if user is None:
                 return attempt, None, None, False, None
             return attempt, user.id, user.password_hash, not user.disabled, user.email
@@ -213,7 +217,7 @@ async def login(
 
     # 3. Settle: a session and a clean slate, or the failure recorded and the holder told.
     async def settle() -> AuthSession | None:
-        async with unscoped_session(maker) as session, session.begin():
+        async with unscoped_session(sessions) as session, session.begin():
             attempt = await throttle.reload(session, counted)
             if ok:
                 assert user_id is not None
@@ -268,10 +272,14 @@ async def login(
     return codec.issue(TokenClaims(auth_session.id, auth_session.user_id))
 
 
-async def revoke_token(maker: async_sessionmaker[AsyncSession], principal: Principal) -> None:
+async def revoke_token_in_own_transaction(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+) -> None:
     if principal.session_id is None:
         raise Unauthenticated("no signed-in session to revoke")
-    async with maker() as session, session.begin():
+    async with sessions() as session, session.begin():
         auth_session = await session.get(AuthSession, principal.session_id)
         if auth_session is not None and auth_session.revoked_at is None:
             auth_session.revoked_at = utcnow()
@@ -284,7 +292,11 @@ async def revoke_token(maker: async_sessionmaker[AsyncSession], principal: Princ
             )
 
 
-async def scope_for_grants(session: AsyncSession, grants: tuple[Grant, ...]) -> Scope:
+async def scope_for_grants(
+    *,
+    session: AsyncSession,
+    grants: tuple[Grant, ...],
+) -> Scope:
     tenant_ids = frozenset(
         uuid.UUID(g.domain.removeprefix("tenant:"))
         for g in grants
@@ -300,32 +312,39 @@ async def scope_for_grants(session: AsyncSession, grants: tuple[Grant, ...]) -> 
     )
 
 
-async def resolve_token(
-    maker: async_sessionmaker[AsyncSession], codec: TokenCodec, authz: Authorizer, token: str
+async def unscoped_resolve_token(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    codec: TokenCodec,
+    authz: Authorizer,
+    token: str,
 ) -> Principal:
     claims = codec.read(token)
-    return await _principal_of_session(maker, authz, claims.session_id, claims.user_id)
+    return await _unscoped_principal_of_session(sessions, authz, claims.session_id, claims.user_id)
 
 
-async def refresh_principal(
-    maker: async_sessionmaker[AsyncSession], authz: Authorizer, principal: Principal
+async def unscoped_refresh_principal(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    authz: Authorizer,
+    principal: Principal,
 ) -> Principal:
     """The caller as the store knows it now: a long-lived connection (a subscription) re-reads
     it, so a revoked session, a disabled account or a removed membership ends what it may see
     without waiting for a reconnect. Raises ``Unauthenticated`` when the session is over."""
     if principal.kind != "user" or principal.session_id is None or principal.id is None:
         return principal
-    return await _principal_of_session(maker, authz, principal.session_id, principal.id)
+    return await _unscoped_principal_of_session(sessions, authz, principal.session_id, principal.id)
 
 
-async def _principal_of_session(
-    maker: async_sessionmaker[AsyncSession],
+async def _unscoped_principal_of_session(
+    sessions: async_sessionmaker[AsyncSession],
     authz: Authorizer,
     session_id: uuid.UUID,
     user_id: uuid.UUID,
 ) -> Principal:
     # Resolving the caller precedes any scope: this is what computes it.
-    async with unscoped_session(maker) as session, session.begin():
+    async with unscoped_session(sessions) as session, session.begin():
         auth_session = await session.get(AuthSession, session_id)
         if (
             auth_session is None
@@ -341,6 +360,6 @@ async def _principal_of_session(
             select(Membership.domain, Membership.role).where(Membership.user_id == user.id)
         )
         grants = tuple(Grant(domain, role) for domain, role in rows)
-        scope = await scope_for_grants(session, grants)
+        scope = await scope_for_grants(session=session, grants=grants)
         await authz.ensure_fresh(session)
     return Principal("user", user.id, user.email, grants, scope, auth_session.id)

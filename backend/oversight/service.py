@@ -16,11 +16,11 @@ def gov_domain(division_code: str) -> str:
     return f"gov:{division_code}"
 
 
-async def create_regulator(
-    maker: async_sessionmaker[AsyncSession],
+async def create_regulator_in_own_transaction(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
     authz: Authorizer,
     principal: Principal,
-    *,
     division_code: str,
     email: str,
     password: str,
@@ -35,11 +35,11 @@ async def create_regulator(
             f"unknown regulator role {role!r}; choose one of {', '.join(GOVERNMENT_ROLES)}"
         )
     actor = principal.actor("platform")
-    async with maker() as session, session.begin():
+    async with sessions() as session, session.begin():
         user = await auth_service.create_user(
-            session, email=email, password=password, actor=actor, log2_n=log2_n
+            session=session, email=email, password=password, actor=actor, log2_n=log2_n
         )
         await auth_service.grant_membership(
-            session, user=user, domain=gov_domain(division), role=role, actor=actor
+            session=session, user=user, domain=gov_domain(division), role=role, actor=actor
         )
     return user

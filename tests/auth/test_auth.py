@@ -13,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from backend.auth.members import add_member
+from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.models import AuthSession, User
 from backend.auth.principal import Principal
 from backend.auth.tokens import TokenClaims, TokenCodec
@@ -48,9 +48,9 @@ async def fresh_login(api: GraphQLClient, email: str) -> str:
 async def new_member(runtime: Runtime, tenant_id: uuid.UUID, role: str = "viewer") -> str:
     """A fresh user with ``role`` in the tenant, added as the operator adds one."""
     email = f"{role}.{unique('m')}@example.cn"
-    await add_member(
-        runtime.sessions,
-        Principal.system(),
+    await unscoped_add_member_in_own_transaction(
+        sessions=runtime.sessions,
+        principal=Principal.system(),
         domain=f"tenant:{tenant_id}",
         email=email,
         role=role,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.auth import invitations
-from backend.auth.members import add_member
+from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.models import Invitation, Membership, User
 from backend.auth.principal import Principal
 from backend.jobs.mail_outbox import MailOutboxMessage, relay_mail
@@ -30,9 +30,9 @@ WORKERS = "{ workers { id name mobile idNumber } }"
 
 async def member(runtime: Runtime, domain: str, role: str, label: str = "m") -> str:
     email = f"{label}.{unique('u')}@example.cn"
-    await add_member(
-        runtime.sessions,
-        Principal.system(),
+    await unscoped_add_member_in_own_transaction(
+        sessions=runtime.sessions,
+        principal=Principal.system(),
         domain=domain,
         email=email,
         role=role,

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from backend.auth import passwords
 from backend.auth import service as auth_service
-from backend.auth.invitations import invite_user
-from backend.auth.members import add_member
+from backend.auth.invitations import unscoped_invite_user_in_own_transaction
+from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.models import User
 from backend.auth.principal import Principal
 from backend.auth.throttle import Throttle, address_subject, client_address
@@ -60,9 +60,9 @@ def runtime_clock(runtime: Runtime) -> Iterator[Clock]:
 
 async def account(runtime: Runtime, world: World, label: str = "t") -> str:
     email = f"{label}.{unique('th')}@example.cn"
-    await add_member(
-        runtime.sessions,
-        Principal.system(),
+    await unscoped_add_member_in_own_transaction(
+        sessions=runtime.sessions,
+        principal=Principal.system(),
         domain=f"tenant:{world.a.tenant_id}",
         email=email,
         role="viewer",
@@ -77,9 +77,9 @@ async def attempt(
 ) -> str:
     """``ok``, ``wrong`` or ``limited:<seconds>``."""
     try:
-        await auth_service.login(
-            runtime.sessions,
-            runtime.tokens,
+        await auth_service.unscoped_login_in_own_transaction(
+            sessions=runtime.sessions,
+            codec=runtime.tokens,
             email=email,
             password=password,
             log2_n=runtime.log2_n,
@@ -237,10 +237,10 @@ async def test_every_failed_sign_in_costs_the_same_scrypt_work(
         assert user is not None
         user.disabled = True
     invited = f"invited.{unique('i')}@example.cn"
-    await invite_user(
-        runtime.sessions,
-        runtime.authz,
-        Principal.system(),
+    await unscoped_invite_user_in_own_transaction(
+        sessions=runtime.sessions,
+        authz=runtime.authz,
+        principal=Principal.system(),
         domain=f"tenant:{world.a.tenant_id}",
         email=invited,
         role="viewer",

@@ -8,12 +8,12 @@ import json
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from backend.auth.members import add_member
+from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.principal import Principal
+from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
 from backend.cli import main
 from backend.runtime import Runtime
 from privacy.audit import AuditEntry
-from tenants.service import provision_tenant
 from tests.factories import PASSWORD, World, unique
 from tests.graphql import GraphQLClient
 
@@ -26,9 +26,9 @@ MEMBERS = "query($d: String!) { members(domain: $d) { userId email role domain d
 
 async def person(runtime: Runtime, domain: str, role: str) -> str:
     email = f"{role}.{unique('mem')}@example.cn"
-    await add_member(
-        runtime.sessions,
-        Principal.system(),
+    await unscoped_add_member_in_own_transaction(
+        sessions=runtime.sessions,
+        principal=Principal.system(),
         domain=domain,
         email=email,
         role=role,
@@ -72,9 +72,9 @@ async def test_removal_from_one_tenant_keeps_the_others(
 ) -> None:
     a, b = f"tenant:{world.a.tenant_id}", f"tenant:{world.b.tenant_id}"
     email = await person(runtime, a, "operator")
-    await add_member(
-        runtime.sessions,
-        Principal.system(),
+    await unscoped_add_member_in_own_transaction(
+        sessions=runtime.sessions,
+        principal=Principal.system(),
         domain=b,
         email=email,
         role="viewer",
@@ -114,10 +114,10 @@ async def test_removal_follows_the_granting_rule(
 async def solo_tenant(runtime: Runtime) -> tuple[str, str]:
     """A tenant of its own with one owner: (domain, owner e-mail)."""
     owner = f"solo.{unique('o')}@example.cn"
-    tenant = await provision_tenant(
-        runtime.sessions,
-        runtime.authz,
-        Principal.system(),
+    tenant = await unscoped_provision_tenant_in_own_transaction(
+        sessions=runtime.sessions,
+        authz=runtime.authz,
+        principal=Principal.system(),
         name=f"独资 {unique('t')}",
         division_code="320100",
         industry="chemical",

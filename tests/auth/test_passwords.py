@@ -7,7 +7,7 @@ from importlib import resources
 import pytest
 
 from backend.auth import passwords
-from backend.auth.members import add_member
+from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.principal import Principal
 from backend.auth.service import require
 from backend.core.errors import BadInput, Forbidden
@@ -89,9 +89,9 @@ def test_nfkc_forms_are_one_password() -> None:
 
 async def test_the_policy_holds_for_command_line_accounts(runtime: Runtime, world: World) -> None:
     with pytest.raises(BadInput):
-        await add_member(
-            runtime.sessions,
-            Principal.system(),
+        await unscoped_add_member_in_own_transaction(
+            sessions=runtime.sessions,
+            principal=Principal.system(),
             domain=f"tenant:{world.a.tenant_id}",
             email=f"weak.{unique('w')}@example.cn",
             role="viewer",

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from backend.auth.members import add_member
+from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.models import Membership
 from backend.auth.principal import Principal
 from backend.runtime import Runtime
@@ -85,9 +85,9 @@ class Case:
         """A device of A's site of its own, so revoking or extending it disturbs no one."""
         async with self.scoped() as session, session.begin():
             created = await create_device(
-                session,
-                self.runtime.authz,
-                Principal.system(Scope.for_tenant(self.world.a.tenant_id)),
+                session=session,
+                authz=self.runtime.authz,
+                principal=Principal.system(Scope.for_tenant(self.world.a.tenant_id)),
                 site_id=self.world.a.site_id,
                 name=unique("spare"),
                 sensors=parse_sensors([{"code": unique("S"), "kind": "pressure", "unit": "kPa"}]),
@@ -298,9 +298,9 @@ async def test_safety_manager_cannot_demote_an_owner_by_inviting_it(
     """Re-inviting an existing member must not let a lower role rewrite a higher one's role."""
     domain = f"tenant:{world.a.tenant_id}"
     second_owner = f"{unique('owner2')}@example.cn"
-    await add_member(
-        runtime.sessions,
-        Principal.system(),
+    await unscoped_add_member_in_own_transaction(
+        sessions=runtime.sessions,
+        principal=Principal.system(),
         domain=domain,
         email=second_owner,
         role="owner",

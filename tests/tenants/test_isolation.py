@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from backend.auth.invitations import accept_invitation, invite_user
-from backend.auth.members import add_member
+from backend.auth.invitations import (
+    unscoped_accept_invitation_in_own_transaction,
+    unscoped_invite_user_in_own_transaction,
+)
+from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.models import Membership, User
 from backend.auth.principal import Principal
 from backend.runtime import Runtime
@@ -82,18 +85,18 @@ async def other(api: GraphQLClient, runtime: Runtime, world: World) -> Other:
         )
     assert tenant and site and device and worker and subscription
     email = f"{unique('b-invited')}@example.cn"
-    await invite_user(
-        runtime.sessions,
-        runtime.authz,
-        Principal.system(),
+    await unscoped_invite_user_in_own_transaction(
+        sessions=runtime.sessions,
+        authz=runtime.authz,
+        principal=Principal.system(),
         domain=f"tenant:{b.tenant_id}",
         email=email,
         role="viewer",
     )
     token = await invitation_token(runtime, email)  # read from B's invitee's mailbox
-    await accept_invitation(
-        runtime.sessions,
-        Principal.anonymous(),
+    await unscoped_accept_invitation_in_own_transaction(
+        sessions=runtime.sessions,
+        principal=Principal.anonymous(),
         token=token,
         password=PASSWORD,
         log2_n=runtime.log2_n,
@@ -381,9 +384,9 @@ async def test_owner_cannot_take_over_a_b_account_by_inviting_it(
     """Inviting B's existing user into A hands A's owner no token, sets no password, and
     grants nothing until B's user, signed in, accepts."""
     email = f"{unique('b-member')}@example.cn"
-    await add_member(
-        runtime.sessions,
-        Principal.system(),
+    await unscoped_add_member_in_own_transaction(
+        sessions=runtime.sessions,
+        principal=Principal.system(),
         domain=f"tenant:{world.b.tenant_id}",
         email=email,
         role="viewer",
