@@ -8,18 +8,16 @@ the loser reloads the winner's rows.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from collections import defaultdict
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.alarms import library
 from backend.alarms.models import AlarmRule
-from backend.alarms.rules import Level, RuleKind, RuleSpec, Severity
+from backend.alarms.rules import RuleKind
 from backend.telemetry.models import Device, Sensor
 from tenants.models import Site, Tenant, Zone
 
@@ -56,17 +54,16 @@ async def _ensure_sensor_defaults(session: AsyncSession) -> int:
         for slot, spec in enumerate(specs):
             if spec.kind is RuleKind.EVENT:
                 continue
-            if spec.kind is RuleKind.STALE and grade is not None:
-                spec = _raised_from_blue(spec)
             session.add(
-                _default_rule(
-                    spec,
-                    industry,
-                    f"{spec.kind.value}:{slot}",
+                library.default_rule_row(
+                    spec=spec,
+                    industry=industry,
+                    slot=f"{spec.kind.value}:{slot}",
                     tenant_id=sensor.tenant_id,
                     site_id=sensor.site_id,
                     sensor_id=sensor.id,
                     device_id=sensor.device_id,
+                    major_hazard_site=grade is not None,
                 )
             )
     return len(missing)
@@ -115,11 +112,15 @@ async def _ensure_device_defaults(session: AsyncSession) -> None:
         for slot, spec in specs.items():
             if slot in have[device_id]:
                 continue
-            if spec.kind is RuleKind.OFFLINE and grade is not None:
-                spec = _raised_from_blue(spec)
             session.add(
-                _default_rule(
-                    spec, industry, slot, tenant_id=tenant_id, site_id=site_id, device_id=device_id
+                library.default_rule_row(
+                    spec=spec,
+                    industry=industry,
+                    slot=slot,
+                    tenant_id=tenant_id,
+                    site_id=site_id,
+                    device_id=device_id,
+                    major_hazard_site=grade is not None,
                 )
             )
 
@@ -157,52 +158,12 @@ async def _ensure_zone_defaults(session: AsyncSession) -> None:
             if (zone_id, slot) in have or not needed <= kinds_in[zone_id]:
                 continue
             session.add(
-                _default_rule(
-                    spec, industry, slot, tenant_id=tenant_id, site_id=site_id, zone_id=zone_id
+                library.default_rule_row(
+                    spec=spec,
+                    industry=industry,
+                    slot=slot,
+                    tenant_id=tenant_id,
+                    site_id=site_id,
+                    zone_id=zone_id,
                 )
             )
-
-
-def _default_rule(
-    spec: RuleSpec,
-    industry: Any,
-    slot: str,
-    *,
-    tenant_id: uuid.UUID,
-    site_id: uuid.UUID,
-    sensor_id: uuid.UUID | None = None,
-    device_id: uuid.UUID | None = None,
-    zone_id: uuid.UUID | None = None,
-) -> AlarmRule:
-    """The library's rule ``spec`` as the default in ``slot`` of a sensor, device or zone."""
-    return AlarmRule(
-        tenant_id=tenant_id,
-        site_id=site_id,
-        sensor_id=sensor_id,
-        device_id=device_id,
-        zone_id=zone_id,
-        kind=spec.kind.value,
-        definition=spec.as_json(),
-        source=_library_source(industry),
-        default_slot=slot,
-    )
-
-
-def _library_source(industry: Any) -> str:
-    """Where a default rule came from: ``library:<industry>@<file versions>``."""
-    return f"library:{industry.value}@{library.library_version(industry)}"
-
-
-def _raised_from_blue(spec: RuleSpec) -> RuleSpec:
-    """Data-quality alarms are BLUE unless the site is a major hazard source (DESIGN.md):
-    there a sensor gone quiet is itself a hazard, so its stale rule raises YELLOW."""
-    levels = tuple(
-        Level(lv.name, Severity.YELLOW, lv.direction, lv.setpoint, lv.clear_at)
-        if lv.severity is Severity.BLUE
-        else lv
-        for lv in spec.levels
-    )
-    params = dict(spec.params)
-    if params.get("severity") == Severity.BLUE.value:
-        params["severity"] = Severity.YELLOW.value
-    return dataclasses.replace(spec, levels=levels, params=params)
