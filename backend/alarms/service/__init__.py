@@ -26,7 +26,6 @@ from backend.alarms.service._outbox import (
     stop_paging,
 )
 from backend.alarms.service._reading import (
-    STATUS_FILTERS,
     AlarmStats,
     alarm_stats,
     list_alarms,
@@ -47,7 +46,6 @@ __all__ = [
     "INCIDENT_WINDOW",
     "MAX_NOTE",
     "REMIND_EVERY_S",
-    "STATUS_FILTERS",
     "AlarmStats",
     "SignalContext",
     "acknowledge_alarm",

@@ -13,8 +13,6 @@ from backend.alarms.models import Alarm, AlarmStatus
 from backend.alarms.rules import Severity
 from backend.core.errors import BadInput, NotFound
 
-STATUS_FILTERS = ("ACTIVE", "OPEN", "CLOSED", "ALL")
-
 
 async def list_alarms(
     *,

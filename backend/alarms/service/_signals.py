@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.alarms.models import Alarm, AlarmRule, AlarmStatus
@@ -42,7 +42,7 @@ def _ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _same_sensor(sensor_id: uuid.UUID | None):  # type: ignore[no-untyped-def]
+def _same_sensor(sensor_id: uuid.UUID | None) -> ColumnElement[bool]:
     # Event rules belong to one device (no sensor): the rule id alone names the alarm.
     return Alarm.sensor_id.is_(None) if sensor_id is None else Alarm.sensor_id == sensor_id
 
