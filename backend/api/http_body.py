@@ -17,13 +17,25 @@ from cross_web import HTTPException
 from litestar import Request, Response
 from litestar.enums import MediaType
 
+from backend.api.errors import http_status_for
+from backend.core.errors import AnjianError, BadInput, Forbidden, NotFound, Unauthenticated
+
 log = logging.getLogger("anjian.api")
 
 # No GraphQL request of this schema nests its JSON anywhere near this deep (the deepest input
 # type is a few levels); past it parsing and coercion only burn stack.
 MAX_JSON_DEPTH = 32
 
-_CODES = {400: "BAD_USER_INPUT", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
+# Strawberry refuses a request it cannot run with an HTTP status; the body says the code of
+# our category with that status (through the API's one table), else BAD_REQUEST.
+_CODES = {
+    http_status_for(category("")): category.code
+    for category in (BadInput, Unauthenticated, Forbidden, NotFound)
+}
+
+
+def _refusal(error: AnjianError) -> HTTPException:
+    return HTTPException(http_status_for(error), error.message)
 
 
 class UnreadableJson(json.JSONDecodeError):
@@ -75,14 +87,15 @@ class StrictRequestBody:
         try:
             value = self.decode_json(data)
         except UnreadableJson as exc:
-            raise HTTPException(400, exc.reason) from None
+            raise _refusal(BadInput(exc.reason)) from None
         except json.JSONDecodeError:
-            raise HTTPException(400, "Unable to parse request body as JSON") from None
+            raise _refusal(BadInput("Unable to parse request body as JSON")) from None
         if not isinstance(value, dict):
-            raise HTTPException(
-                400,
-                'expected a JSON object such as {"query": "{ me { email } }"}, '
-                f"got {type(value).__name__ if value is not None else 'null'}",
+            raise _refusal(
+                BadInput(
+                    'expected a JSON object such as {"query": "{ me { email } }"}, '
+                    f"got {type(value).__name__ if value is not None else 'null'}"
+                )
             )
         return value
 

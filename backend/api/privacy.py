@@ -23,6 +23,7 @@ from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 
 from backend.auth.principal import Principal
+from backend.core.errors import ScopeRequired
 from privacy.audit import record_read
 from privacy.catalog import ENTERPRISE_AUDIENCES, Policy, Treatment, apply, catalog
 from tenants.service import tenant_domain
@@ -130,7 +131,7 @@ class PrivacyPipeline(SchemaExtension):
         """Per-tenant, from the keyring's first version: stable across rotations, so a
         regulator's pseudonym for a worker does not change; unlinkable across tenants."""
         if tenant is None:
-            raise ValueError("pseudonyms need the owning tenant")
+            raise ScopeRequired("pseudonyms need the owning tenant")
         key = self._keys.get(tenant)
         if key is None:
             keyring = info.context.rt.keyring

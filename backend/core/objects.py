@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Protocol
 
+from backend.core.errors import BadInput
 from backend.core.files import open_private
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9/_.-]{0,254}$")
@@ -30,7 +31,7 @@ class FileObjectStore:
 
     def _path(self, key: str) -> Path:
         if not _KEY.match(key) or ".." in key.split("/"):
-            raise ValueError(f"bad object key {key!r}")
+            raise BadInput(f"bad object key {key!r}")
         return self.root / key
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
@@ -48,5 +49,5 @@ class FileObjectStore:
     def exists(self, key: str) -> bool:
         try:
             return self._path(key).is_file()
-        except ValueError:
+        except BadInput:
             return False
