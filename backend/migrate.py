@@ -11,7 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -19,8 +19,9 @@ from sqlalchemy.pool import NullPool
 from backend.auth.authz import seed_role_templates
 from backend.core.errors import StoreUnavailable
 from backend.core.settings import Settings
-from backend.runtime import Runtime
 from backend.telemetry import migrate as clickhouse_migrate
+from backend.telemetry.store import ClickHouseClient
+from privacy.keyring import Keyring
 from tenants.service import seed_plans
 
 
@@ -122,33 +123,44 @@ def require_migrated(settings: Settings) -> None:
     )
 
 
-def upgrade_relational(runtime: Runtime, target: str = "head") -> tuple[str | None, str | None]:
+def upgrade_relational(
+    *, owner_engine: Engine, keyring: Keyring, target: str = "head"
+) -> tuple[str | None, str | None]:
+    """The relational schema to ``target``, as the schema owner; (revision before, after)."""
     config = alembic_config()
-    with runtime.owner_engine.begin() as connection:
+    with owner_engine.begin() as connection:
         before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
-        config.attributes["keyring"] = runtime.keyring  # 0008 seals existing personal data
+        config.attributes["keyring"] = keyring  # 0008 seals existing personal data
         command.upgrade(config, target)
         after = MigrationContext.configure(connection).get_current_revision()
     return before, after
 
 
-def downgrade_relational(runtime: Runtime, target: str = "base") -> None:
+def downgrade_relational(*, owner_engine: Engine, keyring: Keyring, target: str = "base") -> None:
     config = alembic_config()
-    with runtime.owner_engine.begin() as connection:
+    with owner_engine.begin() as connection:
         config.attributes["connection"] = connection
-        config.attributes["keyring"] = runtime.keyring
+        config.attributes["keyring"] = keyring
         command.downgrade(config, target)
 
 
-def seed(runtime: Runtime) -> int:
-    with Session(runtime.owner_engine) as session, session.begin():
+def seed(*, owner_engine: Engine) -> int:
+    """The plans and role templates every store starts with; the number of rows changed."""
+    with Session(owner_engine) as session, session.begin():
         return seed_plans(session) + seed_role_templates(session)
 
 
-def migrate(settings: Settings, runtime: Runtime | None = None) -> MigrationReport:
-    runtime = runtime or Runtime(settings)
-    before, after = upgrade_relational(runtime)
-    applied = clickhouse_migrate.migrate(runtime.clickhouse, settings.clickhouse_cluster)
-    seeded = seed(runtime)
+def migrate(
+    *,
+    owner_engine: Engine,
+    keyring: Keyring,
+    clickhouse: ClickHouseClient,
+    cluster: str | None,
+) -> MigrationReport:
+    """Both schemas to head, then the seeds (``anjian migrate``); ``cluster``: the ClickHouse
+    cluster the DDL runs ON CLUSTER, if any."""
+    before, after = upgrade_relational(owner_engine=owner_engine, keyring=keyring)
+    applied = clickhouse_migrate.migrate(clickhouse, cluster)
+    seeded = seed(owner_engine=owner_engine)
     return MigrationReport(before, after, [f"{m.version:04d}_{m.name}" for m in applied], seeded)

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,49 +29,43 @@ from typing import Any
 
 import httpx
 
-from backend.bench.ingest import ANJIAN, _cli, _env
+from backend.bench.harness import (
+    BenchmarkFailed,
+    anjian_json,
+    login,
+    peak_rss_mib,
+    readings_landed,
+    rss_mib,
+    serving,
+)
 
 OWNER = "probe-owner@example.cn"
 PASSWORD = "Probe-owner-pw-8431"
 READINGS_PER_BATCH = 10_000  # the contract's most per batch
-LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
 CHEAP = "query($s: ID!) { sites { id name } q: siteStatus(siteId: $s) { sensorsTotal } }"
 
 
 def _provision(data_dir: Path) -> tuple[str, str, str]:
     """A tenant, a site and one temperature sensor: (site id, sensor id, device token)."""
-    subprocess.run([ANJIAN, "migrate"], env=_env(data_dir), check=True, capture_output=True)
-    tenant = _cli(
+    anjian_json(data_dir, "migrate")
+    tenant = anjian_json(
         data_dir,
         *("tenant", "create", "--name", "压测化工", "--division", "320100"),
         *("--industry", "chemical", "--owner-email", OWNER, "--owner-password", PASSWORD),
     )
-    site = _cli(
+    site = anjian_json(
         data_dir,
         *("site", "create", "--tenant", str(tenant["tenant_id"]), "--name", "压测厂区"),
         *("--division", "320102"),
     )
     sensors = data_dir / "sensors.json"
     sensors.write_text(json.dumps([{"code": "TT-1", "kind": "temperature", "unit": "°C"}]))
-    device = _cli(
+    device = anjian_json(
         data_dir,
         *("device", "create", "--site", str(site["site_id"]), "--name", "probe"),
         *("--sensors", str(sensors)),
     )
     return str(site["site_id"]), str(device["sensors"]["TT-1"]), str(device["token"])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _rss_mib(pid: int, key: str = "VmRSS:") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def attack_document(
@@ -153,7 +145,7 @@ async def _probe(url: str, path: str, stop: asyncio.Event, probe: Probe, send: A
 
 async def _sample_rss(pid: int, stop: asyncio.Event, samples: list[float]) -> None:
     while not stop.is_set():
-        samples.append(_rss_mib(pid))
+        samples.append(rss_mib(pid))
         await asyncio.sleep(0.2)
 
 
@@ -181,27 +173,19 @@ async def _ingest(url: str, token: str, start: datetime, end: datetime) -> int:
             }
             response = await client.post("/api/v1/telemetry", json=body, headers=headers)
             if response.status_code != 202:
-                raise RuntimeError(f"ingest refused: {response.status_code} {response.text[:300]}")
+                raise BenchmarkFailed(
+                    f"ingest refused: {response.status_code} {response.text[:300]}"
+                )
     return len(stamps)
 
 
-async def _wait_landed(client: httpx.AsyncClient, token: str, site: str, expected: int) -> None:
-    query = (
-        "query($s: ID!, $f: DateTime!, $t: DateTime!) "
-        "{ siteReadingCount(siteId: $s, from: $f, to: $t) }"
-    )
-    variables = {"s": site, "f": "2000-01-01T00:00:00Z", "t": "2100-01-01T00:00:00Z"}
+async def _wait_landed(url: str, token: str, site: str, expected: int) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        response = await client.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        if (response.json().get("data") or {}).get("siteReadingCount") == expected:
+        if await asyncio.to_thread(readings_landed, url, token, site) == expected:
             return
         await asyncio.sleep(0.5)
-    raise RuntimeError("the readings did not land in ClickHouse within 2 minutes")
+    raise BenchmarkFailed("the readings did not land in ClickHouse within 2 minutes")
 
 
 async def _run(
@@ -212,17 +196,14 @@ async def _run(
     readings = await _ingest(url, token, start, end)
     timeout = httpx.Timeout(args.request_timeout, connect=30)
     async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
-        login = await client.post(
-            "/graphql", json={"query": LOGIN, "variables": {"e": OWNER, "p": PASSWORD}}
-        )
-        user = login.json()["data"]["login"]["token"]
-        await _wait_landed(client, user, site, readings)
+        user = await asyncio.to_thread(login, url, OWNER, PASSWORD)
+        await _wait_landed(url, user, site, readings)
         document = attack_document(sensor, start, end, args.aliases, args.bucket)
         print(f"document: {len(document)} bytes, {readings} readings stored", file=sys.stderr)
 
-        rss_before = _rss_mib(pid)
+        rss_before = rss_mib(pid)
         single = await _post(client, document, user)
-        rss_after_single = _rss_mib(pid)
+        rss_after_single = rss_mib(pid)
         print(
             f"one request: {single.seconds:.2f} s, {single.bytes} bytes, {single.codes}",
             file=sys.stderr,
@@ -279,7 +260,7 @@ async def _run(
             "first_message": next((a.message for a in answers if a.message), None),
             "server_rss_peak_mib": round(max(samples), 1) if samples else None,
         },
-        "server_peak_rss_mib": round(_rss_mib(pid, "VmHWM:"), 1),
+        "server_peak_rss_mib": round(peak_rss_mib(pid), 1),
         "healthz": health.summary(),
         "cheap_query": cheap.summary(),
     }
@@ -296,34 +277,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="anjian-cost-") as scratch:
         data_dir = Path(scratch)
         site, sensor, token = _provision(data_dir)
-        port = _free_port()
-        log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed below
-        server = subprocess.Popen(
-            [ANJIAN, "serve", "--port", str(port)], env=_env(data_dir), stdout=log, stderr=log
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        (data_dir / "server.log").read_text(errors="replace")[-2000:]
-                    )
-                time.sleep(0.2)
+        with serving(data_dir) as (url, server):
             figures = asyncio.run(_run(args, url, server.pid, site, sensor, token))
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            log.close()
     print(json.dumps(figures, ensure_ascii=False))
     p = figures["parallel"]
     print(

@@ -33,7 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import msgspec
 import paho.mqtt.client as mqtt
 
+from backend.api.errors import http_status_for
 from backend.auth.principal import Principal
+from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
 from backend.core.settings import load_settings
 from backend.migrate import migrate
 from backend.runtime import Runtime
@@ -42,7 +44,7 @@ from backend.telemetry.kinds import parse_sensors
 from backend.telemetry.mqtt import MqttConsumer, MqttDirectory
 from backend.telemetry.service import create_device
 from tenants.scope import Scope, scoped_session
-from tenants.service import create_site, provision_tenant
+from tenants.service import create_site_in_own_transaction
 
 # -- the device side (publisher processes) ---------------------------------------------------
 
@@ -130,10 +132,10 @@ async def _register(
     rt: Runtime, directory: MqttDirectory, devices: int, codes: list[str]
 ) -> list[tuple[str, str]]:
     system = Principal.system()
-    tenant = await provision_tenant(
-        rt.sessions,
-        rt.authz,
-        system,
+    tenant = await unscoped_provision_tenant_in_own_transaction(
+        sessions=rt.sessions,
+        authz=rt.authz,
+        principal=system,
         name=f"MQTT 压测 {uuid.uuid4().hex[:6]}",
         division_code="320102",
         industry="chemical",
@@ -146,10 +148,10 @@ async def _register(
     fleet = []
     for n in range(devices):
         # A site each: the plan's rate (200k readings/s a site) must not be what is measured.
-        site = await create_site(
-            rt.sessions,
-            rt.authz,
-            Principal.system(scope),
+        site = await create_site_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=Principal.system(scope),
             tenant_id=tenant.id,
             name=f"压测厂区 {n}",
             division_code="320102",
@@ -157,9 +159,9 @@ async def _register(
         )
         async with scoped_session(rt.sessions, scope) as session, session.begin():
             created = await create_device(
-                session,
-                rt.authz,
-                Principal.system(scope),
+                session=session,
+                authz=rt.authz,
+                principal=Principal.system(scope),
                 site_id=site.id,
                 name=f"bench {n}",
                 sensors=sensors,
@@ -181,13 +183,23 @@ async def _bench(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         }
     )
     rt = Runtime(settings)
-    migrate(settings, rt)
+    migrate(
+        owner_engine=rt.owner_engine,
+        keyring=rt.keyring,
+        clickhouse=rt.clickhouse,
+        cluster=settings.clickhouse_cluster,
+    )
     codes = [f"TT-{i:03d}" for i in range(args.sensors)]
     with mosquitto(scratch / "mosquitto") as broker:
         directory = MqttDirectory(broker.admin_url)
         fleet = await _register(rt, directory, args.devices, codes)
         directory.close()
-        consumer = MqttConsumer(broker.consumer_url, rt.ingest, receive_maximum=args.receive_max)
+        consumer = MqttConsumer(
+            broker.consumer_url,
+            rt.ingest,
+            refusal_status=http_status_for,
+            receive_maximum=args.receive_max,
+        )
         await consumer.start()
         async with asyncio.timeout(10):
             await consumer.wait_connected()

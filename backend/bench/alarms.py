@@ -24,12 +24,8 @@ from typing import Any
 import httpx
 import websockets
 
-from backend.bench.ingest import (
-    _cli,
-    _load,
-    _provision,
-    served,
-)
+from backend.bench.harness import BenchmarkFailed, anjian_json
+from backend.bench.ingest import post_batches, provision_fleet, served
 
 SUBSCRIPTION = "subscription { alarmEvents { kind alarm { id severity status sensorId } } }"
 
@@ -58,7 +54,7 @@ def _leak_device(data_dir: Path, leaks: int) -> tuple[str, dict[str, str]]:
             ]
         )
     )
-    device = _cli(
+    device = anjian_json(
         data_dir,
         "device",
         "create",
@@ -86,7 +82,7 @@ async def _subscribe(
         )
         ack = json.loads(await socket.recv())
         if ack.get("type") != "connection_ack":
-            raise RuntimeError(f"subscription refused: {ack}")
+            raise BenchmarkFailed(f"subscription refused: {ack}")
         await socket.send(
             json.dumps({"id": "alarms", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
         )
@@ -121,7 +117,7 @@ async def _leak(
                 }
                 response = await client.post("/api/v1/telemetry", json=body, headers=headers)
                 if response.status_code != 202:
-                    raise RuntimeError(f"leak reading refused: {response.text}")
+                    raise BenchmarkFailed(f"leak reading refused: {response.text}")
                 if value_for == "leak":
                     accepted_at[code] = time.perf_counter()
 
@@ -140,7 +136,9 @@ async def _scenario(
     ready, stop = asyncio.Event(), asyncio.Event()
     listener = asyncio.create_task(_subscribe(url, owner_token, events, ready, stop))
     await asyncio.wait_for(ready.wait(), timeout=30)
-    load = asyncio.create_task(_load(url, fleet, 500, duration, rate=rate, progress_label="alarms"))
+    load = asyncio.create_task(
+        post_batches(url, fleet, 500, duration, rate=rate, progress_label="alarms")
+    )
     await _leak(url, leak_token, sorted(leak_sensors), duration, accepted_at)
     _, _, accepted, elapsed = await load
     deadline = time.monotonic() + 10
@@ -158,7 +156,7 @@ async def _scenario(
 def run(devices: int, rate: float, leaks: int, duration: float) -> AlarmFigures:
     scratch = Path(tempfile.mkdtemp(prefix="anjian-bench-alarms-"))
     try:
-        fleet = _provision(scratch, devices, 50)
+        fleet = provision_fleet(scratch, devices, 50)
         leak_token, leak_sensors = _leak_device(scratch, leaks)
         with served(scratch) as (url, token, _):
             events, accepted_at, accepted, elapsed = asyncio.run(

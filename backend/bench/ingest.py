@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,13 +22,20 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-ANJIAN = str(Path(sys.executable).parent / "anjian")
+from backend.bench.harness import (
+    BenchmarkFailed,
+    anjian_json,
+    login,
+    peak_rss_mib,
+    readings_landed,
+    serving,
+)
+
 PASSWORD = "bench-password-1"
 
 
@@ -54,33 +59,15 @@ class IngestFigures:
     ratio_to_raw: float
 
 
-def _env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANJIAN_")}
-    env.update(
-        {
-            "ANJIAN_DATA_DIR": str(data_dir),
-            "ANJIAN_ENV_FILE": str(data_dir / "none.env"),
-            "ANJIAN_PASSWORD_SCRYPT_LOG2N": "12",
-        }
-    )
-    return env
-
-
-def _cli(data_dir: Path, *args: str) -> dict[str, object]:
-    done = subprocess.run(
-        [ANJIAN, *args, "--json"], env=_env(data_dir), capture_output=True, text=True, timeout=300
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"anjian {' '.join(args)}: {done.stderr.strip()}")
-    return json.loads(done.stdout)
-
-
-def _provision(
+def provision_fleet(
     data_dir: Path, devices: int, sensors_per_device: int
 ) -> list[tuple[str, list[str]]]:
-    _cli(data_dir, "migrate")
+    """A migrated scratch store with an enterprise-plan site of ``devices`` devices, each with
+    ``sensors_per_device`` temperature sensors: each device's (token, sensor codes). The site
+    and its owner's e-mail are written to ``bench-site.json``."""
+    anjian_json(data_dir, "migrate")
     owner = "bench-owner@example.cn"
-    tenant = _cli(
+    tenant = anjian_json(
         data_dir,
         "tenant",
         "create",
@@ -95,7 +82,7 @@ def _provision(
         "--owner-password",
         PASSWORD,
     )
-    site = _cli(
+    site = anjian_json(
         data_dir,
         "site",
         "create",
@@ -115,7 +102,7 @@ def _provision(
     )
     out = []
     for number in range(devices):
-        device = _cli(
+        device = anjian_json(
             data_dir,
             "device",
             "create",
@@ -129,21 +116,6 @@ def _provision(
         out.append((str(device["token"]), codes))
     (data_dir / "bench-site.json").write_text(json.dumps({"site": site["site_id"], "owner": owner}))
     return out
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class _BodyFactory:
@@ -199,7 +171,7 @@ async def _device_loop(
             await asyncio.sleep(float(retry) if retry else 0.5)
 
 
-async def _load(
+async def post_batches(
     url: str,
     devices: list[tuple[str, list[str]]],
     batch_size: int,
@@ -257,30 +229,6 @@ def _stderr_console() -> object:
     return Console(stderr=True)
 
 
-def _graphql(
-    url: str, query: str, variables: dict[str, object], token: str | None = None
-) -> dict[str, object]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(
-        f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=60
-    )
-    body = response.json()
-    if body.get("errors"):
-        raise RuntimeError(f"GraphQL error: {body['errors']}")
-    return body["data"]
-
-
-def _landed(url: str, token: str, site_id: str) -> int:
-    data = _graphql(
-        url,
-        "query($s: ID!, $f: DateTime!, $t: DateTime!) "
-        "{ siteReadingCount(siteId: $s, from: $f, to: $t) }",
-        {"s": site_id, "f": "2000-01-01T00:00:00Z", "t": datetime.now(UTC).isoformat()},
-        token,
-    )
-    return int(data["siteReadingCount"])  # type: ignore[arg-type]
-
-
 def _raw_insert_rate(rows: int, sensors: int) -> float:
     done = subprocess.run(
         [
@@ -296,7 +244,7 @@ def _raw_insert_rate(rows: int, sensors: int) -> float:
         cwd=Path(__file__).resolve().parents[2],
     )
     if done.returncode != 0:
-        raise RuntimeError(f"raw insert benchmark failed: {done.stderr[-2000:]}")
+        raise BenchmarkFailed(f"raw insert benchmark failed: {done.stderr[-2000:]}")
     return float(done.stdout.strip().splitlines()[-1])
 
 
@@ -311,19 +259,19 @@ def run(
     scratch = data_dir or Path(tempfile.mkdtemp(prefix="anjian-bench-"))
     try:
         print(f"provisioning {devices} devices in {scratch} …", file=sys.stderr)
-        fleet = _provision(scratch, devices, sensors_per_device)
+        fleet = provision_fleet(scratch, devices, sensors_per_device)
         site = json.loads((scratch / "bench-site.json").read_text())
         with served(scratch) as (url, token, server):
             latencies, refused, accepted, elapsed = asyncio.run(
-                _load(url, fleet, batch_size, duration)
+                post_batches(url, fleet, batch_size, duration)
             )
             drain_started = time.monotonic()
-            landed = _landed(url, token, site["site"])
+            landed = readings_landed(url, token, site["site"])
             while landed < accepted and time.monotonic() - drain_started < 120:
                 time.sleep(0.5)
-                landed = _landed(url, token, site["site"])
+                landed = readings_landed(url, token, site["site"])
             drain = time.monotonic() - drain_started
-            rss = _peak_rss_mib(server.pid)
+            rss = peak_rss_mib(server.pid)
         print("measuring the raw engine insert in a separate process …", file=sys.stderr)
         raw = _raw_insert_rate(accepted, sensors_per_device * devices)
     finally:
@@ -364,42 +312,8 @@ def served(scratch: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
     """``anjian serve`` on the scratch data dir, signed in as the bench owner: (url, token,
     process). The server is stopped with SIGTERM when the block ends."""
     site = json.loads((scratch / "bench-site.json").read_text())
-    url = f"http://127.0.0.1:{_free_port()}"
-    with (scratch / "server.log").open("wb") as log:
-        server = subprocess.Popen(
-            [ANJIAN, "serve", "--port", url.rsplit(":", 1)[1]],
-            env=_env(scratch),
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            _wait_healthy(url, server)
-            token = _graphql(
-                url,
-                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
-                {"e": site["owner"], "p": PASSWORD},
-            )["login"]["token"]  # type: ignore[index]
-            yield url, str(token), server
-        finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-
-
-def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the server exited during start-up; see server.log")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not become healthy within 60 s")
+    with serving(scratch) as (url, server):
+        yield url, login(url, site["owner"], PASSWORD), server
 
 
 def as_dict(figures: IngestFigures) -> dict[str, object]:

@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from backend._demo_data import DemoPlan, build_plan
 from backend.bench import alarm_report
 from backend.bench.alarm_report import AlarmReport
+from backend.cli import alarms as alarms_cli
 from backend.cli import main
 from backend.core.clock import SimulatedClock
+from backend.demo.world import DemoPlan, build_plan
 
 HOURS = 2.0
 
@@ -36,7 +37,7 @@ def small_plan() -> DemoPlan:
 
 @pytest.fixture(scope="module")
 def report() -> AlarmReport:
-    return alarm_report.run(HOURS, plan=small_plan())
+    return alarms_cli.run_alarm_report(HOURS, plan=small_plan())
 
 
 def test_every_scripted_leak_is_raised_in_time(report: AlarmReport) -> None:
@@ -73,7 +74,7 @@ def test_unacknowledged_leaks_escalate_on_the_simulated_clock(report: AlarmRepor
 def test_the_command_prints_one_json_object(
     report: AlarmReport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(alarm_report, "run", lambda hours, **kw: report)
+    monkeypatch.setattr(alarms_cli, "run_alarm_report", lambda hours, **kw: report)
     result = CliRunner().invoke(main, ["alarm-report", "--hours", "2", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -85,14 +86,14 @@ def test_the_command_prints_one_json_object(
 def test_the_command_prints_a_table_and_fails_a_missed_target(
     report: AlarmReport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(alarm_report, "run", lambda hours, **kw: report)
+    monkeypatch.setattr(alarms_cli, "run_alarm_report", lambda hours, **kw: report)
     result = CliRunner().invoke(main, ["alarm-report", "--hours", "2"])
     assert result.exit_code == 0, result.output
     assert "ISA-18.2" in result.stdout and report.sites[0].site in result.stdout
     chattering = dataclasses.replace(
         report, sites=[dataclasses.replace(report.sites[0], chattering=1), *report.sites[1:]]
     )
-    monkeypatch.setattr(alarm_report, "run", lambda hours, **kw: chattering)
+    monkeypatch.setattr(alarms_cli, "run_alarm_report", lambda hours, **kw: chattering)
     assert CliRunner().invoke(main, ["alarm-report", "--hours", "2"]).exit_code == 1
 
 

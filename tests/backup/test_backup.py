@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from backend.backup import BackupRefused, create_backup, open_archive, relational, restore_backup
 from backend.backup import archive as archive_format
 from backend.cli import main
-from backend.cli_backup import backup
+from backend.cli.backup import backup, backup_stores
 from backend.core.settings import Settings
 from backend.migrate import head_revision, migrate
 from backend.runtime import Runtime
@@ -110,7 +110,12 @@ async def source(
         data_dir, chdb_dir, **({"ANJIAN_DATABASE_URL": pg_url} if pg_url else {})
     )
     rt = Runtime(settings)
-    migrate(settings, rt)
+    migrate(
+        owner_engine=rt.owner_engine,
+        keyring=rt.keyring,
+        clickhouse=rt.clickhouse,
+        cluster=settings.clickhouse_cluster,
+    )
     world = await build_world(rt)
     await spool_readings(rt, world)
     (settings.objects_dir / "snapshots").mkdir(parents=True)
@@ -231,7 +236,7 @@ import asyncio, json, sys, uuid
 from click.testing import CliRunner
 from sqlalchemy import select
 from backend.cli import main
-from backend.cli_backup import backup
+from backend.cli.backup import backup
 from backend.core.settings import load_settings
 from backend.runtime import Runtime
 from backend.telemetry.store import open_client
@@ -526,7 +531,7 @@ async def test_missing_keyring_is_refused(source: Source, tmp_path: Path) -> Non
     )
     rt = Runtime(settings)
     with pytest.raises(BackupRefused, match="keyring"):
-        restore_backup(rt, source.archive)
+        restore_backup(stores=backup_stores(rt), source=source.archive)
     await rt.close()
     assert not settings.master_key_file.exists()
     assert not settings.data_dir.exists()
@@ -543,7 +548,7 @@ async def test_backup_after_rotation_uses_the_new_version_and_needs_it(
     )
     rt = Runtime(settings)
     try:
-        report = create_backup(rt, tmp_path / "after-rotation")
+        report = create_backup(stores=backup_stores(rt), target=tmp_path / "after-rotation")
     finally:
         await rt.close()
     assert report.key_version == 2
@@ -569,7 +574,7 @@ async def refused_restore(source: Source, settings: Settings, match: str) -> Non
     rt = Runtime(settings)
     try:
         with pytest.raises(BackupRefused, match=match):
-            restore_backup(rt, source.archive)
+            restore_backup(stores=backup_stores(rt), source=source.archive)
     finally:
         await rt.close()
 
@@ -602,7 +607,7 @@ async def test_restore_refuses_a_backup_from_a_newer_schema(source: Source, tmp_
     rt = Runtime(settings)
     try:
         with pytest.raises(BackupRefused, match="9999 is newer"):
-            restore_backup(rt, copy)
+            restore_backup(stores=backup_stores(rt), source=copy)
     finally:
         await rt.close()
 
@@ -638,7 +643,7 @@ def test_backup_with_the_engine_owned_elsewhere_says_to_stop_the_server(
         [
             sys.executable,
             "-c",
-            "from backend.cli import main\nfrom backend.cli_backup import backup\n"
+            "from backend.cli import main\nfrom backend.cli.backup import backup\n"
             "main.add_command(backup)\nmain()",
             "backup",
             "create",

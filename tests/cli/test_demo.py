@@ -29,29 +29,25 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from backend._demo_data import PASSWORD, build_plan
 from backend.app import create_app
 from backend.auth import service as auth_service
 from backend.auth.models import Membership, User
 from backend.auth.principal import Principal
-from backend.demo import DemoSummary, print_logins, seed_demo
+from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
+from backend.demo.live import attach_simulator, run_simulator, unscoped_demo_sensors
+from backend.demo.seed import DemoSummary, print_logins, seed_demo
+from backend.demo.simulator import Simulator
+from backend.demo.walks import SimSensor, walk_for
+from backend.demo.world import PASSWORD, build_plan
 from backend.migrate import migrate
-from backend.oversight.service import create_regulator
+from backend.oversight.service import create_regulator_in_own_transaction
 from backend.runtime import Runtime
 from backend.telemetry import readings
+from backend.telemetry.ingest import Ingest
 from backend.telemetry.models import Device, Sensor
-from backend.telemetry.simulator import (
-    SimSensor,
-    Simulator,
-    attach_simulator,
-    run_simulator,
-    unscoped_demo_sensors,
-    walk_for,
-)
 from privacy.audit import verify_chain
 from tenants.models import Site, Tenant, Worker, Zone
 from tenants.scope import Scope, unscoped_session
-from tenants.service import provision_tenant
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database, make_settings
 
 COUNTED = {
@@ -136,11 +132,16 @@ async def demo(
         tmp_path_factory.mktemp(f"demo-{request.param}"), chdb_dir, **overrides
     )
     rt = Runtime(settings)
-    migrate(settings, rt)
+    migrate(
+        owner_engine=rt.owner_engine,
+        keyring=rt.keyring,
+        clickhouse=rt.clickhouse,
+        cluster=settings.clickhouse_cluster,
+    )
     try:
-        first = await seed_demo(rt)
+        first = await seed_demo(sessions=rt.sessions, authz=rt.authz, log2_n=rt.log2_n)
         counts_first = await db_counts(rt)
-        second = await seed_demo(rt)
+        second = await seed_demo(sessions=rt.sessions, authz=rt.authz, log2_n=rt.log2_n)
         yield Demo(rt, first, second, counts_first, await db_counts(rt))
     finally:
         await rt.close()
@@ -262,13 +263,18 @@ async def test_an_interrupted_demo_is_completed_without_duplicates(
     plan = build_plan()
     settings = make_settings(tmp_path, chdb_dir)
     rt = Runtime(settings)
-    migrate(settings, rt)
+    migrate(
+        owner_engine=rt.owner_engine,
+        keyring=rt.keyring,
+        clickhouse=rt.clickhouse,
+        cluster=settings.clickhouse_cluster,
+    )
     try:
         spec = plan.tenants[0]
-        await provision_tenant(
-            rt.sessions,
-            rt.authz,
-            Principal.system(),
+        await unscoped_provision_tenant_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=Principal.system(),
             name=spec.name,
             division_code=spec.division,
             industry=spec.industry,
@@ -277,10 +283,10 @@ async def test_an_interrupted_demo_is_completed_without_duplicates(
             log2_n=rt.log2_n,
         )
         regulator = plan.regulators[0]
-        await create_regulator(
-            rt.sessions,
-            rt.authz,
-            Principal.system(),
+        await create_regulator_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=Principal.system(),
             division_code=regulator.division,
             email=regulator.email,
             password=PASSWORD,
@@ -288,7 +294,7 @@ async def test_an_interrupted_demo_is_completed_without_duplicates(
             log2_n=rt.log2_n,
         )
         before = await db_counts(rt)
-        summary = await seed_demo(rt)
+        summary = await seed_demo(sessions=rt.sessions, authz=rt.authz, log2_n=rt.log2_n)
         after = await db_counts(rt)
         tenant_names = [t.name for t in await all_rows(rt, Tenant)]
     finally:
@@ -318,15 +324,15 @@ async def test_every_printed_login_signs_in(demo: Demo, capsys: pytest.CaptureFi
     assert len(demo.first.logins) >= 3 + 1 + 6 * 4
     for login in demo.first.logins:
         assert login.email in printed.err
-        token = await auth_service.login(
-            demo.rt.sessions,
-            demo.rt.tokens,
+        token = await auth_service.unscoped_login_in_own_transaction(
+            sessions=demo.rt.sessions,
+            codec=demo.rt.tokens,
             email=login.email,
             password=login.password,
             log2_n=demo.rt.log2_n,
         )
-        principal = await auth_service.resolve_token(
-            demo.rt.sessions, demo.rt.tokens, demo.rt.authz, token
+        principal = await auth_service.unscoped_resolve_token(
+            sessions=demo.rt.sessions, codec=demo.rt.tokens, authz=demo.rt.authz, token=token
         )
         assert (login.domain, login.role) in {(g.domain, g.role) for g in principal.grants}
         assert login.label
@@ -367,9 +373,9 @@ async def test_regulators_see_their_jurisdiction(demo: Demo) -> None:
 async def test_live_values_show_in_graphql(demo: Demo) -> None:
     """After a tick, the contract's sites query shows it (RFC 3339 UTC) with the zones."""
     owner = next(x for x in demo.first.logins if x.role == "owner")
-    sensors = await unscoped_demo_sensors(demo.rt)
+    sensors = await unscoped_demo_sensors(sessions=demo.rt.sessions)
     now = utc_now_ms()
-    await Simulator(random.Random(5)).tick(demo.rt, sensors, now)
+    await Simulator(random.Random(5)).tick(demo.rt.ingest, sensors, now)
     await anyio.to_thread.run_sync(demo.rt.flusher.flush_once)
     ranges = {str(s.id): (s.min_value, s.max_value) for s in sensors}
     zones = {z.id: z.name for z in await all_rows(demo.rt, Zone)}
@@ -388,10 +394,10 @@ async def test_live_values_show_in_graphql(demo: Demo) -> None:
 
 
 async def test_one_tick_writes_a_plausible_reading_for_every_sensor(demo: Demo) -> None:
-    sensors = await unscoped_demo_sensors(demo.rt)
+    sensors = await unscoped_demo_sensors(sessions=demo.rt.sessions)
     assert len(sensors) == demo.first.sensors
     now = utc_now_ms()
-    written = await Simulator(random.Random(7)).tick(demo.rt, sensors, now)
+    written = await Simulator(random.Random(7)).tick(demo.rt.ingest, sensors, now)
     assert written == len(sensors)
     await anyio.to_thread.run_sync(demo.rt.flusher.flush_once)
     scope = Scope(tenant_ids=frozenset(s.tenant_id for s in sensors))
@@ -412,7 +418,7 @@ async def test_one_tick_writes_a_plausible_reading_for_every_sensor(demo: Demo) 
 
 
 async def test_readings_wander_but_stay_in_range(demo: Demo) -> None:
-    sensors = await unscoped_demo_sensors(demo.rt)
+    sensors = await unscoped_demo_sensors(sessions=demo.rt.sessions)
     simulator = Simulator(random.Random(11))
     series: dict[uuid.UUID, list[float]] = {s.id: [] for s in sensors}
     start = datetime.now(UTC).timestamp()
@@ -428,7 +434,9 @@ async def test_readings_wander_but_stay_in_range(demo: Demo) -> None:
 
 
 async def test_pump_sensors_replay_the_skab_recording(demo: Demo) -> None:
-    sensors = [s for s in await unscoped_demo_sensors(demo.rt) if s.code == "PT-901"]
+    sensors = [
+        s for s in await unscoped_demo_sensors(sessions=demo.rt.sessions) if s.code == "PT-901"
+    ]
     assert sensors  # every chemical site has the pump
     # 300 kPa operating offset + the recorded relative pressure (bar → kPa), 0.1 kPa steps.
     recorded = {round(300 + 100 * bar, 1) for bar in _skab_values("Pressure")}
@@ -447,8 +455,8 @@ async def test_simulator_runs_with_the_app_and_stops_on_shutdown(
     # Its own spool too: one process writes a spool directory.
     app_runtime = Runtime(dataclasses.replace(demo.rt.settings, spool_dir=tmp_path / "spool"))
     app = create_app(runtime=app_runtime)
-    attach_simulator(app, app_runtime)
-    sensors = await unscoped_demo_sensors(demo.rt)
+    attach_simulator(app, sessions=lambda: app_runtime.sessions, ingest=lambda: app_runtime.ingest)
+    sensors = await unscoped_demo_sensors(sessions=demo.rt.sessions)
     sample = [s.id for s in sensors[:: max(1, len(sensors) // 10)]]
     scope = Scope(tenant_ids=frozenset(s.tenant_id for s in sensors))
     before = await anyio.to_thread.run_sync(readings.latest, demo.rt.clickhouse, scope, sample)
@@ -481,21 +489,24 @@ class FlakySimulator(Simulator):
         self.enough = threading.Event()
 
     async def tick(
-        self, runtime: Runtime, sensors: Sequence[SimSensor], now: datetime | None = None
+        self, ingest: Ingest, sensors: Sequence[SimSensor], now: datetime | None = None
     ) -> int:
         self.calls += 1
         if self.calls >= self.wanted:
             self.enough.set()
         if self.calls == 1:
             raise RuntimeError("ClickHouse went away")
-        return await super().tick(runtime, sensors, now)
+        return await super().tick(ingest, sensors, now)
 
 
 async def test_a_failed_tick_is_logged_and_the_loop_goes_on(
     demo: Demo, caplog: pytest.LogCaptureFixture
 ) -> None:
     simulator = FlakySimulator(random.Random(2), wanted=3)
-    task = asyncio.create_task(run_simulator(demo.rt, simulator, interval=0.05))
+    running = run_simulator(
+        sessions=demo.rt.sessions, ingest=demo.rt.ingest, simulator=simulator, interval=0.05
+    )
+    task = asyncio.create_task(running)
     await anyio.to_thread.run_sync(simulator.enough.wait, 30)
     assert not task.done()  # the failed tick did not end the loop
     task.cancel()
@@ -508,9 +519,9 @@ async def test_a_failed_tick_is_logged_and_the_loop_goes_on(
 
 async def test_the_demo_leak_goes_red_and_clears(demo: Demo) -> None:
     """The demo's scripted leak crosses both GB/T 50493 levels and falls below the deadband."""
-    from backend.telemetry.simulator import LEAK_PERIOD_S, LEAK_STEP_S
+    from backend.demo.simulator import LEAK_PERIOD_S, LEAK_STEP_S
 
-    gas = [s for s in await unscoped_demo_sensors(demo.rt) if s.code == "GT-101"]
+    gas = [s for s in await unscoped_demo_sensors(sessions=demo.rt.sessions) if s.code == "GT-101"]
     assert gas and all(s.kind == "combustible_gas" for s in gas)
     simulator = Simulator(random.Random(1), leak_sensor_code="GT-101")
     start = (int(datetime.now(UTC).timestamp()) // LEAK_PERIOD_S) * LEAK_PERIOD_S
@@ -528,7 +539,7 @@ async def test_simulated_sensors_walk_inside_the_limits_of_where_they_hang(demo:
     """The simulator reads each sensor's industry and zone kind, so its values keep inside the
     rules that sensor gets: a coal working face below its 26 °C and 4 m/s (煤矿安全规程), a
     mine's hoist room and substation below the 30 °C of machine chambers."""
-    sensors = await unscoped_demo_sensors(demo.rt)
+    sensors = await unscoped_demo_sensors(sessions=demo.rt.sessions)
     zones = {z.id: z.kind.value for z in await all_rows(demo.rt, Zone)}
     placed = {s.id: zones.get(s.zone_id) for s in await all_rows(demo.rt, Sensor)}
     tenants = {t.id: t.industry.value for t in await all_rows(demo.rt, Tenant)}

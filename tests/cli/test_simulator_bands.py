@@ -12,19 +12,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from backend._demo_data import build_plan
 from backend.alarms import library
 from backend.alarms.engine import RuleEngine
 from backend.alarms.rules import Direction, RuleKind, RuleSpec
+from backend.demo.simulator import LEAK_PERIOD_S, TICK_SECONDS, Simulator
+from backend.demo.walks import SimSensor, normal_band, walk_for
+from backend.demo.world import build_plan
 from backend.telemetry.kinds import catalog
-from backend.telemetry.simulator import (
-    LEAK_PERIOD_S,
-    TICK_SECONDS,
-    SimSensor,
-    Simulator,
-    normal_band,
-    walk_for,
-)
 from tenants.models import ZoneKind
 
 START = datetime(2026, 3, 2, tzinfo=UTC)

@@ -90,38 +90,47 @@ def pg_rows(runtime: Runtime, sql: str) -> list[tuple[Any, ...]]:
 
 def test_upgrade_from_empty_to_head(fresh: Runtime) -> None:
     assert table_names(fresh) == set()
-    assert upgrade_relational(fresh) == (None, head_revision())
+    assert upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring) == (
+        None,
+        head_revision(),
+    )
     assert table_names(fresh) == MODEL_TABLES | {"alembic_version"}
     if not fresh.settings.is_postgres:
         assert (fresh.settings.data_dir / "anjian.db").is_file()
 
 
 def test_upgrade_at_head_changes_nothing(fresh: Runtime) -> None:
-    upgrade_relational(fresh)
-    assert upgrade_relational(fresh) == (head_revision(), head_revision())
+    upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring)
+    assert upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring) == (
+        head_revision(),
+        head_revision(),
+    )
 
 
 def test_migrated_schema_matches_the_models(fresh: Runtime) -> None:
-    upgrade_relational(fresh)
+    upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring)
     assert schema_differences(fresh) == []
 
 
 def test_downgrade_to_base_and_upgrade_again(fresh: Runtime) -> None:
-    upgrade_relational(fresh)
-    downgrade_relational(fresh, "base")
+    upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring)
+    downgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring, target="base")
     assert table_names(fresh) <= {"alembic_version"}
     if fresh.settings.is_postgres:
         assert pg_rows(fresh, "SELECT tablename FROM pg_policies") == []
         assert pg_rows(fresh, "SELECT 1 FROM pg_proc WHERE proname = 'anjian_tenant_visible'") == []
 
-    assert upgrade_relational(fresh) == (None, head_revision())
+    assert upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring) == (
+        None,
+        head_revision(),
+    )
     assert table_names(fresh) == MODEL_TABLES | {"alembic_version"}
     assert schema_differences(fresh) == []
 
 
 @pytest.mark.postgres
 def test_row_level_security_is_enabled_and_forced(fresh_pg: Runtime) -> None:
-    upgrade_relational(fresh_pg)
+    upgrade_relational(owner_engine=fresh_pg.owner_engine, keyring=fresh_pg.keyring)
     names = ", ".join(f"'{t}'" for t in RLS_TABLES)
     rows = pg_rows(
         fresh_pg,
@@ -136,7 +145,12 @@ def test_row_level_security_is_enabled_and_forced(fresh_pg: Runtime) -> None:
 
 async def test_full_migrate_seeds_the_contract_plans_once(fresh: Runtime) -> None:
     """The whole of ``anjian migrate`` (relational, ClickHouse, seeds) on a fresh database."""
-    first = migrate(fresh.settings, fresh)
+    first = migrate(
+        owner_engine=fresh.owner_engine,
+        keyring=fresh.keyring,
+        clickhouse=fresh.clickhouse,
+        cluster=fresh.settings.clickhouse_cluster,
+    )
     assert (first.relational_before, first.relational_after) == (None, head_revision())
     assert first.seeded > 0
     assert first.changed
@@ -149,7 +163,12 @@ async def test_full_migrate_seeds_the_contract_plans_once(fresh: Runtime) -> Non
         ("enterprise", 10_000, 12_000_000),
         ("standard", 1_000, 600_000),
     ]
-    second = migrate(fresh.settings, fresh)
+    second = migrate(
+        owner_engine=fresh.owner_engine,
+        keyring=fresh.keyring,
+        clickhouse=fresh.clickhouse,
+        cluster=fresh.settings.clickhouse_cluster,
+    )
     assert second.seeded == 0
     assert second.clickhouse_applied == []
     assert not second.changed
@@ -317,8 +336,8 @@ async def test_rebuilding_the_alarm_tables_keeps_every_alarm_and_transition(
     from tenants.scope import Scope, scoped_session
     from tests.factories import build_world
 
-    upgrade_relational(fresh)
-    seed(fresh)
+    upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring)
+    seed(owner_engine=fresh.owner_engine)
     world = await build_world(fresh)
     sensor = world.a.sensor_ids["GT-101"]
     scope = Scope.for_tenant(world.a.tenant_id)
@@ -337,7 +356,7 @@ async def test_rebuilding_the_alarm_tables_keeps_every_alarm_and_transition(
         where = SignalContext(world.a.tenant_id, world.a.site_id, world.a.device_id, None)
         for kind, severity in (("raise", Severity.ORANGE), ("upgrade", Severity.RED)):
             signal = Signal(rule.id, sensor, world.a.device_id, kind, kind, severity, 60.0, 1)  # type: ignore[arg-type]
-            await apply_signal(session, signal, where)
+            await apply_signal(session=session, signal=signal, where=where)
 
     def counts() -> tuple[int, int, int]:
         with fresh.owner_engine.connect() as connection:
@@ -348,7 +367,7 @@ async def test_rebuilding_the_alarm_tables_keeps_every_alarm_and_transition(
 
     before = counts()
     assert before[1:] == (1, 2)
-    downgrade_relational(fresh, "0006")
+    downgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring, target="0006")
     assert counts() == before
-    upgrade_relational(fresh)
+    upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring)
     assert counts() == before

@@ -11,20 +11,23 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
-from backend.cli_support import fail, output
+from backend.cli._support import fail, output
 from backend.core.errors import AnjianError, BadInput, StoreUnavailable
 from backend.core.settings import Settings, load_settings
 from backend.migrate import require_migrated
 from backend.runtime import Runtime
 from backend.telemetry.spool import SpoolBusy
 from backend.telemetry.store import EngineBusy
+
+if TYPE_CHECKING:
+    from backend.backup import Stores
 
 T = TypeVar("T")
 
@@ -65,6 +68,18 @@ def _progress() -> Iterator[_Bar]:
         disable=not console.is_terminal,
     ) as bar:
         yield _Bar(bar)
+
+
+def backup_stores(runtime: Runtime) -> Stores:
+    """The runtime's stores, each opened when the backup or restore gets to it."""
+    from backend.backup import Stores
+
+    return Stores(
+        settings=runtime.settings,
+        owner_engine=lambda: runtime.owner_engine,
+        clickhouse=lambda: runtime.clickhouse,
+        flusher=lambda: runtime.flusher,
+    )
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -125,7 +140,11 @@ def create(ctx: click.Context, target: Path, as_json: bool) -> None:
     settings = _settings(ctx)
     with _progress() as bar:
         report = _run(
-            settings, lambda rt: create_backup(rt, target.resolve(), bar), existing_store=True
+            settings,
+            lambda rt: create_backup(
+                stores=backup_stores(rt), target=target.resolve(), progress=bar
+            ),
+            existing_store=True,
         )
     lines = [f"{f.name:<48} {f.rows:>12} rows {f.stored_bytes:>14} bytes" for f in report.files]
     text = "\n".join(
@@ -157,7 +176,11 @@ def restore(ctx: click.Context, source: Path, as_json: bool) -> None:
     settings = _settings(ctx)
     with _progress() as bar:
         report = _run(
-            settings, lambda rt: restore_backup(rt, source.resolve(), bar), existing_store=False
+            settings,
+            lambda rt: restore_backup(
+                stores=backup_stores(rt), source=source.resolve(), progress=bar
+            ),
+            existing_store=False,
         )
     lines = [
         f"{c.name:<48} {c.loaded_rows:>12}/{c.expected_rows} rows  "

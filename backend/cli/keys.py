@@ -13,9 +13,8 @@ from typing import Any
 
 import click
 
-from backend.cli_support import fail, handles_errors, run
-from backend.core.errors import AnjianError
-from backend.core.settings import Settings, load_settings
+from backend.cli._support import handles_errors, run, settings_of
+from backend.core.settings import Settings
 from backend.runtime import Runtime
 from privacy.crypto import RotationReport, key_status, rotate_data_keys
 from privacy.keyring import add_version
@@ -26,11 +25,7 @@ from tenants.scope import unscoped_session
 @click.pass_context
 def keys(ctx: click.Context) -> None:
     """主密钥与数据密钥 Master keyring and data keys: rotation and status."""
-    if ctx.obj is None:  # run on its own rather than under ``anjian``
-        try:
-            ctx.obj = load_settings()
-        except AnjianError as exc:
-            fail(exc.message, 2)
+    settings_of(ctx)
 
 
 @keys.command("rotate")
@@ -46,11 +41,12 @@ def rotate(settings: Settings, rewrap_only: bool, as_json: bool) -> None:
     """Add a master key version and re-wrap every data key under it."""
     add_version(settings.master_key_file)
 
-    async def work(rt: Runtime) -> RotationReport:
+    async def unscoped_rewrap(rt: Runtime) -> RotationReport:
+        # Every tenant's data keys, whatever the scope: the keyring is the platform's.
         async with unscoped_session(rt.sessions) as session, session.begin():
             return await rotate_data_keys(session, issue=not rewrap_only)
 
-    report = run(settings, work)
+    report = run(settings, unscoped_rewrap)
     payload = {
         "keyring": str(settings.master_key_file),
         "master_version": report.master_version,
@@ -78,11 +74,11 @@ def rotate(settings: Settings, rewrap_only: bool, as_json: bool) -> None:
 def status(settings: Settings, as_json: bool) -> None:
     """Master key versions and how many data keys each one wraps (no key material)."""
 
-    async def work(rt: Runtime) -> dict[str, Any]:
+    async def unscoped_status(rt: Runtime) -> dict[str, Any]:
         async with unscoped_session(rt.sessions) as session, session.begin():
             return await key_status(session)
 
-    report = run(settings, work)
+    report = run(settings, unscoped_status)
     report = {"keyring": str(settings.master_key_file), **report}
     if as_json:
         click.echo(json.dumps(report))

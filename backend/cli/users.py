@@ -1,41 +1,111 @@
-"""``anjian user`` and ``anjian member``: accounts and memberships from the command line.
+"""``anjian admin``, ``regulator``, ``user`` and ``member``: accounts and memberships from the
+command line.
 
-The operator at the command line acts as the system principal: it may add members with a
-password (accounts that work at once, as ``tenant create`` and ``regulator create`` make them),
-remove members and disable accounts. Every change is audited like its GraphQL twin.
+The operator at the command line acts as the system principal: it may create platform
+administrators and regulators, add members with a password (accounts that work at once, as
+``tenant create`` and ``regulator create`` make them), remove members and disable accounts.
+Every change is audited like its GraphQL twin.
 """
 
 from __future__ import annotations
 
+import uuid
+
 import click
 
-from backend.auth.members import add_member, list_members, remove_member, set_user_disabled
+from backend.auth.members import (
+    unscoped_add_member_in_own_transaction,
+    unscoped_list_members,
+    unscoped_remove_member_in_own_transaction,
+    unscoped_set_user_disabled_in_own_transaction,
+)
 from backend.auth.principal import Principal
-from backend.cli_support import fail, handles_errors, output, run
-from backend.core.errors import AnjianError
-from backend.core.settings import Settings, load_settings
+from backend.cli._support import handles_errors, output, run, settings_of
+from backend.core.settings import Settings
 from backend.runtime import Runtime
 
 
-def _settings(ctx: click.Context) -> None:
-    if ctx.obj is None:  # run on its own rather than under ``anjian``
-        try:
-            ctx.obj = load_settings()
-        except AnjianError as exc:
-            fail(exc.message, 2)
+@click.group()
+def admin() -> None:
+    """Platform administrators."""
+
+
+@admin.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def admin_create(settings: Settings, email: str, password: str, as_json: bool) -> None:
+    """Create a platform administrator (tenants and billing only; no tenant data)."""
+    from backend.auth import service as auth_service
+
+    async def work(rt: Runtime) -> uuid.UUID:
+        actor = Principal.system().actor()
+        async with rt.sessions() as session, session.begin():
+            user = await auth_service.create_user(
+                session=session, email=email, password=password, actor=actor, log2_n=rt.log2_n
+            )
+            await auth_service.grant_membership(
+                session=session, user=user, domain="platform", role="platform_admin", actor=actor
+            )
+        return user.id
+
+    user_id = run(settings, work)
+    output(as_json, {"user_id": str(user_id)}, f"platform administrator {email}: {user_id}")
+
+
+@click.group()
+def regulator() -> None:
+    """Government regulators."""
+
+
+@regulator.command("create")
+@click.option("--division", required=True, help="GB/T 2260 code of the jurisdiction.")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice(["director", "inspector", "analyst"]))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def regulator_create(
+    settings: Settings, division: str, email: str, password: str, role: str, as_json: bool
+) -> None:
+    """Create a regulator account over a division."""
+    from backend.oversight.service import create_regulator_in_own_transaction
+
+    async def work(rt: Runtime) -> uuid.UUID:
+        user = await create_regulator_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=Principal.system(),
+            division_code=division,
+            email=email,
+            password=password,
+            role=role,
+            log2_n=rt.log2_n,
+        )
+        return user.id
+
+    user_id = run(settings, work)
+    output(as_json, {"user_id": str(user_id)}, f"regulator {email} ({role}, {division}): {user_id}")
 
 
 @click.group()
 @click.pass_context
 def user(ctx: click.Context) -> None:
     """用户账户 Accounts: disable and enable."""
-    _settings(ctx)
+    settings_of(ctx)
 
 
 def _set_disabled(settings: Settings, email: str, disabled: bool, as_json: bool) -> None:
     async def work(rt: Runtime) -> str:
-        account = await set_user_disabled(
-            rt.sessions, rt.authz, Principal.system(), disabled=disabled, email=email
+        account = await unscoped_set_user_disabled_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=Principal.system(),
+            disabled=disabled,
+            email=email,
         )
         return str(account.id)
 
@@ -73,7 +143,7 @@ def user_enable(settings: Settings, email: str, as_json: bool) -> None:
 @click.pass_context
 def member(ctx: click.Context) -> None:
     """成员 Members of a domain (tenant:<uuid>, gov:<division>, platform)."""
-    _settings(ctx)
+    settings_of(ctx)
 
 
 @member.command("add")
@@ -90,9 +160,9 @@ def member_add(
     """Give an address a role at once (creating its account with --password if needed)."""
 
     async def work(rt: Runtime) -> str:
-        account = await add_member(
-            rt.sessions,
-            Principal.system(),
+        account = await unscoped_add_member_in_own_transaction(
+            sessions=rt.sessions,
+            principal=Principal.system(),
             domain=domain,
             email=email,
             role=role,
@@ -119,7 +189,13 @@ def member_remove(settings: Settings, domain: str, email: str, as_json: bool) ->
     """Take a member's role in a domain away (the last owner of a tenant stays)."""
 
     async def work(rt: Runtime) -> None:
-        await remove_member(rt.sessions, rt.authz, Principal.system(), domain=domain, email=email)
+        await unscoped_remove_member_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=Principal.system(),
+            domain=domain,
+            email=email,
+        )
 
     run(settings, work)
     output(as_json, {"domain": domain, "removed": True}, f"{email} removed from {domain}")
@@ -134,7 +210,9 @@ def member_list(settings: Settings, domain: str, as_json: bool) -> None:
     """The members of a domain, oldest first."""
 
     async def work(rt: Runtime) -> list[dict[str, object]]:
-        rows = await list_members(rt.sessions, rt.authz, Principal.system(), domain=domain)
+        rows = await unscoped_list_members(
+            sessions=rt.sessions, authz=rt.authz, principal=Principal.system(), domain=domain
+        )
         return [
             {
                 "user_id": str(r.user_id),

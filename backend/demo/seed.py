@@ -1,6 +1,6 @@
 """The demo (``anjian demo``): seed the demo data set and print its logins.
 
-Seeding is idempotent: the plan (``backend._demo_data``) is the same on every run, and each
+Seeding is idempotent: the plan (``backend.demo.world``) is the same on every run, and each
 object is looked up by its natural key (tenant name, site name, zone name, employee number,
 device name, e-mail) before it is created, so a second run creates nothing and a run that was
 interrupted is completed. Every write goes through the domain services as the system
@@ -19,8 +19,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend._demo_data import (
+from backend.auth import service as auth_service
+from backend.auth.authz import Authorizer
+from backend.auth.members import unscoped_add_member_in_own_transaction
+from backend.auth.models import Membership, User
+from backend.auth.principal import Principal
+from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
+from backend.demo.world import (
     ADMIN_EMAIL,
     ENTERPRISE_ROLE_ORDER,
     PASSWORD,
@@ -31,18 +38,18 @@ from backend._demo_data import (
     TenantSpec,
     build_plan,
 )
-from backend.auth import service as auth_service
-from backend.auth.members import add_member
-from backend.auth.models import Membership, User
-from backend.auth.principal import Principal
-from backend.oversight.service import create_regulator, gov_domain
-from backend.runtime import Runtime
+from backend.oversight.service import create_regulator_in_own_transaction, gov_domain
 from backend.telemetry.kinds import parse_sensors
 from backend.telemetry.models import Device, Sensor
 from backend.telemetry.service import create_device
 from tenants.models import Site, Tenant, Worker, Zone
 from tenants.scope import Scope, scoped_session
-from tenants.service import create_site, create_worker, create_zone, provision_tenant, tenant_domain
+from tenants.service import (
+    create_site_in_own_transaction,
+    create_worker,
+    create_zone,
+    tenant_domain,
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,16 @@ class DemoSummary:
 
 
 class _Seeder:
-    def __init__(self, runtime: Runtime, progress: Progress) -> None:
-        self.rt = runtime
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        authz: Authorizer,
+        log2_n: int,
+        progress: Progress,
+    ) -> None:
+        self.sessions = sessions
+        self.authz = authz
+        self.log2_n = log2_n
         self.progress = progress
         self.task = progress.add_task("演示数据 Demo data", total=None)
         self.created = 0
@@ -85,7 +100,7 @@ class _Seeder:
 
     async def _has_role(self, email: str, domain: str, role: str) -> bool:
         """Whether the account exists, can sign in, and holds ``role`` in ``domain``."""
-        async with self.rt.sessions() as session:
+        async with self.sessions() as session:
             held = await session.scalar(
                 select(Membership.role)
                 .join(User, User.id == Membership.user_id)
@@ -98,22 +113,22 @@ class _Seeder:
         return held == role
 
     async def _user_exists(self, email: str) -> bool:
-        async with self.rt.sessions() as session:
+        async with self.sessions() as session:
             found = select(User.id).where(await User.email.matches(session, email))
             return await session.scalar(found) is not None
 
     async def regulator(self, spec: RegulatorSpec) -> None:
         domain = gov_domain(spec.division)
         if not await self._user_exists(spec.email):
-            await create_regulator(
-                self.rt.sessions,
-                self.rt.authz,
-                Principal.system(),
+            await create_regulator_in_own_transaction(
+                sessions=self.sessions,
+                authz=self.authz,
+                principal=Principal.system(),
                 division_code=spec.division,
                 email=spec.email,
                 password=PASSWORD,
                 role=spec.role,
-                log2_n=self.rt.log2_n,
+                log2_n=self.log2_n,
             )
             self.created += 1
         self.login(spec.email, spec.role, domain, spec.agency)
@@ -121,22 +136,26 @@ class _Seeder:
     async def admin(self) -> None:
         if not await self._user_exists(ADMIN_EMAIL):
             actor = Principal.system().actor()
-            async with self.rt.sessions() as session, session.begin():
+            async with self.sessions() as session, session.begin():
                 user = await auth_service.create_user(
-                    session,
+                    session=session,
                     email=ADMIN_EMAIL,
                     password=PASSWORD,
                     actor=actor,
-                    log2_n=self.rt.log2_n,
+                    log2_n=self.log2_n,
                 )
                 await auth_service.grant_membership(
-                    session, user=user, domain="platform", role="platform_admin", actor=actor
+                    session=session,
+                    user=user,
+                    domain="platform",
+                    role="platform_admin",
+                    actor=actor,
                 )
             self.created += 1
         self.login(ADMIN_EMAIL, "platform_admin", "platform", "安监平台 Anjian platform")
 
     async def _find_tenant(self, spec: TenantSpec) -> uuid.UUID | None:
-        async with self.rt.sessions() as session:
+        async with self.sessions() as session:
             found = await session.scalar(select(Tenant.id).where(Tenant.name == spec.name))
             if found is not None:
                 return found
@@ -154,17 +173,17 @@ class _Seeder:
     async def tenant(self, spec: TenantSpec) -> uuid.UUID:
         tenant_id = await self._find_tenant(spec)
         if tenant_id is None:
-            tenant = await provision_tenant(
-                self.rt.sessions,
-                self.rt.authz,
-                Principal.system(),
+            tenant = await unscoped_provision_tenant_in_own_transaction(
+                sessions=self.sessions,
+                authz=self.authz,
+                principal=Principal.system(),
                 name=spec.name,
                 division_code=spec.division,
                 industry=spec.industry,
                 owner_email=spec.email("owner"),
                 owner_password=PASSWORD,
                 credit_code=spec.credit_code,
-                log2_n=self.rt.log2_n,
+                log2_n=self.log2_n,
             )
             tenant_id = tenant.id
             self.created += 2  # the tenant and its owner
@@ -175,14 +194,14 @@ class _Seeder:
         domain, email = tenant_domain(tenant_id), spec.email(role)
         if not await self._has_role(email, domain, role):
             # Demo accounts are the operator's, made at the command line: they work at once.
-            await add_member(
-                self.rt.sessions,
-                Principal.system(),
+            await unscoped_add_member_in_own_transaction(
+                sessions=self.sessions,
+                principal=Principal.system(),
                 domain=domain,
                 email=email,
                 role=role,
                 password=PASSWORD,
-                log2_n=self.rt.log2_n,
+                log2_n=self.log2_n,
             )
             self.created += 1
         self.login(email, role, domain, spec.name)
@@ -191,15 +210,15 @@ class _Seeder:
         """The site and everything on it; what exists already is left as it is."""
         scope = Scope.for_tenant(tenant_id)
         principal = Principal.system(scope)
-        async with scoped_session(self.rt.sessions, scope) as session:
+        async with scoped_session(self.sessions, scope) as session:
             site_id = await session.scalar(
                 select(Site.id).where(Site.tenant_id == tenant_id, Site.name == spec.name)
             )
         if site_id is None:
-            site = await create_site(
-                self.rt.sessions,
-                self.rt.authz,
-                principal,
+            site = await create_site_in_own_transaction(
+                sessions=self.sessions,
+                authz=self.authz,
+                principal=principal,
                 tenant_id=tenant_id,
                 name=spec.name,
                 division_code=spec.division,
@@ -211,12 +230,17 @@ class _Seeder:
             )
             site_id = site.id
             self.created += 1
-        async with scoped_session(self.rt.sessions, scope) as session, session.begin():
+        async with scoped_session(self.sessions, scope) as session, session.begin():
             zones = set(await session.scalars(select(Zone.name).where(Zone.site_id == site_id)))
             for name, kind in spec.zones:
                 if name not in zones:
                     await create_zone(
-                        session, self.rt.authz, principal, site_id=site_id, name=name, kind=kind
+                        session=session,
+                        authz=self.authz,
+                        principal=principal,
+                        site_id=site_id,
+                        name=name,
+                        kind=kind,
                     )
                     self.created += 1
             rows = await session.execute(
@@ -226,9 +250,9 @@ class _Seeder:
             for w in spec.workers:
                 if w.employee_number not in workers:
                     worker = await create_worker(
-                        session,
-                        self.rt.authz,
-                        principal,
+                        session=session,
+                        authz=self.authz,
+                        principal=principal,
                         tenant_id=tenant_id,
                         name=w.name,
                         employee_number=w.employee_number,
@@ -244,9 +268,9 @@ class _Seeder:
             for d in spec.devices:
                 if d.name not in devices:
                     await create_device(
-                        session,
-                        self.rt.authz,
-                        principal,
+                        session=session,
+                        authz=self.authz,
+                        principal=principal,
                         site_id=site_id,
                         name=d.name,
                         sensors=parse_sensors(list(d.sensors)),
@@ -277,8 +301,8 @@ class _Seeder:
         return tenant_ids
 
 
-async def _count(runtime: Runtime, scope: Scope, model: type) -> int:
-    async with scoped_session(runtime.sessions, scope) as session:
+async def _count(sessions: async_sessionmaker[AsyncSession], scope: Scope, model: type) -> int:
+    async with scoped_session(sessions, scope) as session:
         return await session.scalar(select(func.count()).select_from(model)) or 0
 
 
@@ -289,9 +313,15 @@ def _console() -> Console:
     return console
 
 
-async def seed_demo(runtime: Runtime, plan: DemoPlan | None = None) -> DemoSummary:
+async def seed_demo(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    authz: Authorizer,
+    log2_n: int,
+    plan: DemoPlan | None = None,
+) -> DemoSummary:
     """Create whatever of the demo (or of ``plan``, a part of it) is missing; return its
-    logins and sizes."""
+    logins and sizes. ``log2_n``: the password hashing cost of the demo accounts."""
     plan = plan or build_plan()
     columns = (
         TextColumn("{task.description}", style="cyan"),
@@ -300,16 +330,16 @@ async def seed_demo(runtime: Runtime, plan: DemoPlan | None = None) -> DemoSumma
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=_console(), transient=True) as progress:
-        seeder = _Seeder(runtime, progress)
+        seeder = _Seeder(sessions, authz, log2_n, progress)
         tenant_ids = await seeder.run(plan)
     scope = Scope(tenant_ids=frozenset(tenant_ids))
     return DemoSummary(
         logins=tuple(seeder.logins),
         tenants=len(tenant_ids),
-        sites=await _count(runtime, scope, Site),
-        devices=await _count(runtime, scope, Device),
-        sensors=await _count(runtime, scope, Sensor),
-        workers=await _count(runtime, scope, Worker),
+        sites=await _count(sessions, scope, Site),
+        devices=await _count(sessions, scope, Device),
+        sensors=await _count(sessions, scope, Sensor),
+        workers=await _count(sessions, scope, Worker),
         created_now=seeder.created,
     )
 

@@ -1,8 +1,8 @@
 """The demo's data set: regulators, enterprises, sites, zones, devices, sensors and workers.
 
 Everything is generated from a fixed seed (Faker ``zh_CN`` for people, curated lists for the
-rest), so every run plans exactly the same names and numbers; ``backend.demo`` then creates
-whatever of the plan is missing. The places are real GB/T 2260 divisions of Jiangsu.
+rest), so every run plans exactly the same names and numbers; ``backend.demo.seed`` then
+creates whatever of the plan is missing. The places are real GB/T 2260 divisions of Jiangsu.
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ LAYOUTS = {
 外脚手架 倾斜位移监测 | 外脚手架 scaffold | TL-401*2 tilt, DS-401*2 displacement
 """,
 }
-# The circulating-water pump of a chemical site replays the SKAB test bed (see simulator.py).
+# The circulating-water pump of a chemical site replays the SKAB test bed (see walks.py).
 SKAB_PUMP_CODES = ("PT-901", "TT-901", "FT-901", "VT-901")
 
 

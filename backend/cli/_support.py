@@ -1,4 +1,5 @@
-"""What every command group shares: errors as exit codes, a runtime per command, output."""
+"""What every command group shares: errors as exit codes, a runtime per command, output, and
+the parsing of the flags several commands take (UUIDs, dates)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -14,9 +16,10 @@ import click
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from backend.core.errors import AnjianError, BadInput, StoreUnavailable
-from backend.core.settings import Settings
-from backend.migrate import require_migrated
+from backend.core.settings import Settings, load_settings
+from backend.migrate import MigrationReport, migrate, require_migrated
 from backend.runtime import Runtime
+from privacy.audit import CHINA_TIME
 
 T = TypeVar("T")
 
@@ -24,6 +27,15 @@ T = TypeVar("T")
 def fail(message: str, code: int) -> None:
     click.echo(f"anjian: error: {message}", err=True)
     sys.exit(code)
+
+
+def settings_of(ctx: click.Context) -> None:
+    """A command group run on its own rather than under ``anjian`` loads the settings itself."""
+    if ctx.obj is None:
+        try:
+            ctx.obj = load_settings()
+        except AnjianError as exc:
+            fail(exc.message, 2)
 
 
 def handles_errors(fn: Callable[..., T]) -> Callable[..., T]:
@@ -62,6 +74,17 @@ def run(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+def migrate_store(settings: Settings) -> MigrationReport:
+    """``anjian migrate`` (and the demo's first step): both schemas to head, then the seeds."""
+    runtime = Runtime(settings)
+    return migrate(
+        owner_engine=runtime.owner_engine,
+        keyring=runtime.keyring,
+        clickhouse=runtime.clickhouse,
+        cluster=settings.clickhouse_cluster,
+    )
+
+
 def output(as_json: bool, payload: dict[str, Any], text: str) -> None:
     click.echo(json.dumps(payload, ensure_ascii=False) if as_json else text)
 
@@ -71,6 +94,24 @@ def parse_uuid(value: str, what: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise BadInput(f"{what} must be a UUID, got {value!r}") from None
+
+
+def parse_instant(value: str, *, option: str, end_of_day: bool = False) -> datetime:
+    """``YYYY-MM-DD`` or an ISO 8601 time; without a zone it is China time. A bare date means
+    the start of that day, or with ``end_of_day`` the start of the next (an exclusive end)."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=CHINA_TIME)
+            return start + timedelta(days=1) if end_of_day else start
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(
+            f"{option} 须为日期 YYYY-MM-DD 或 ISO 8601 时间 / {option} must be a date "
+            f"(YYYY-MM-DD) or an ISO 8601 time, got {value!r}"
+        ) from None
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=CHINA_TIME)
 
 
 def _cell(value: object) -> str:

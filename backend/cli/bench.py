@@ -1,0 +1,58 @@
+"""``anjian bench``: benchmarks against a real server process (``backend/bench/``)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks against a real server process (figures as JSON on stdout)."""
+
+
+@bench.command("ingest")
+@click.option("--devices", default=20, show_default=True, help="Concurrent device clients.")
+@click.option("--duration", default=60.0, show_default=True, help="Seconds of load.")
+@click.option("--batch", "batch_size", default=500, show_default=True, help="Readings a batch.")
+@click.option(
+    "--sensors", "sensors_per_device", default=50, show_default=True, help="Sensors per device."
+)
+@click.option("--keep", is_flag=True, help="Keep the scratch data dir.")
+def bench_ingest(
+    devices: int, duration: float, batch_size: int, sensors_per_device: int, keep: bool
+) -> None:
+    """Readings/s over HTTP end to end versus a direct ClickHouse insert."""
+    from backend.bench.ingest import as_dict, run
+
+    figures = run(devices, duration, batch_size, sensors_per_device, keep=keep)
+    click.echo(json.dumps(as_dict(figures), ensure_ascii=False))
+    click.echo(
+        f"accepted {figures.accepted_per_s:,.0f} readings/s, landed {figures.landed_per_s:,.0f}/s "
+        f"({figures.readings_landed:,} of {figures.readings_accepted:,}); p50 "
+        f"{figures.latency_p50_ms} ms, p99 {figures.latency_p99_ms} ms; server peak RSS "
+        f"{figures.server_peak_rss_mib} MiB; raw insert "
+        f"{figures.raw_insert_rows_per_s:,.0f} rows/s; ratio {figures.ratio_to_raw}",
+        err=True,
+    )
+
+
+@bench.command("alarms")
+@click.option("--devices", default=10, show_default=True, help="Background device clients.")
+@click.option("--rate", default=50_000.0, show_default=True, help="Background readings/s.")
+@click.option("--leaks", default=40, show_default=True, help="Gas sensors that leak.")
+@click.option("--duration", default=30.0, show_default=True, help="Seconds of load.")
+def bench_alarms(devices: int, rate: float, leaks: int, duration: float) -> None:
+    """Reading accepted → alarm event on a subscription, under background load."""
+    from backend.bench.alarms import as_dict, run
+
+    figures = run(devices, rate, leaks, duration)
+    click.echo(json.dumps(as_dict(figures), ensure_ascii=False))
+    click.echo(
+        f"{figures.raised} alarms raised for {figures.leaks} leaks ({figures.missed} missed, "
+        f"{figures.duplicated} duplicated) at {figures.background_readings_per_s:,.0f} "
+        f"background readings/s; reading → event p50 {figures.latency_p50_ms} ms, "
+        f"p99 {figures.latency_p99_ms} ms",
+        err=True,
+    )
