@@ -259,9 +259,6 @@ class Flusher:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def lag(self) -> int:
-        return self.spool.unflushed_bytes()
-
     def _loop(self) -> None:
         backoff = 0.5
         next_purge = 0.0

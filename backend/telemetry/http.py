@@ -6,17 +6,19 @@ import logging
 import re
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.api.errors import http_status_for
+from backend.api.errors import http_status_for, retry_after_for
+from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
-from backend.auth.service import require, resolve_token
-from backend.auth.tokens import bearer_token
+from backend.auth.service import require, unscoped_resolve_token
+from backend.auth.tokens import TokenCodec, bearer_token
 from backend.core.errors import AnjianError, BadInput, NotFound, Unauthenticated
 from backend.telemetry.ingest import (
     MAX_SNAPSHOT_BYTES,
@@ -24,17 +26,35 @@ from backend.telemetry.ingest import (
     SNAPSHOT_TYPES,
     Ingest,
     IngestError,
+    UnsupportedSnapshotType,
 )
 from backend.telemetry.registry import DeviceInfo
 from privacy.audit import record
 from tenants.scope import scoped_session
 from tenants.service import get_site, site_domain
 
-if TYPE_CHECKING:
-    from backend.runtime import Runtime
-
 _json = msgspec.json.Encoder()
 log = logging.getLogger("anjian.ingest")
+
+
+class IngestServices(Protocol):
+    """What these routes use of ``app.state.runtime``."""
+
+    @property
+    def ingest(self) -> Ingest: ...
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]: ...
+
+    @property
+    def tokens(self) -> TokenCodec: ...
+
+    @property
+    def authz(self) -> Authorizer: ...
+
+
+def _services(request: Request[Any, Any, State]) -> IngestServices:
+    return request.app.state.runtime  # type: ignore[no-any-return]
 
 
 def _reply(status: int, body: dict[str, Any], retry_after: int | None = None) -> Response[bytes]:
@@ -44,24 +64,30 @@ def _reply(status: int, body: dict[str, Any], retry_after: int | None = None) ->
     )
 
 
+def refusal_status(exc: AnjianError) -> int:
+    """The HTTP status of an ingest refusal: the API's table, and 415 for a snapshot of a
+    media type ingest does not take (a status that table has no category for)."""
+    return 415 if isinstance(exc, UnsupportedSnapshotType) else http_status_for(exc)
+
+
 def _refusal(exc: IngestError, device: DeviceInfo | None = None) -> Response[bytes]:
     """The device's refusal, logged as what it is: a device sending bad data, an unknown
     token or over its rate is one INFO line (the device is told why in the body); a full
     spool (503) is a WARNING, as the server is falling behind. Faults are not IngestErrors:
     they reach Litestar's exception hook and are logged at ERROR with their traceback."""
-    errors = exc.body.get("errors")
-    first = (
-        errors[0].get("message") if isinstance(errors, list) and errors else exc.body.get("error")
-    )
+    status = refusal_status(exc)
+    body = exc.body
+    errors = body.get("errors")
+    first = errors[0].get("message") if isinstance(errors, list) and errors else body.get("error")
     count = f" ({len(errors)} errors)" if isinstance(errors, list) and len(errors) > 1 else ""
     who = f"device {device.id}" if device is not None else "a device"
-    level = logging.WARNING if exc.status >= 500 else logging.INFO
-    log.log(level, "ingest refused %s from %s: %s%s", exc.status, who, first, count)
-    return _reply(exc.status, exc.body, exc.retry_after)
+    level = logging.WARNING if status >= 500 else logging.INFO
+    log.log(level, "ingest refused %s from %s: %s%s", status, who, first, count)
+    return _reply(status, body, retry_after_for(exc))
 
 
 def _ingest(request: Request[Any, Any, State]) -> Ingest:
-    return request.app.state.runtime.ingest  # type: ignore[no-any-return]
+    return _services(request).ingest
 
 
 async def _device(request: Request[Any, Any, State], ingest: Ingest) -> DeviceInfo:
@@ -143,15 +169,17 @@ def _flag(value: str | None) -> bool:
     raise BadInput(f"original must be 1 or 0, not {value!r}")
 
 
-async def _user(runtime: Runtime, authorization: str | None) -> Principal:
+async def _user(services: IngestServices, authorization: str | None) -> Principal:
     token = bearer_token(authorization)
     if token is None:
         raise Unauthenticated("sign in first: send Authorization: Bearer <token>")
-    return await resolve_token(runtime.sessions, runtime.tokens, runtime.authz, token)
+    return await unscoped_resolve_token(
+        sessions=services.sessions, codec=services.tokens, authz=services.authz, token=token
+    )
 
 
 async def _snapshot_object(
-    runtime: Runtime, principal: Principal, key: str, *, original: bool
+    services: IngestServices, principal: Principal, key: str, *, original: bool
 ) -> tuple[str, str]:
     """The object key to serve and its media type, once the caller may see it.
 
@@ -163,26 +191,26 @@ async def _snapshot_object(
     if match is None or media is None:
         raise NotFound(f"snapshot {key} not found")
     tenant_id, site_id = uuid.UUID(match.group("tenant")), uuid.UUID(match.group("site"))
-    async with scoped_session(runtime.sessions, principal.scope) as session, session.begin():
+    async with scoped_session(services.sessions, principal.scope) as session, session.begin():
         try:
-            site = await get_site(session, site_id)
+            site = await get_site(session=session, site_id=site_id)
         except NotFound:
             raise NotFound(f"snapshot {key} not found") from None
         if site.tenant_id != tenant_id:
             raise NotFound(f"snapshot {key} not found")
         domain = site_domain(principal.scope, site)
-        require(runtime.authz, principal, domain, *SNAPSHOT_PERMISSION)
+        require(services.authz, principal, domain, *SNAPSHOT_PERMISSION)
         stored = key
         if original:
             require(
-                runtime.authz,
+                services.authz,
                 principal,
                 domain,
                 *ORIGINAL_SNAPSHOT_PERMISSION,
                 operation="see snapshots with faces unblurred",
             )
             stored = f"{key.rsplit('.', 1)[0]}{ORIGINAL_SUFFIX}.{match.group('ext')}"
-        if not runtime.ingest.objects.exists(stored):
+        if not services.ingest.objects.exists(stored):
             raise NotFound(f"snapshot {key} not found")
         if original:
             await record(
@@ -201,14 +229,14 @@ async def _snapshot_object(
 async def snapshot(request: Request[Any, Any, State], key: Path) -> Response[bytes]:
     """A snapshot for a signed-in user: faces pixelated, or whole with ``?original=1`` for the
     roles that may see faces."""
-    runtime: Runtime = request.app.state.runtime
+    services = _services(request)
     try:
         original = _flag(request.query_params.get("original"))
-        principal = await _user(runtime, request.headers.get("authorization"))
+        principal = await _user(services, request.headers.get("authorization"))
         stored, media = await _snapshot_object(
-            runtime, principal, str(key).lstrip("/"), original=original
+            services, principal, str(key).lstrip("/"), original=original
         )
-        data = await anyio.to_thread.run_sync(runtime.ingest.objects.get, stored)
+        data = await anyio.to_thread.run_sync(services.ingest.objects.get, stored)
     except AnjianError as exc:
         status = http_status_for(exc)
         log.info("snapshot read refused %s: %s", status, exc.message)

@@ -1,4 +1,4 @@
-"""Reading and writing the readings table and its rollups (all reads through the scoped builder).
+"""Reading the readings table and its rollups (all reads through the scoped builder).
 
 Time-series buckets are served from the cheapest source that gives exact answers:
 
@@ -27,7 +27,6 @@ from clickhouse_connect.driver.client import Client
 from backend.telemetry.query import select_from
 from tenants.scope import Scope
 
-READING_COLUMNS = ["tenant_id", "site_id", "sensor_id", "ts", "value"]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Ranges are clipped to what ClickHouse's DateTime holds (the rollups' bucket column); no
 # reading lies outside it (ingest refuses timestamps from the future).
@@ -53,35 +52,6 @@ class Bucket:
     avg: float
     count: int
     last: float  # the value with the latest timestamp in the bucket
-
-
-def insert_columns(
-    client: Client,
-    columns: tuple[
-        Sequence[uuid.UUID],
-        Sequence[uuid.UUID],
-        Sequence[uuid.UUID],
-        Sequence[datetime],
-        Sequence[float],
-    ],
-    *,
-    dedup_token: str | None = None,
-) -> int:
-    """One columnar insert; the caller vouches the rows were validated against the registry."""
-    settings = {}
-    if dedup_token is not None:
-        settings = {
-            "insert_deduplication_token": dedup_token,
-            "deduplicate_blocks_in_dependent_materialized_views": 1,
-        }
-    client.insert(
-        "readings",
-        list(columns),
-        column_names=READING_COLUMNS,
-        column_oriented=True,
-        settings=settings,
-    )
-    return len(columns[0])
 
 
 def latest(

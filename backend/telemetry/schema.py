@@ -7,26 +7,21 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import strawberry
-from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
-from backend.auth.service import require
-from backend.core.errors import BadInput, NotFound
+from backend.core.errors import BadInput
 from backend.core.ids import parse_id
 from backend.telemetry import readings, service, status
 from backend.telemetry.kinds import parse_sensors
 from backend.telemetry.models import Device, Sensor
-from tenants.models import Site, Worker, Zone
-from tenants.service import get_site, site_domain
-
-if TYPE_CHECKING:
-    from tenants.schema import WorkerType
+from tenants.models import Site, Worker
+from tenants.schema import WorkerType
 
 T = TypeVar("T")
 
@@ -107,8 +102,7 @@ def _zone_loader(info: Info) -> DataLoader[uuid.UUID, str | None]:
     ctx = info.context
 
     async def load(keys: list[uuid.UUID]) -> list[str | None]:
-        rows = await ctx.session.execute(select(Zone.id, Zone.name).where(Zone.id.in_(keys)))
-        names = {zone_id: name for zone_id, name in rows}
+        names = await service.zone_names(session=ctx.session, zone_ids=keys)
         return [names.get(k) for k in keys]
 
     return ctx.loader("zone-name", lambda: DataLoader(load_fn=load))
@@ -119,12 +113,7 @@ def _wearer_loader(info: Info) -> DataLoader[uuid.UUID, Worker | None]:
     ctx = info.context
 
     async def load(keys: list[uuid.UUID]) -> list[Worker | None]:
-        rows = await ctx.session.execute(
-            select(Device.id, Worker)
-            .join(Worker, Worker.id == Device.worker_id)
-            .where(Device.id.in_(keys))
-        )
-        found = {device_id: worker for device_id, worker in rows}
+        found = await service.wearers(session=ctx.session, device_ids=keys)
         return [found.get(k) for k in keys]
 
     return ctx.loader("wearer", lambda: DataLoader(load_fn=load))
@@ -161,11 +150,7 @@ class SensorType:
         return None if self.zone_id is None else await _zone_loader(info).load(self.zone_id)
 
     @strawberry.field(description="The worker wearing this sensor's device (wearables).")
-    async def wearer(
-        self, info: Info
-    ) -> Annotated[WorkerType, strawberry.lazy("tenants.schema")] | None:
-        from tenants.schema import WorkerType
-
+    async def wearer(self, info: Info) -> WorkerType | None:
         worker = await _wearer_loader(info).load(uuid.UUID(self.device_id))
         return None if worker is None else WorkerType.of(worker)
 
@@ -261,14 +246,10 @@ async def paced(items: Iterable[T]) -> AsyncIterator[T]:
 
 
 async def _telemetry_site(info: Info, site_id: uuid.UUID) -> Site:
-    """A site whose telemetry the caller may read: NOT_FOUND outside the scope, FORBIDDEN for
-    a role without ``telemetry read`` there."""
     ctx = info.context
-    site = await get_site(ctx.session, site_id)
-    require(
-        ctx.rt.authz, ctx.principal, site_domain(ctx.principal.scope, site), "telemetry", "read"
+    return await service.telemetry_site(
+        session=ctx.session, authz=ctx.rt.authz, principal=ctx.principal, site_id=site_id
     )
-    return site
 
 
 def _range(from_: datetime, to: datetime) -> tuple[datetime, datetime]:
@@ -298,9 +279,7 @@ class TelemetryQuery:
     ) -> AsyncIterator[BucketType]:
         ctx = info.context
         sid = parse_id(sensor_id, "sensor")
-        sensor = await ctx.session.scalar(select(Sensor).where(Sensor.id == sid))
-        if sensor is None:
-            raise NotFound(f"sensor {sensor_id} not found")
+        sensor = await service.get_sensor(session=ctx.session, sensor_id=sid)
         site = await _telemetry_site(info, sensor.site_id)
         start, end = _range(from_, to)
         span = end - start
@@ -332,10 +311,10 @@ class TelemetryQuery:
         ctx = info.context
         site = await _telemetry_site(info, parse_id(site_id, "site"))
         value = await status.site_status(
-            ctx.session,
-            ctx.rt.clickhouse,
-            ctx.principal.scope,
-            site,
+            session=ctx.session,
+            client=ctx.rt.clickhouse,
+            scope=ctx.principal.scope,
+            site=site,
             offline_after_seconds=ctx.rt.settings.offline_after_seconds,
         )
         return SiteStatusType.of(value)
@@ -380,22 +359,16 @@ class TelemetryMutation:
         specs = parse_sensors([s.as_entry() for s in sensors])
         async with ctx.write() as session:
             created = await service.create_device(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 site_id=parse_id(site_id, "site"),
                 name=name,
                 sensors=specs,
                 worker_id=None if worker_id is None else parse_id(worker_id, "worker"),
                 mqtt=ctx.rt.mqtt_directory,
             )
-            rows = (
-                await session.scalars(
-                    select(Sensor)
-                    .where(Sensor.device_id == created.device.id)
-                    .order_by(Sensor.code)
-                )
-            ).all()
+            rows = await service.sensors_of_device(session=session, device_id=created.device.id)
         return NewDeviceType(
             device=device_type(created.device),
             token=created.token,
@@ -410,9 +383,9 @@ class TelemetryMutation:
         specs = parse_sensors([s.as_entry() for s in sensors])
         async with ctx.write() as session:
             added = await service.add_sensors(
-                session,
-                ctx.rt.authz,
-                ctx.principal,
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
                 device_id=parse_id(device_id, "device"),
                 sensors=specs,
             )
@@ -423,9 +396,12 @@ class TelemetryMutation:
         ctx = info.context
         async with ctx.write() as session:
             device = await service.revoke_device(
-                session, ctx.rt.authz, ctx.principal, device_id=parse_id(device_id, "device")
+                session=session,
+                authz=ctx.rt.authz,
+                principal=ctx.principal,
+                device_id=parse_id(device_id, "device"),
             )
-        await service.remove_from_broker(ctx.rt.mqtt_directory, device.id)
+        await service.remove_from_broker(mqtt=ctx.rt.mqtt_directory, device_id=device.id)
         return device_type(device)
 
 
@@ -433,12 +409,12 @@ def _sensors_loader(info: Info) -> DataLoader[uuid.UUID, list[Sensor]]:
     ctx = info.context
 
     async def load(keys: list[uuid.UUID]) -> list[list[Sensor]]:
-        grouped = await service.sensors_of_sites(ctx.session, keys)
+        grouped = await service.sensors_of_sites(session=ctx.session, site_ids=keys)
         return [grouped.get(k, []) for k in keys]
 
     return ctx.loader("sensors-by-site", lambda: DataLoader(load_fn=load))
 
 
 async def sensors_of_site(info: Info, site_id: uuid.UUID) -> list[SensorType]:
-    """The site → sensors edge of the Site type (tenants/ reaches it through strawberry.lazy)."""
+    """The site → sensors edge of the Site type."""
     return [SensorType.of(s) for s in await _sensors_loader(info).load(site_id)]

@@ -52,10 +52,10 @@ async def _zone_named(
 
 
 async def create_device(
+    *,
     session: AsyncSession,
     authz: Authorizer,
     principal: Principal,
-    *,
     site_id: uuid.UUID,
     name: str,
     sensors: list[SensorSpec],
@@ -63,7 +63,7 @@ async def create_device(
     mqtt: MqttDirectory | None = None,
 ) -> NewDevice:
     """Register a device and its sensors; zones named by sensors are created as needed."""
-    site = await get_site(session, site_id)
+    site = await get_site(session=session, site_id=site_id)
     domain = site_domain(principal.scope, site)
     require(authz, principal, domain, "device", "create")
     device_name = name.strip()
@@ -160,15 +160,15 @@ async def _add_sensor_rows(
 
 
 async def add_sensors(
+    *,
     session: AsyncSession,
     authz: Authorizer,
     principal: Principal,
-    *,
     device_id: uuid.UUID,
     sensors: list[SensorSpec],
 ) -> list[Sensor]:
-    device = await get_device(session, device_id)
-    domain = site_domain(principal.scope, await get_site(session, device.site_id))
+    device = await get_device(session=session, device_id=device_id)
+    domain = site_domain(principal.scope, await get_site(session=session, site_id=device.site_id))
     require(authz, principal, domain, "sensor", "create")
     if device.revoked:
         raise Conflict(f"device {device_id} is revoked")
@@ -208,7 +208,8 @@ async def _check_sensor_quota(session: AsyncSession, site_id: uuid.UUID, adding:
         )
 
 
-async def get_device(session: AsyncSession, device_id: uuid.UUID) -> Device:
+async def get_device(*, session: AsyncSession, device_id: uuid.UUID) -> Device:
+    """A device in the session's scope (missing and out of scope look the same)."""
     device = await session.scalar(select(Device).where(Device.id == device_id))
     if device is None:
         raise NotFound(f"device {device_id} not found")
@@ -216,10 +217,10 @@ async def get_device(session: AsyncSession, device_id: uuid.UUID) -> Device:
 
 
 async def revoke_device(
-    session: AsyncSession, authz: Authorizer, principal: Principal, *, device_id: uuid.UUID
+    *, session: AsyncSession, authz: Authorizer, principal: Principal, device_id: uuid.UUID
 ) -> Device:
-    device = await get_device(session, device_id)
-    domain = site_domain(principal.scope, await get_site(session, device.site_id))
+    device = await get_device(session=session, device_id=device_id)
+    domain = site_domain(principal.scope, await get_site(session=session, site_id=device.site_id))
     require(authz, principal, domain, "device", "update")
     if device.revoked_at is None:
         device.revoked_at = utcnow()
@@ -236,8 +237,9 @@ async def revoke_device(
 
 
 async def sensors_of_sites(
-    session: AsyncSession, site_ids: list[uuid.UUID]
+    *, session: AsyncSession, site_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[Sensor]]:
+    """Each site's sensors, by code."""
     rows = await session.scalars(
         select(Sensor).where(Sensor.site_id.in_(site_ids)).order_by(Sensor.code, Sensor.id)
     )
@@ -247,18 +249,60 @@ async def sensors_of_sites(
     return grouped
 
 
+async def sensors_of_device(*, session: AsyncSession, device_id: uuid.UUID) -> list[Sensor]:
+    """A device's sensors, by code."""
+    rows = await session.scalars(
+        select(Sensor).where(Sensor.device_id == device_id).order_by(Sensor.code)
+    )
+    return list(rows)
+
+
+async def get_sensor(*, session: AsyncSession, sensor_id: uuid.UUID) -> Sensor:
+    """A sensor in the session's scope (missing and out of scope look the same)."""
+    sensor = await session.scalar(select(Sensor).where(Sensor.id == sensor_id))
+    if sensor is None:
+        raise NotFound(f"sensor {sensor_id} not found")
+    return sensor
+
+
+async def telemetry_site(
+    *, session: AsyncSession, authz: Authorizer, principal: Principal, site_id: uuid.UUID
+) -> Site:
+    """A site whose telemetry the caller may read: NOT_FOUND outside the scope, FORBIDDEN for
+    a role without ``telemetry read`` there."""
+    site = await get_site(session=session, site_id=site_id)
+    require(authz, principal, site_domain(principal.scope, site), "telemetry", "read")
+    return site
+
+
+async def zone_names(*, session: AsyncSession, zone_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of the zones in the session's scope among ``zone_ids``."""
+    rows = await session.execute(select(Zone.id, Zone.name).where(Zone.id.in_(zone_ids)))
+    return {zone_id: name for zone_id, name in rows}
+
+
+async def wearers(*, session: AsyncSession, device_ids: list[uuid.UUID]) -> dict[uuid.UUID, Worker]:
+    """Device → the worker wearing it, for the wearables among ``device_ids``."""
+    rows = await session.execute(
+        select(Device.id, Worker)
+        .join(Worker, Worker.id == Device.worker_id)
+        .where(Device.id.in_(device_ids))
+    )
+    return {device_id: worker for device_id, worker in rows}
+
+
 async def unscoped_device_tenant(
-    maker: async_sessionmaker[AsyncSession], device_id: uuid.UUID
+    *, sessions: async_sessionmaker[AsyncSession], device_id: uuid.UUID
 ) -> uuid.UUID:
     """The tenant owning a device, for the operator's CLI."""
-    async with unscoped_session(maker) as session:
+    async with unscoped_session(sessions) as session:
         tenant_id = await session.scalar(select(Device.tenant_id).where(Device.id == device_id))
     if tenant_id is None:
         raise NotFound(f"device {device_id} not found")
     return tenant_id
 
 
-async def remove_from_broker(mqtt: MqttDirectory | None, device_id: uuid.UUID) -> None:
+async def remove_from_broker(*, mqtt: MqttDirectory | None, device_id: uuid.UUID) -> None:
     """After a revocation commits: disconnect the device from the broker now. If the broker
     cannot be reached, ingest refuses the device anyway and the next sync removes it."""
     if mqtt is None:
@@ -270,11 +314,11 @@ async def remove_from_broker(mqtt: MqttDirectory | None, device_id: uuid.UUID) -
 
 
 async def unscoped_device_list(
-    maker: async_sessionmaker[AsyncSession], site_id: uuid.UUID
+    *, sessions: async_sessionmaker[AsyncSession], site_id: uuid.UUID
 ) -> list[tuple[Device, list[Sensor]]]:
     """A site's devices (revoked ones too, marked) with their sensors, by name: the
     operator's CLI. A site that does not exist is NotFound."""
-    async with unscoped_session(maker) as session:
+    async with unscoped_session(sessions) as session:
         if await session.get(Site, site_id) is None:
             raise NotFound(f"site {site_id} not found")
         devices = list(

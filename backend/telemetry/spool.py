@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from backend.core.errors import StoreUnavailable
+from backend.core.errors import Overloaded, StoreUnavailable
 from backend.core.files import open_private, private_dir
 
 _HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
@@ -48,7 +48,7 @@ class Position:
         return cls(int(segment), int(offset))
 
 
-class SpoolFull(Exception):
+class SpoolFull(Overloaded):
     """The spool holds its limit of unflushed bytes; ingest must wait for the flusher."""
 
 

@@ -22,6 +22,7 @@ from clickhouse_connect.driver.client import Client
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.core.clock import WALL_CLOCK, Clock
 from backend.telemetry import readings
 from backend.telemetry.models import Device, Sensor
 from backend.telemetry.query import select_from
@@ -93,15 +94,16 @@ def _last_seen_and_reported(
 
 
 async def site_status(
+    *,
     session: AsyncSession,
     client: Client,
     scope: Scope,
     site: Site,
-    *,
     offline_after_seconds: int,
-    now: datetime | None = None,
+    clock: Clock = WALL_CLOCK,
 ) -> SiteStatus:
-    """The status of a site the caller already may see (``session`` is scoped to ``scope``)."""
+    """The status of a site the caller already may see (``session`` is scoped to ``scope``),
+    as of the clock's now."""
     site_id = site.id
     devices = (
         await session.scalars(
@@ -120,7 +122,7 @@ async def site_status(
         ).all()
     )
     seen, reported = await anyio.to_thread.run_sync(_last_seen_and_reported, client, scope, site)
-    at = (now or datetime.now(UTC)).astimezone(UTC)
+    at = clock.now().astimezone(UTC)
     online_sensors = sum(
         1 for s in sensor_ids if is_online(reported.get(s), at, offline_after_seconds)
     )

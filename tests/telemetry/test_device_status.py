@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from backend.auth.principal import Principal
+from backend.core.clock import SimulatedClock
 from backend.runtime import Runtime
 from backend.telemetry import status
 from backend.telemetry.kinds import parse_sensors
 from backend.telemetry.service import create_device, revoke_device
 from tenants.scope import Scope, scoped_session
-from tenants.service import create_site, get_site
+from tenants.service import create_site_in_own_transaction, get_site
 from tests.factories import TenantWorld, World, build_tenant
 from tests.graphql import GraphQLClient
 from tests.telemetry.test_telemetry_query import Pipeline, instant, iso_z
@@ -55,10 +56,10 @@ async def install(rt: Runtime, tenant: TenantWorld, layout: dict[str, list[str]]
     """A new site of ``tenant`` (in its division) with devices named by ``layout``'s keys
     carrying the sensors listed."""
     scope = Scope.for_tenant(tenant.tenant_id)
-    site = await create_site(
-        rt.sessions,
-        rt.authz,
-        Principal.system(scope),
+    site = await create_site_in_own_transaction(
+        sessions=rt.sessions,
+        authz=rt.authz,
+        principal=Principal.system(scope),
         tenant_id=tenant.tenant_id,
         name=f"站点 {uuid.uuid4().hex[:8]}",
         division_code=tenant.division,
@@ -67,9 +68,9 @@ async def install(rt: Runtime, tenant: TenantWorld, layout: dict[str, list[str]]
     async with scoped_session(rt.sessions, scope) as session, session.begin():
         for name, codes in layout.items():
             created = await create_device(
-                session,
-                rt.authz,
-                Principal.system(scope),
+                session=session,
+                authz=rt.authz,
+                principal=Principal.system(scope),
                 site_id=site.id,
                 name=name,
                 sensors=parse_sensors([sensor_spec(c) for c in codes]),
@@ -83,7 +84,10 @@ async def revoke(rt: Runtime, where: Installation, device: str) -> None:
     scope = Scope.for_tenant(where.tenant_id)
     async with scoped_session(rt.sessions, scope) as session, session.begin():
         await revoke_device(
-            session, rt.authz, Principal.system(scope), device_id=where.devices[device]
+            session=session,
+            authz=rt.authz,
+            principal=Principal.system(scope),
+            device_id=where.devices[device],
         )
 
 
@@ -227,12 +231,12 @@ async def test_the_offline_timeout_is_configurable(
     async def check(offline_after: int, now: datetime) -> tuple[int, int]:
         async with scoped_session(runtime.sessions, scope) as session:
             value = await status.site_status(
-                session,
-                runtime.clickhouse,
-                scope,
-                await get_site(session, site.site_id),
+                session=session,
+                client=runtime.clickhouse,
+                scope=scope,
+                site=await get_site(session=session, site_id=site.site_id),
                 offline_after_seconds=offline_after,
-                now=now,
+                clock=SimulatedClock(now),
             )
         assert value.offline_after_seconds == offline_after
         return value.sensors_online, value.devices_online

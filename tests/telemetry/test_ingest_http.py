@@ -256,7 +256,12 @@ async def test_a_revoked_token_is_401(http: Client, runtime: Runtime, world: Wor
     assert (await post(http, device, "heartbeat", b"")).status_code == 202
     scope = Scope.for_tenant(world.a.tenant_id)
     async with scoped_session(runtime.sessions, scope) as session, session.begin():
-        await revoke_device(session, runtime.authz, Principal.system(scope), device_id=device.id)
+        await revoke_device(
+            session=session,
+            authz=runtime.authz,
+            principal=Principal.system(scope),
+            device_id=device.id,
+        )
 
     async def attempt() -> int:
         body = telemetry_body(readings("GT-1", 1))

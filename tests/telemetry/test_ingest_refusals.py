@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from backend.auth.principal import Principal
+from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
 from backend.runtime import Runtime
 from backend.telemetry.ingest import HEARTBEAT_RETENTION_DAYS
 from backend.telemetry.mqtt import MqttConsumer, MqttDirectory
-from tenants.service import provision_tenant
 from tests.factories import PASSWORD, World, unique
 from tests.graphql import GraphQLClient
 from tests.ingest_helpers import (
@@ -45,10 +45,10 @@ def http(api: GraphQLClient) -> Client:
 
 @pytest.fixture(scope="module")
 async def dev(runtime: Runtime) -> IngestDevice:
-    tenant = await provision_tenant(
-        runtime.sessions,
-        runtime.authz,
-        Principal.system(),
+    tenant = await unscoped_provision_tenant_in_own_transaction(
+        sessions=runtime.sessions,
+        authz=runtime.authz,
+        principal=Principal.system(),
         name=unique("拒收"),
         division_code="320102",
         industry="chemical",

@@ -13,6 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from backend.api.errors import http_status_for
 from backend.core.errors import ConfigurationError
 from backend.runtime import Runtime
 from backend.telemetry.mqtt import (
@@ -342,6 +343,7 @@ async def test_run_mqtt_consumer_ingests_and_flushes_until_stopped(
     task = asyncio.create_task(
         run_mqtt_consumer(
             process,
+            refusal_status=http_status_for,
             admin_url=mq.broker.admin_url,
             stop=stop,
             client_id=f"anjian-{uuid.uuid4()}",
@@ -422,7 +424,9 @@ async def test_a_tls_broker_carries_devices_the_consumer_and_the_directory(
     with mosquitto(tmp_path / "tls", tls_cert=cert, tls_key=key) as tls:
         assert tls.consumer_url.startswith("mqtts://")
         admin = MqttDirectory(f"{tls.admin_url}?cafile={cert}")
-        consumer = MqttConsumer(f"{tls.consumer_url}?cafile={cert}", mq.pipeline.ingest)
+        consumer = MqttConsumer(
+            f"{tls.consumer_url}?cafile={cert}", mq.pipeline.ingest, refusal_status=http_status_for
+        )
         try:
             device = await Setup(mq.runtime, mq.world, tls, admin, mq.pipeline).device()
             await started(consumer)

@@ -28,9 +28,9 @@ async def register(
     scope = Scope.for_tenant(tenant_id)
     async with scoped_session(rt.sessions, scope) as session, session.begin():
         created = await create_device(
-            session,
-            rt.authz,
-            Principal.system(scope),
+            session=session,
+            authz=rt.authz,
+            principal=Principal.system(scope),
             site_id=site_id,
             name=unique("device"),
             sensors=parse_sensors(
@@ -68,9 +68,9 @@ async def test_adding_a_code_of_the_site_to_another_device_is_refused(
     with pytest.raises(Conflict) as refused:
         async with scoped_session(runtime.sessions, scope) as session, session.begin():
             await add_sensors(
-                session,
-                runtime.authz,
-                Principal.system(scope),
+                session=session,
+                authz=runtime.authz,
+                principal=Principal.system(scope),
                 device_id=device,
                 sensors=parse_sensors([{"code": "TT-201", "kind": "temperature", "unit": "°C"}]),
             )

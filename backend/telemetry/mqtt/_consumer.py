@@ -1,19 +1,8 @@
-"""MQTT ingest: devices publish through Mosquitto, Anjian consumes into the same ingest path.
+"""The consumer of MQTT ingest: Anjian's persistent session on the broker, feeding ``Ingest``.
 
-Devices connect with username = device id and password = device token and publish the HTTP
-bodies to ``v1/devices/<device_id>/telemetry|heartbeat|events``. The broker (dynamic-security
-plugin, see ``_mqtt_dynsec``) lets a device publish only to its own topics. ``MqttConsumer``
-subscribes for Anjian with QoS 1 on a persistent MQTT v5 session and hands every message to
-``Ingest`` exactly as the HTTP handlers do: one code path, two transports.
-
-Acknowledged means durable, hop by hop: the broker acknowledges the device, and the consumer
-acknowledges the broker (manual PUBACK) only once the batch is in the spool, or was refused.
-Until then the broker keeps the message in the consumer's session and redelivers it after a
-reconnect or an Anjian restart; a redelivered batch is a duplicate by its batch id.
-
-A refusal (invalid batch, suspended site, over quota) cannot ride on the device's PUBACK (the
-broker sends that); it is published as JSON, the HTTP status and body plus the topic and batch
-id, to ``v1/devices/<device_id>/errors``, which only that device may subscribe to.
+Acknowledged means durable, hop by hop: the consumer acknowledges the broker (manual PUBACK)
+only once the batch is in the spool, or was refused. A refusal is published to the device's
+errors topic; a full spool is waited out, the message kept unacknowledged meanwhile.
 """
 
 from __future__ import annotations
@@ -22,9 +11,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import signal
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,39 +23,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy.exc import DBAPIError
 
-from backend.telemetry._mqtt_dynsec import (
-    DATA_KINDS,
-    BrokerFiles,
-    DynsecError,
-    MqttDirectory,
-    MqttUrl,
-    SyncReport,
-    data_topic,
-    device_acls,
-    errors_topic,
-    new_client,
-    prepare_broker_dir,
-    render_mosquitto_config,
-    write_dynsec_file,
-)
+from backend.core.errors import AnjianError, Overloaded
+from backend.telemetry._mqtt_dynsec import DATA_KINDS, MqttUrl, errors_topic, new_client
 from backend.telemetry.ingest import Ingest, IngestError
-
-__all__ = [
-    "BrokerFiles",
-    "ConsumerStats",
-    "DynsecError",
-    "MqttConsumer",
-    "MqttDirectory",
-    "SyncReport",
-    "data_topic",
-    "device_acls",
-    "errors_topic",
-    "prepare_broker_dir",
-    "render_mosquitto_config",
-    "run_mqtt_consumer",
-    "sync_from_registry",
-    "write_dynsec_file",
-]
 
 log = logging.getLogger("anjian.mqtt")
 _json = msgspec.json.Encoder()
@@ -117,6 +75,9 @@ class MqttConsumer:
     handled as a task on the asyncio loop that called ``start``, so spool appends of many
     messages share one group commit. The broker sends at most ``receive_maximum``
     unacknowledged messages at a time: that is the back-pressure.
+
+    ``refusal_status`` gives the status a refusal's reply carries: the one the same refusal
+    gets over HTTP (the API's table), so a device reads both transports' refusals alike.
     """
 
     def __init__(
@@ -124,6 +85,7 @@ class MqttConsumer:
         url: str,
         ingest: Ingest,
         *,
+        refusal_status: Callable[[AnjianError], int],
         client_id: str = "anjian-ingest",
         receive_maximum: int = 200,
         report_errors: bool = True,
@@ -131,6 +93,7 @@ class MqttConsumer:
     ) -> None:
         self.url = MqttUrl.parse(url)
         self.ingest = ingest
+        self.refusal_status = refusal_status
         self.client_id = client_id
         self.receive_maximum = receive_maximum
         self.report_errors = report_errors
@@ -260,11 +223,11 @@ class MqttConsumer:
                 await self._ingest(device_id, kind, msg.payload)
                 break
             except IngestError as exc:
-                if exc.status != 503:
+                if not isinstance(exc, Overloaded):  # the device's doing: tell it, go on
                     self.stats.refused += 1
                     self._report(device_id, msg, exc)
                     break
-                wait = exc.retry_after or delay
+                wait = exc.retry_after_seconds or delay
             except _TRANSIENT as exc:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 wait = delay
@@ -303,13 +266,13 @@ class MqttConsumer:
     def _report(self, device_id: uuid.UUID, msg: mqtt.MQTTMessage, exc: IngestError) -> None:
         if not self.report_errors or self._client is None:
             return
-        reply: dict[str, Any] = {"topic": msg.topic, "status": exc.status}
+        reply: dict[str, Any] = {"topic": msg.topic, "status": self.refusal_status(exc)}
         if msg.topic.endswith(("/telemetry", "/events")):
             # The payload was refused, perhaps for not being UTF-8: its batch id is a courtesy.
             with contextlib.suppress(msgspec.DecodeError, UnicodeDecodeError):
                 reply["batch_id"] = _BATCH_REF.decode(msg.payload).batch_id
-        if exc.retry_after is not None:
-            reply["retry_after"] = exc.retry_after
+        if exc.retry_after_seconds is not None:
+            reply["retry_after"] = exc.retry_after_seconds
         reply.update(exc.body)
         properties = None
         correlation = getattr(msg.properties, "CorrelationData", None)
@@ -323,88 +286,3 @@ class MqttConsumer:
 
 def data_topic_filter(kind: str) -> str:
     return f"v1/devices/+/{kind}"
-
-
-# -- the registry side -----------------------------------------------------------------------
-
-
-async def active_device_ids(runtime: Any) -> set[uuid.UUID]:
-    """Registered devices that are not revoked (all tenants: this is the operator's view)."""
-    from sqlalchemy import select
-
-    from backend.telemetry.models import Device
-    from tenants.scope import unscoped_session
-
-    async with unscoped_session(runtime.sessions) as session:
-        rows = await session.scalars(select(Device.id).where(Device.revoked_at.is_(None)))
-        return set(rows)
-
-
-async def sync_from_registry(directory: MqttDirectory, runtime: Any) -> SyncReport:
-    """Delete broker clients of revoked or unknown devices; report active ones it lacks."""
-    report = await directory.sync(await active_device_ids(runtime))
-    if report.removed:
-        log.info(
-            "MQTT: removed %d revoked or unknown device(s) from the broker", len(report.removed)
-        )
-    if report.missing:
-        log.warning(
-            "MQTT: %d registered device(s) cannot connect over MQTT (no broker client; issue "
-            "them a new token): %s",
-            len(report.missing),
-            ", ".join(str(d) for d in report.missing[:20]),
-        )
-    return report
-
-
-async def run_mqtt_consumer(
-    runtime: Any,
-    *,
-    admin_url: str | None = None,
-    stop: asyncio.Event | None = None,
-    client_id: str = "anjian-ingest",
-    forget_session: bool = False,
-) -> ConsumerStats:
-    """``anjian mqtt``: the consumer and the flusher, until SIGINT/SIGTERM (or ``stop``).
-
-    For a process beside a ClickHouse server; in embedded mode the server process runs the
-    consumer itself (the chdb engine has one owner). It needs a spool of its own
-    (``ANJIAN_SPOOL_DIR``): a spool directory is locked by the process that opens it.
-    ``admin_url`` (the dynsec admin account) first removes revoked devices from the broker.
-    """
-    url = runtime.settings.mqtt_url
-    if not url:
-        from backend.core.errors import ConfigurationError
-
-        raise ConfigurationError("ANJIAN_MQTT_URL is not set: mqtt://user:password@host:port")
-    runtime.clickhouse  # noqa: B018 - open (and own) the store first, failing fast
-    if admin_url:
-        directory = MqttDirectory(admin_url)
-        try:
-            await sync_from_registry(directory, runtime)
-        finally:
-            directory.close()
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-    runtime.flusher.start()
-    consumer = MqttConsumer(url, runtime.ingest, client_id=client_id)
-    await consumer.start()
-    started = time.monotonic()
-    try:
-        await stop.wait()
-    finally:
-        await consumer.stop(forget_session=forget_session)
-        await asyncio.to_thread(runtime.flusher.stop)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signum)
-    log.info(
-        "MQTT consumer stopped after %.0f s: %d accepted, %d refused",
-        time.monotonic() - started,
-        consumer.stats.accepted,
-        consumer.stats.refused,
-    )
-    return consumer.stats
