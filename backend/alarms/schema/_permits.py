@@ -105,6 +105,7 @@ class PermitsQuery:
             zone_id=None if zone_id is None else parse_id(zone_id, "zone"),
             open_only=open_only,
             first=first,
+            clock=info.context.rt.clock,
         )
         return [WorkPermitType.of(p) for p in rows]
 
@@ -149,6 +150,7 @@ class PermitsMutation:
                 kind=PermitKind(kind.value),
                 expires_at=expires_at,
                 note=note,
+                clock=ctx.rt.clock,
             )
         return WorkPermitType.of(permit)
 
@@ -161,5 +163,6 @@ class PermitsMutation:
                 authz=ctx.rt.authz,
                 principal=ctx.principal,
                 permit_id=parse_id(id, "permit"),
+                clock=ctx.rt.clock,
             )
         return WorkPermitType.of(permit)

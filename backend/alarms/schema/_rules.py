@@ -180,7 +180,10 @@ class RulesQuery:
         except ValueError:
             return []  # lists filter silently
         rows = await silences.list_silences(
-            session=info.context.session, site_id=site, include_past=include_past
+            session=info.context.session,
+            site_id=site,
+            include_past=include_past,
+            clock=info.context.rt.clock,
         )
         return [SilenceType.of(s) for s in rows]
 
@@ -271,6 +274,7 @@ class RulesMutation:
                 reason=reason,
                 starts_at=starts_at,
                 expires_at=expires_at,
+                clock=ctx.rt.clock,
             )
         return SilenceType.of(silence)
 
@@ -283,5 +287,6 @@ class RulesMutation:
                 authz=ctx.rt.authz,
                 principal=ctx.principal,
                 silence_id=parse_id(id, "silence"),
+                clock=ctx.rt.clock,
             )
         return SilenceType.of(silence)
