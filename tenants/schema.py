@@ -15,14 +15,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, Protocol, TypeVar
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from backend.core.graphql import IsAuthenticated
 from backend.core.ids import parse_id
 from tenants import service
 from tenants.acting import Acting, Permissions
-from tenants.models import Site, Tenant, Worker, Zone
+from tenants.models import Site, Subscription, Tenant, Worker, Zone
 from tenants.plans import DEFAULT_PLAN
 
 Row = TypeVar("Row")
@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 class _Wiring(Protocol):
     @property
-    def sessions(self) -> Any: ...  # async_sessionmaker[AsyncSession]
+    def sessions(self) -> async_sessionmaker[AsyncSession]: ...
 
 
 class TenantsContext(Protocol):
@@ -102,10 +102,10 @@ def _zones_loader(info: Info) -> DataLoader[uuid.UUID, list[Zone]]:
     return ctx.loader("zones-by-site", lambda: DataLoader(load_fn=load))
 
 
-def _subscriptions_loader(info: Info) -> DataLoader[uuid.UUID, Any]:
+def _subscriptions_loader(info: Info) -> DataLoader[uuid.UUID, Subscription | None]:
     ctx = info.context
 
-    async def load(keys: list[uuid.UUID]) -> list[Any]:
+    async def load(keys: list[uuid.UUID]) -> list[Subscription | None]:
         found = await service.subscriptions_of_sites(session=ctx.session, site_ids=keys)
         return [found.get(k) for k in keys]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import strawberry
@@ -72,15 +73,13 @@ def _edge_not_assembled(*_args: object) -> Any:
     raise ConfigurationError("the schema assembler did not supply this edge")
 
 
+@dataclass(frozen=True, kw_only=True)
 class GraphEdges:
     """Fields of a lower domain's type whose data lives in a higher domain, resolved by a
     function the API supplies when it assembles the schema (so the lower domain imports
     nothing above it)."""
 
-    __slots__ = ("site_sensors",)
-
-    def __init__(self, *, site_sensors: SiteSensors = _edge_not_assembled) -> None:
-        self.site_sensors = site_sensors
+    site_sensors: SiteSensors = _edge_not_assembled
 
 
 class RequestContext(BaseContext, kw_only=True):

@@ -47,6 +47,7 @@ from backend.core.db import utcnow
 from backend.core.errors import BadInput, Forbidden, NotFound, Unauthenticated
 from backend.jobs.mail_outbox import enqueue_mail
 from privacy.audit import Actor, record
+from tenants.models import Tenant
 from tenants.scope import unscoped_session
 
 INVITATION_TTL = timedelta(days=7)
@@ -71,8 +72,6 @@ def token_hash(token: str) -> bytes:
 async def _domain_label(session: AsyncSession, domain: str) -> str:
     """The tenant's name for a tenant domain (what the invitee recognises), else the domain."""
     if domain.startswith("tenant:"):
-        from tenants.models import Tenant  # tenants build on auth; imported where needed
-
         try:
             tenant_id = uuid.UUID(domain.removeprefix("tenant:"))
         except ValueError:
