@@ -173,7 +173,7 @@ def unscoped_session(maker: async_sessionmaker[AsyncSession]) -> AsyncSession:
 
 
 async def unscoped_jurisdiction_tenants(
-    session: AsyncSession, jurisdictions: frozenset[str]
+    *, session: AsyncSession, jurisdictions: frozenset[str]
 ) -> frozenset[uuid.UUID]:
     """The tenants owning a site inside any of ``jurisdictions`` (a regulator's reach)."""
     if not session.info.get(UNSCOPED_KEY):

@@ -308,7 +308,9 @@ async def scope_for_grants(
     return Scope(
         tenant_ids=tenant_ids,
         jurisdictions=jurisdictions,
-        jurisdiction_tenant_ids=await unscoped_jurisdiction_tenants(session, jurisdictions),
+        jurisdiction_tenant_ids=await unscoped_jurisdiction_tenants(
+            session=session, jurisdictions=jurisdictions
+        ),
     )
 
 
