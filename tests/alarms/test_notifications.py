@@ -30,16 +30,15 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import func, select
 
 from backend.alarms import library
-from backend.alarms.channels import (
+from backend.alarms.channels import create_channel, disable_channel, list_channels
+from backend.alarms.engine import Signal
+from backend.alarms.models import (
+    AlarmRule,
     ChannelKind,
     NotificationChannel,
     NotificationDelivery,
-    create_channel,
-    disable_channel,
-    list_channels,
+    OutboxMessage,
 )
-from backend.alarms.engine import Signal
-from backend.alarms.models import AlarmRule, OutboxMessage
 from backend.alarms.notify import (
     LogSmsProvider,
     Notifier,

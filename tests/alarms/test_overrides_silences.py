@@ -19,11 +19,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from backend.alarms import library
-from backend.alarms.models import AlarmRule, RuleRevision
+from backend.alarms.models import AlarmRule, RuleRevision, Silence
 from backend.alarms.overrides import LevelValues, override_levels
 from backend.alarms.rules import RuleKind, RuleSpec, Severity
 from backend.alarms.schema import RulesMutation, RulesQuery
-from backend.alarms.silences import SILENCES_COUNTER, Silence, active_silences, silenced
+from backend.alarms.silences import SILENCES_COUNTER, active_silences, silenced
 from backend.api.errors import ErrorCodes
 from backend.api.scalars import DateTimeScalar
 from backend.auth import service as auth_service
