@@ -111,7 +111,7 @@ async def list_revisions(*, session: AsyncSession, rule_ids: list[uuid.UUID]) ->
 
 async def _authorised_rule(
     session: AsyncSession, authz: Authorizer, principal: Principal, rule_id: uuid.UUID
-) -> tuple[AlarmRule, Site, str]:
+) -> tuple[AlarmRule, str]:
     rule = await session.scalar(select(AlarmRule).where(AlarmRule.id == rule_id))
     site = (
         None if rule is None else await session.scalar(select(Site).where(Site.id == rule.site_id))
@@ -120,7 +120,7 @@ async def _authorised_rule(
         raise NotFound(f"alarm rule {rule_id} not found")
     domain = site_domain(principal.scope, site)
     require(authz, principal, domain, "alarm_rule", "update")
-    return rule, site, domain
+    return rule, domain
 
 
 def _reason(reason: str) -> str:
@@ -263,7 +263,7 @@ async def override_levels(
     reason: str,
 ) -> AlarmRule:
     """New levels (and optionally on-delay) for one sensor's threshold rule, as a new version."""
-    rule, _site, domain = await _authorised_rule(session, authz, principal, rule_id)
+    rule, domain = await _authorised_rule(session, authz, principal, rule_id)
     text = _reason(reason)
     current = RuleSpec.from_json(rule.definition)
     new_levels = check_levels(current, levels, await _sensor_span(session, rule))
@@ -307,7 +307,7 @@ async def reset_to_default(
     reason: str,
 ) -> AlarmRule:
     """The indicator library's current default for this rule, written as a new version."""
-    rule, _site, domain = await _authorised_rule(session, authz, principal, rule_id)
+    rule, domain = await _authorised_rule(session, authz, principal, rule_id)
     text = _reason(reason)
     sensor = await session.scalar(select(Sensor).where(Sensor.id == rule.sensor_id))
     if sensor is None:
@@ -355,7 +355,7 @@ async def set_rule_enabled(
 ) -> AlarmRule:
     """Switch a rule off (a sensor under repair) or on again; audited with the reason. A
     disabled rule stops evaluating; its open alarm stays for people to clear."""
-    rule, _, domain = await _authorised_rule(session, authz, principal, rule_id)
+    rule, domain = await _authorised_rule(session, authz, principal, rule_id)
     why = _reason(reason)
     if rule.enabled == enabled:
         return rule
