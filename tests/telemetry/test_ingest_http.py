@@ -26,7 +26,7 @@ from backend.runtime import Runtime
 from backend.telemetry.service import revoke_device
 from tenants.models import SubscriptionStatus
 from tenants.scope import Scope, scoped_session
-from tenants.service import set_subscription_status
+from tenants.service import unscoped_set_subscription_status_in_own_transaction
 from tests.conftest import make_settings
 from tests.factories import World, build_tenant
 from tests.graphql import GraphQLClient
@@ -283,8 +283,12 @@ async def test_a_suspended_site_is_403_until_resumed(
 
     assert await attempt() == 202
     for status, expected in ((SubscriptionStatus.SUSPENDED, 403), (SubscriptionStatus.ACTIVE, 202)):
-        await set_subscription_status(
-            runtime.sessions, runtime.authz, Principal.system(), site_id=site_id, status=status
+        await unscoped_set_subscription_status_in_own_transaction(
+            sessions=runtime.sessions,
+            authz=runtime.authz,
+            principal=Principal.system(),
+            site_id=site_id,
+            status=status,
         )
         assert await eventually(attempt, lambda code, e=expected: code == e, within=5) == expected
         assert (await post(http, device, "heartbeat", b"")).status_code == expected
@@ -330,7 +334,12 @@ async def store_down(tmp_path: Path, chdb_dir: Path) -> AsyncIterator[tuple[Runt
     """An app whose spool holds 20 kB and whose flusher cannot reach ClickHouse."""
     rt = Runtime(make_settings(tmp_path, chdb_dir, ANJIAN_SPOOL_MAX_BYTES="20000"))
     try:
-        migrate(rt.settings, rt)
+        migrate(
+            owner_engine=rt.owner_engine,
+            keyring=rt.keyring,
+            clickhouse=rt.clickhouse,
+            cluster=rt.settings.clickhouse_cluster,
+        )
         rt.flusher.client = FailingClient()  # type: ignore[assignment]
         async with AsyncTestClient(app=create_app(runtime=rt)) as client:
             yield rt, client

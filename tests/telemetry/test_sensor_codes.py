@@ -96,12 +96,12 @@ async def fresh(
 
 
 async def test_migration_refuses_duplicate_codes_and_names_them(fresh: Runtime) -> None:
-    upgrade_relational(fresh)
-    seed(fresh)
+    upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring)
+    seed(owner_engine=fresh.owner_engine)
     world = await build_world(fresh)
     a = world.a
     second = await register(fresh, a.tenant_id, a.site_id, ["XX-1"])
-    downgrade_relational(fresh, "0011")
+    downgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring, target="0011")
     pg = fresh.owner_engine.dialect.name == "postgresql"
 
     def key(value: uuid.UUID) -> object:
@@ -114,7 +114,7 @@ async def test_migration_refuses_duplicate_codes_and_names_them(fresh: Runtime) 
         )
         counts = conn.execute(text("SELECT count(*) FROM alarm_rules")).scalar_one()
     with pytest.raises(ConfigurationError) as refused:
-        upgrade_relational(fresh)
+        upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring)
     message = refused.value.message
     assert "GT-101" in message and str(a.site_id) in message
     assert str(a.device_id) in message and str(second) in message
@@ -126,7 +126,10 @@ async def test_migration_refuses_duplicate_codes_and_names_them(fresh: Runtime) 
         conn.execute(
             text("UPDATE sensors SET code = 'GT-102' WHERE device_id = :d"), {"d": key(second)}
         )
-    assert upgrade_relational(fresh) == ("0011", head_revision())
+    assert upgrade_relational(owner_engine=fresh.owner_engine, keyring=fresh.keyring) == (
+        "0011",
+        head_revision(),
+    )
     with fresh.owner_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM alarm_rules")).scalar_one() == counts
         assert conn.execute(text("SELECT count(*) FROM sensors")).scalar_one() == 5
