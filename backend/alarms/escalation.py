@@ -111,7 +111,7 @@ async def remind(*, session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
 
 
 async def unscoped_due_alarms(
-    sessions: async_sessionmaker[AsyncSession], now: datetime
+    *, sessions: async_sessionmaker[AsyncSession], now: datetime
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
     """The alarms whose escalation or reminder is due at ``now``, by tenant (at most 500)."""
     # Finding what is due spans tenants: the clock is a system process.
@@ -133,7 +133,7 @@ async def run_due(*, sessions: async_sessionmaker[AsyncSession], now: datetime) 
     """Escalate and remind every alarm that is due at ``now`` (the caller's clock), each
     tenant's in a transaction of its own; returns how many steps were taken."""
     steps = 0
-    for tenant_id, ids in (await unscoped_due_alarms(sessions, now)).items():
+    for tenant_id, ids in (await unscoped_due_alarms(sessions=sessions, now=now)).items():
         async with (
             scoped_session(sessions, Scope.for_tenant(tenant_id)) as session,
             session.begin(),

@@ -46,6 +46,7 @@ def outbox_event(row: Any) -> dict[str, Any]:
 
 
 async def unscoped_outbox_top(
+    *,
     sessions: async_sessionmaker[AsyncSession],
 ) -> tuple[int, set[int]]:
     """The newest outbox number and which of the ``START_LOOKBACK`` below it exist."""
@@ -63,7 +64,7 @@ async def unscoped_outbox_top(
 
 
 async def unscoped_outbox_rows(
-    sessions: async_sessionmaker[AsyncSession], wanted: ColumnElement[bool], batch: int
+    *, sessions: async_sessionmaker[AsyncSession], wanted: ColumnElement[bool], batch: int
 ) -> Sequence[Any]:
     """Up to ``batch`` outbox rows matching ``wanted``, in sequence order."""
     async with unscoped_session(sessions) as session:
@@ -113,7 +114,7 @@ class OutboxFeed:
         async with self._lock:
             # A transaction still open now may hold a lower number and commit after the
             # listeners loaded their state: the recent numbers not present are holes.
-            top, recent = await unscoped_outbox_top(self.sessions)
+            top, recent = await unscoped_outbox_top(sessions=self.sessions)
             now = time.monotonic()
             holes = set(range(max(1, top - START_LOOKBACK + 1), top + 1)) - recent
             self._last, self._gaps = top, dict.fromkeys(holes, now)
@@ -161,7 +162,7 @@ class OutboxFeed:
         wanted = OutboxMessage.seq > last
         if self._gaps:
             wanted = or_(wanted, OutboxMessage.seq.in_(list(self._gaps)))
-        rows = await unscoped_outbox_rows(self.sessions, wanted, self.batch)
+        rows = await unscoped_outbox_rows(sessions=self.sessions, wanted=wanted, batch=self.batch)
         if not rows:
             return 0
         for row in rows:

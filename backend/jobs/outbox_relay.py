@@ -25,7 +25,7 @@ log = logging.getLogger("anjian.relay")
 
 
 async def unscoped_relay_batch(
-    sessions: async_sessionmaker[AsyncSession], sinks: list[Listener], batch: int
+    *, sessions: async_sessionmaker[AsyncSession], sinks: list[Listener], batch: int
 ) -> int:
     """Hand one batch of unsent messages to ``sinks`` and mark them sent; returns how many."""
     # The outbox belongs to no tenant: the relay is a system process.
@@ -103,4 +103,6 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Relay one batch of unsent messages; returns how many were sent."""
-        return await unscoped_relay_batch(self.sessions, self.sinks, self.batch)
+        return await unscoped_relay_batch(
+            sessions=self.sessions, sinks=self.sinks, batch=self.batch
+        )

@@ -33,7 +33,13 @@ from backend.core.db import Base
 from backend.telemetry import erasure
 from backend.telemetry.store import ClickHouseClient
 from privacy import retention
-from privacy.audit import Actor, AuditHead, create_checkpoint, purge_before, record
+from privacy.audit import (
+    Actor,
+    AuditHead,
+    create_checkpoint,
+    purge_before_in_own_transaction,
+    record,
+)
 from privacy.crypto import TenantDataKey, destroy_tenant_key
 from privacy.keyring import Keyring
 from tenants.models import Site, Tenant, TenantStatus
@@ -132,7 +138,7 @@ async def unscoped_erase_tenant(
     counts = await asyncio.to_thread(erasure.erase_tenant, clickhouse, tenant_id)
     domain = f"tenant:{tenant_id}"
     async with unscoped_session(sessions) as session, session.begin():
-        await destroy_tenant_key(session, tenant_id)
+        await destroy_tenant_key(session=session, tenant_id=tenant_id, actor=Actor.system())
         # Children before parents; the key's tombstones stay with the tenant row.
         for table in reversed(Base.metadata.sorted_tables):
             owned = {cls.__tablename__ for cls in tenant_owned_classes()}
@@ -165,7 +171,7 @@ async def unscoped_erase_tenant(
 
 
 async def unscoped_purge_expired(
-    sessions: async_sessionmaker[AsyncSession], now: datetime
+    *, sessions: async_sessionmaker[AsyncSession], now: datetime
 ) -> tuple[dict[str, int], list[uuid.UUID]]:
     """Purge the relational rows past their retention; returns the counts and the tenants
     now due for erasure."""
@@ -174,13 +180,13 @@ async def unscoped_purge_expired(
 
 
 async def unscoped_sign_checkpoint(
-    sessions: async_sessionmaker[AsyncSession], keyring: Keyring
+    *, sessions: async_sessionmaker[AsyncSession], keyring: Keyring
 ) -> int | None:
     """Sign an audit checkpoint at the trail's head; None when the trail is empty."""
     async with unscoped_session(sessions) as session, session.begin():
         if not await session.scalar(select(AuditHead.seq)):  # an empty trail has nothing to sign
             return None
-        signed = await create_checkpoint(session, keyring)
+        signed = await create_checkpoint(session=session, keyring=keyring)
         return signed.checkpoint.seq
 
 
@@ -199,16 +205,23 @@ class RetentionJob:
     async def run(self) -> RetentionReport:
         now = self.clock.now()
         report = RetentionReport()
-        report.purged, due = await unscoped_purge_expired(self.sessions, now)
+        report.purged, due = await unscoped_purge_expired(sessions=self.sessions, now=now)
         for tenant_id in due:
             report.clickhouse_rows_erased += await unscoped_erase_tenant(
                 sessions=self.sessions, clickhouse=self.clickhouse(), tenant_id=tenant_id
             )
             report.erased_tenants.append(str(tenant_id))
-        report.checkpoint_seq = await unscoped_sign_checkpoint(self.sessions, self.keyring)
+        report.checkpoint_seq = await unscoped_sign_checkpoint(
+            sessions=self.sessions, keyring=self.keyring
+        )
         cutoff = now - retention.KEEP["audit entries (behind a signed checkpoint)"]
         purged = await asyncio.to_thread(
-            purge_before, self.owner_engine, self.keyring, cutoff, actor=Actor.system(), now=now
+            purge_before_in_own_transaction,
+            engine=self.owner_engine,
+            keyring=self.keyring,
+            before=cutoff,
+            actor=Actor.system(),
+            now=now,
         )
         report.purged["audit entries"] = purged.deleted
         log.info(

@@ -47,7 +47,7 @@ class RuleWatch:
         if not self._loaded():
             await self._load()
             return
-        registry, permits = await unscoped_change_counters(self.sessions)
+        registry, permits = await unscoped_change_counters(sessions=self.sessions)
         if registry != self.evaluator.registry_version:
             await self.evaluator.reload(self.clock.now())
         elif permits != self.evaluator.permits_version:

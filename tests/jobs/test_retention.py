@@ -152,7 +152,7 @@ async def test_an_offboarded_tenant_is_erased_only_after_the_floor_and_then_unre
             )
         )
         assert erased is not None
-        assert (await verify_chain(session, runtime.keyring)).ok
+        assert (await verify_chain(session=session, keyring=runtime.keyring)).ok
 
     # A copy of the ciphertext taken before (as a backup holds it) no longer opens.
     with runtime.owner_engine.connect() as connection:

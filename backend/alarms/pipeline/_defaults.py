@@ -24,7 +24,7 @@ from tenants.models import Site, Tenant, Zone
 log = logging.getLogger("anjian.alarms")
 
 
-async def ensure_default_rules(session: AsyncSession) -> None:
+async def ensure_default_rules(*, session: AsyncSession) -> None:
     """Give every sensor, device and zone that lacks them its default rules (not committed)."""
     missing = await _ensure_sensor_defaults(session)
     await _ensure_device_defaults(session)

@@ -107,8 +107,8 @@ class AlarmEvaluator:
         """Give sensors without rules their defaults, then load every rule into the engine;
         ``now`` is the clock's, for the work permits still open."""
         # Rules are kept for every tenant here: the engine is a system process.
-        self.registry_version = await unscoped_give_defaults(self.sessions)
-        rules = await unscoped_rule_set(self.sessions)
+        self.registry_version = await unscoped_give_defaults(sessions=self.sessions)
+        rules = await unscoped_rule_set(sessions=self.sessions)
         self._set_rules(rules)
         await self.load_permits(now)
         # Presence rules need to know which zones are confined spaces; events name zones.
@@ -161,7 +161,7 @@ class AlarmEvaluator:
         if not self.loaded_zones:
             return
         self.permits_version, by_zone = await unscoped_open_permits(
-            self.sessions, self.loaded_zones, now
+            sessions=self.sessions, zones=self.loaded_zones, now=now
         )
         now_ms = round(now.timestamp() * 1000)
         for zone_id in self.loaded_zones:
@@ -172,7 +172,7 @@ class AlarmEvaluator:
         """The alarms still open, as after a restart: the engine neither loses nor doubles
         them."""
         for alarm_id, rule_id, sensor_id, device_id, level in await unscoped_open_alarms(
-            self.sessions
+            sessions=self.sessions
         ):
             self._holding[(rule_id, sensor_id)] = alarm_id
             # Device rules are found by device, zone rules by rule id alone.

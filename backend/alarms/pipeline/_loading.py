@@ -46,19 +46,19 @@ class RuleSet:
     zones: Sequence[Any]
 
 
-async def unscoped_give_defaults(sessions: async_sessionmaker[AsyncSession]) -> int:
+async def unscoped_give_defaults(*, sessions: async_sessionmaker[AsyncSession]) -> int:
     """Give what has no rules its defaults; returns the registry version they reflect."""
     version = -1
     try:
         async with unscoped_session(sessions) as session, session.begin():
             version = await counters.read(session, counters.REGISTRY)
-            await ensure_default_rules(session)
+            await ensure_default_rules(session=session)
     except IntegrityError:  # another server gave these sensors their defaults first
         log.info("default alarm rules were created concurrently; loading theirs")
     return version
 
 
-async def unscoped_rule_set(sessions: async_sessionmaker[AsyncSession]) -> RuleSet:
+async def unscoped_rule_set(*, sessions: async_sessionmaker[AsyncSession]) -> RuleSet:
     enabled = AlarmRule.enabled.is_(True)
     async with unscoped_session(sessions) as session:
         sensor_rules = (
@@ -91,7 +91,9 @@ async def unscoped_rule_set(sessions: async_sessionmaker[AsyncSession]) -> RuleS
     return RuleSet(sensor_rules, device_rules, zone_rules, zone_sensors, zones)
 
 
-async def unscoped_change_counters(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+async def unscoped_change_counters(
+    *, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[int, int]:
     """The registry's and the work permits' change counters."""
     async with unscoped_session(sessions) as session:
         return (
@@ -101,7 +103,7 @@ async def unscoped_change_counters(sessions: async_sessionmaker[AsyncSession]) -
 
 
 async def unscoped_open_permits(
-    sessions: async_sessionmaker[AsyncSession], zones: Iterable[uuid.UUID], now: datetime
+    *, sessions: async_sessionmaker[AsyncSession], zones: Iterable[uuid.UUID], now: datetime
 ) -> tuple[int, dict[uuid.UUID, list[PermitWindow]]]:
     """The permits counter and the open (and future) work permits of ``zones``."""
     async with unscoped_session(sessions) as session:
@@ -124,7 +126,7 @@ async def unscoped_open_permits(
     return version, by_zone
 
 
-async def unscoped_open_alarms(sessions: async_sessionmaker[AsyncSession]) -> Sequence[Any]:
+async def unscoped_open_alarms(*, sessions: async_sessionmaker[AsyncSession]) -> Sequence[Any]:
     """(alarm, rule, sensor, device, level) of every alarm not cleared."""
     async with unscoped_session(sessions) as session:
         return (
