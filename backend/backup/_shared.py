@@ -60,20 +60,17 @@ def record_backup_event(owner_engine: Engine, action: str, detail: dict[str, Any
         record_sync(session, Actor.system(), action, object_type="backup", detail=detail)
 
 
-def refuse_cluster(settings: Settings) -> None:
+def sealing_keyring(settings: Settings) -> Keyring:
+    """The master keyring a backup is sealed with (and a restore opened with), which must
+    exist; refused for a ClickHouse cluster, which has its own backups."""
     if settings.clickhouse_cluster:
         raise BackupRefused(
             "集群模式请使用 ClickHouse 自带的备份 / anjian backup covers a single ClickHouse "
             f"node; for a cluster ({settings.clickhouse_cluster}) use ClickHouse's own "
             "BACKUP ... ON CLUSTER for the telemetry"
         )
-
-
-def existing_keyring(settings: Settings) -> Keyring:
-    """The master keyring, which must exist: a backup is sealed with it, a restore opened."""
-    path = settings.master_key_file
     try:
-        return load_keyring(path, create=False)
+        return load_keyring(settings.master_key_file, create=False)
     except ConfigurationError as exc:
         raise BackupRefused(
             f"需要主密钥环文件 / {exc.message}. A backup is sealed with the master keyring: put "

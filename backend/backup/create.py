@@ -30,10 +30,9 @@ from backend.backup._shared import (
     NoProgress,
     Progress,
     Stores,
-    existing_keyring,
     object_digest,
     record_backup_event,
-    refuse_cluster,
+    sealing_keyring,
 )
 from backend.backup.archive import (
     CHUNK_BYTES,
@@ -260,8 +259,7 @@ def create_backup(
     progress = progress or NoProgress()
     started = time.monotonic()
     settings = stores.settings
-    refuse_cluster(settings)
-    keyring = existing_keyring(settings)
+    keyring = sealing_keyring(settings)
     client = stores.clickhouse()  # first: with chdb this is where a running server shows
     spool = _drain_spool(stores)
     created = _prepare_target(target, settings.data_dir)

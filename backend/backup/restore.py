@@ -22,10 +22,9 @@ from backend.backup._shared import (
     NoProgress,
     Progress,
     Stores,
-    existing_keyring,
     object_digest,
     record_backup_event,
-    refuse_cluster,
+    sealing_keyring,
 )
 from backend.backup.archive import (
     CHUNK_BYTES,
@@ -289,8 +288,7 @@ def restore_backup(
     progress = progress or NoProgress()
     started = time.monotonic()
     settings = stores.settings
-    refuse_cluster(settings)
-    keyring = existing_keyring(settings)
+    keyring = sealing_keyring(settings)
     archive = open_archive(source, keyring)  # every byte authenticated before anything is written
     revision, recorded = _check_compatible(archive)
     _check_empty_target(stores)

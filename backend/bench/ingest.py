@@ -95,13 +95,14 @@ def provision_fleet(
         "--plan",
         "enterprise",
     )
-    sensors_file = data_dir / "bench-sensors.json"
-    codes = [f"TT-{i:03d}" for i in range(sensors_per_device)]
-    sensors_file.write_text(
-        json.dumps([{"code": c, "kind": "temperature", "unit": "°C"} for c in codes])
-    )
     out = []
     for number in range(devices):
+        # Sensor codes are unique on a site: each device gets its own.
+        codes = [f"TT-{number:03d}-{i:03d}" for i in range(sensors_per_device)]
+        sensors_file = data_dir / "bench-sensors.json"
+        sensors_file.write_text(
+            json.dumps([{"code": c, "kind": "temperature", "unit": "°C"} for c in codes])
+        )
         device = anjian_json(
             data_dir,
             "device",
