@@ -247,7 +247,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             runtime.sessions, listeners=[runtime.alarm_broadcaster.publish], clock=runtime.clock
         )
         await alarms.start()
-        runtime.ingest.subscribers.append(alarms)
+        # The evaluator itself, not the pipeline: no extra hop on ingest's request path.
+        runtime.ingest.subscribers.append(alarms.evaluator)
         relay = OutboxRelay(
             runtime.sessions, alarms.relay_wakeup, sinks=[notification_sink(runtime.jobs.notify)]
         )
@@ -264,7 +265,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             if consumer is not None:
                 await consumer.stop()
             retention.cancel()
-            runtime.ingest.subscribers.remove(alarms)
+            runtime.ingest.subscribers.remove(alarms.evaluator)
             await alarms.stop()
             await relay.stop()
             await mail_relay.stop()
