@@ -39,9 +39,9 @@ def serve(
     runtime = Runtime(settings)
     app = create_app(runtime=runtime)
     if simulate:
-        from backend.telemetry.simulator import attach_simulator
+        from backend.demo.live import attach_simulator
 
-        attach_simulator(app, runtime)
+        attach_simulator(app, sessions=lambda: runtime.sessions, ingest=lambda: runtime.ingest)
     if tls is not None:
         logging.getLogger(__name__).info(
             "HTTPS with %s (SHA-256 %s, valid until %s)", tls.subject, tls.sha256, tls.not_after
