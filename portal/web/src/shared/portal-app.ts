@@ -1,0 +1,47 @@
+// Starting a portal page (`/app/`, `/gov/`): Pinia, the language, the router with the session
+// guard, under the shared root.
+import '@/shared/styles/portal.css'
+
+import { createPinia } from 'pinia'
+import { createApp } from 'vue'
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+
+import NotFoundPage from './components/NotFoundPage.vue'
+import PortalRoot from './components/PortalRoot.vue'
+import SignedInLayout from './components/SignedInLayout.vue'
+import SignInPage from './components/SignInPage.vue'
+import { createPortalI18n } from './i18n'
+import { installSessionGuard } from './session/guard'
+import type { Portal } from './session/portal'
+
+/** `pages` are the routes behind sign-in, relative to the portal (`''` is its home, named
+ * `home`); the sign-in page and a not-found page are added. */
+export function startPortal(portal: Portal, pages: RouteRecordRaw[]): void {
+  const router = createRouter({
+    history: createWebHistory(`/${portal}/`),
+    routes: [
+      {
+        path: '/login',
+        name: 'login',
+        component: SignInPage,
+        props: { portal },
+        meta: { public: true },
+      },
+      {
+        path: '/',
+        component: SignedInLayout,
+        props: { portal },
+        children: [
+          ...pages,
+          { path: ':pathMatch(.*)*', name: 'not-found', component: NotFoundPage },
+        ],
+      },
+    ],
+  })
+  installSessionGuard(router)
+  createApp(PortalRoot, { titleKey: `portal.${portal}Title` })
+    .use(createPinia())
+    .use(createPortalI18n())
+    .use(router)
+    .mount('#root')
+}

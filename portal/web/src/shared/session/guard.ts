@@ -1,0 +1,28 @@
+// Pages of a portal need a session; the sign-in page does not. Not signed in: to the sign-in
+// page, which brings the person back to where they were going (`next`).
+import type { Router } from 'vue-router'
+
+import { useSessionStore } from './store'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Shown without a session (the sign-in page). */
+    public?: boolean
+  }
+}
+
+export function installSessionGuard(router: Router): void {
+  router.beforeEach(async (to) => {
+    if (to.meta.public) return true
+    const session = useSessionStore()
+    const status = session.status === 'signed-in' ? 'signed-in' : await session.load()
+    if (status !== 'signed-out') {
+      // `unreachable` shows the page with the connection banner rather than a sign-in form
+      // that the server could not answer either.
+      return true
+    }
+    const query: Record<string, string> = { next: to.fullPath }
+    if (session.ended) query.ended = '1'
+    return { name: 'login', query }
+  })
+}
