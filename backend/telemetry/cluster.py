@@ -20,6 +20,14 @@ from __future__ import annotations
 
 import re
 
+from backend.core.errors import ConfigurationError
+
+
+class ClusterDDLError(ConfigurationError, ValueError):
+    """A cluster name or a migration statement that has no distributed form (also a
+    ``ValueError``, as it has always been)."""
+
+
 _CLUSTER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.{}-]*")
 _NAME = r"([A-Za-z_][A-Za-z0-9_]*)"
 _IF_NOT_EXISTS = r"(IF\s+NOT\s+EXISTS\s+)?"
@@ -52,7 +60,7 @@ def split_statements(sql: str) -> list[str]:
 def cluster_statements(migration_sql: str, cluster: str) -> list[str]:
     """The statements that apply ``migration_sql`` to every node of ``cluster``."""
     if not _CLUSTER_NAME.fullmatch(cluster):
-        raise ValueError(f"bad ClickHouse cluster name {cluster!r}")
+        raise ClusterDDLError(f"bad ClickHouse cluster name {cluster!r}")
     on = f"ON CLUSTER '{cluster}'"
     out: list[str] = []
     for statement in split_statements(migration_sql):
@@ -85,7 +93,7 @@ def _rewrite(statement: str, cluster: str, on: str) -> list[str]:
             f"DROP TABLE {if_exists or ''}{local(name)} {on} SYNC",
         ]
     first_line = statement.splitlines()[0]
-    raise ValueError(f"no cluster form known for the statement {first_line!r}")
+    raise ClusterDDLError(f"no cluster form known for the statement {first_line!r}")
 
 
 def _closing_paren(text: str, opening: int) -> int:
@@ -97,7 +105,7 @@ def _closing_paren(text: str, opening: int) -> int:
             depth -= 1
             if depth == 0:
                 return index
-    raise ValueError("unbalanced parentheses in a CREATE TABLE statement")
+    raise ClusterDDLError("unbalanced parentheses in a CREATE TABLE statement")
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -137,7 +145,7 @@ def _create_table(statement: str, match: re.Match[str], cluster: str, on: str) -
     columns, rest = statement[opening : closing + 1], statement[closing + 1 :]
     engine = _ENGINE.search(rest)
     if engine is None:
-        raise ValueError(f"table {name}: only *MergeTree engines have a replicated form")
+        raise ClusterDDLError(f"table {name}: only *MergeTree engines have a replicated form")
     kind, arguments = engine.group(1), (engine.group(2) or "").strip()
     replicated_args = [f"'/clickhouse/tables/{{shard}}/anjian/{name}'", "'{replica}'"]
     if arguments:
@@ -182,7 +190,7 @@ def _alter_table(name: str, commands_text: str, on: str) -> list[str]:
         return []
     column_commands = [c for c in commands if _COLUMN_COMMAND.match(c)]
     if column_commands and len(column_commands) != len(commands):
-        raise ValueError(
+        raise ClusterDDLError(
             f"ALTER TABLE {name} mixes column changes with table changes; split it in two"
         )
     out = [f"ALTER TABLE {local(name)} {on} {', '.join(commands)}"]

@@ -24,6 +24,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from backend.core.errors import BadInput
 from backend.telemetry.query import select_from
 from tenants.scope import Scope
 
@@ -222,7 +223,7 @@ def buckets(
     """Aggregates of one sensor over ``[start, end)`` in epoch-aligned buckets, oldest first;
     buckets without readings are absent. ``owner``: only the owning tenant's rows."""
     if bucket_seconds <= 0:
-        raise ValueError("bucket_seconds must be positive")
+        raise BadInput("bucket_seconds must be positive")
     start, end = clip(start, end)
     merged: dict[datetime, list[Any]] = {}
     for source, piece_start, piece_end in plan(start, end, bucket_seconds):

@@ -21,7 +21,7 @@ from backend.core.errors import BadInput, Conflict, NotFound
 from backend.telemetry.kinds import SensorSpec
 from backend.telemetry.models import Device, Sensor
 from backend.telemetry.mqtt import DynsecError, MqttDirectory
-from privacy.audit import record
+from privacy.audit import record_change
 from tenants.models import Plan, Site, Subscription, Worker, Zone
 from tenants.scope import unscoped_session
 from tenants.service import get_site, site_domain
@@ -87,15 +87,15 @@ async def create_device(
     session.add(device)
     await session.flush()
     created = {s.code: s.id for s in await _add_sensor_rows(session, device, sensors)}
-    await counters.bump(session, counters.REGISTRY)
     if mqtt is not None:
         # The broker learns the token now (it keeps only a hash); if it cannot, the device is
         # not created, so a device never exists that could not connect over MQTT.
         await mqtt.ensure_device(device.id, token)
-    await record(
+    await record_change(
         session,
         principal.actor(domain),
         "device.create",
+        counter=counters.REGISTRY,
         domain=domain,
         object_type="device",
         object_id=device.id,
@@ -174,11 +174,11 @@ async def add_sensors(
         raise Conflict(f"device {device_id} is revoked")
     await _check_sensor_quota(session, device.site_id, len(sensors))
     added = await _add_sensor_rows(session, device, sensors)
-    await counters.bump(session, counters.REGISTRY)
-    await record(
+    await record_change(
         session,
         principal.actor(domain),
         "sensor.create",
+        counter=counters.REGISTRY,
         domain=domain,
         object_type="device",
         object_id=device.id,
@@ -224,11 +224,11 @@ async def revoke_device(
     require(authz, principal, domain, "device", "update")
     if device.revoked_at is None:
         device.revoked_at = utcnow()
-        await counters.bump(session, counters.REGISTRY)
-        await record(
+        await record_change(
             session,
             principal.actor(domain),
             "device.revoke",
+            counter=counters.REGISTRY,
             domain=domain,
             object_type="device",
             object_id=device.id,

@@ -25,12 +25,13 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.core.errors import AnjianError, ConfigurationError
+from backend.core.settings import Settings
 from backend.telemetry._mqtt_dynsec import (
     BrokerFiles,
     DynsecError,
@@ -43,6 +44,8 @@ from backend.telemetry._mqtt_dynsec import (
     render_mosquitto_config,
     write_dynsec_file,
 )
+from backend.telemetry.flusher import Flusher
+from backend.telemetry.ingest import Ingest
 from backend.telemetry.models import Device
 from backend.telemetry.mqtt._consumer import (
     ConsumerStats,
@@ -50,14 +53,17 @@ from backend.telemetry.mqtt._consumer import (
     data_topic_filter,
     parse_topic,
 )
+from backend.telemetry.store import ClickHouseClient
 from tenants.scope import unscoped_session
 
 __all__ = [
     "BrokerFiles",
+    "ConsumerProcess",
     "ConsumerStats",
     "DynsecError",
     "MqttConsumer",
     "MqttDirectory",
+    "RegistryStores",
     "SyncReport",
     "data_topic",
     "data_topic_filter",
@@ -75,6 +81,29 @@ __all__ = [
 log = logging.getLogger("anjian.mqtt")
 
 
+class RegistryStores(Protocol):
+    """What the registry sync reads: the relational store."""
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]: ...
+
+
+class ConsumerProcess(RegistryStores, Protocol):
+    """What ``anjian mqtt`` runs on: the settings, the stores, ingest and the flusher."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clickhouse(self) -> ClickHouseClient: ...
+
+    @property
+    def ingest(self) -> Ingest: ...
+
+    @property
+    def flusher(self) -> Flusher: ...
+
+
 async def unscoped_active_device_ids(sessions: async_sessionmaker[AsyncSession]) -> set[uuid.UUID]:
     """Registered devices that are not revoked (all tenants: this is the operator's view)."""
     async with unscoped_session(sessions) as session:
@@ -82,7 +111,7 @@ async def unscoped_active_device_ids(sessions: async_sessionmaker[AsyncSession])
         return set(rows)
 
 
-async def sync_from_registry(directory: MqttDirectory, runtime: Any) -> SyncReport:
+async def sync_from_registry(directory: MqttDirectory, runtime: RegistryStores) -> SyncReport:
     """Delete broker clients of revoked or unknown devices; report active ones it lacks."""
     report = await directory.sync(await unscoped_active_device_ids(runtime.sessions))
     if report.removed:
@@ -100,7 +129,7 @@ async def sync_from_registry(directory: MqttDirectory, runtime: Any) -> SyncRepo
 
 
 async def run_mqtt_consumer(
-    runtime: Any,
+    runtime: ConsumerProcess,
     *,
     refusal_status: Callable[[AnjianError], int],
     admin_url: str | None = None,
