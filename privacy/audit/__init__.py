@@ -29,7 +29,7 @@ from privacy.audit._purge import (
     RETENTION_FLOOR_MONTHS,
     PurgeReport,
     check_purge_cutoff,
-    purge_before,
+    purge_before_in_own_transaction,
     retention_floor,
 )
 from privacy.audit._record import READ_ACTION, record, record_change, record_read, record_sync
@@ -55,7 +55,7 @@ __all__ = [
     "entry_hash",
     "export_entries",
     "parse_instant",
-    "purge_before",
+    "purge_before_in_own_transaction",
     "record",
     "record_change",
     "record_read",

@@ -21,7 +21,7 @@ class CheckpointResult:
 
 
 async def create_checkpoint(
-    session: AsyncSession, keyring: Keyring, batch: int = 5000
+    *, session: AsyncSession, keyring: Keyring, batch: int = 5000
 ) -> CheckpointResult:
     """Sign the chain's head, after verifying the entries since the latest checkpoint.
 

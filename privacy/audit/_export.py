@@ -170,10 +170,10 @@ def _export(
 
 
 async def export_entries(
+    *,
     session: AsyncSession,
     out: Path,
     fmt: Literal["csv", "json"],
-    *,
     keyring: Keyring,
     actor: Actor,
     start: datetime | None = None,

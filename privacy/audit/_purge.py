@@ -62,11 +62,11 @@ def check_purge_cutoff(before: datetime, now: datetime | None = None) -> None:
         )
 
 
-def purge_before(
+def purge_before_in_own_transaction(
+    *,
     engine: Engine,
     keyring: Keyring,
     before: datetime,
-    *,
     actor: Actor,
     now: datetime | None = None,
     batch: int = 5000,

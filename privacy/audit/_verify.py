@@ -182,7 +182,7 @@ def verify_chain_sync(
 
 
 async def verify_chain(
-    session: AsyncSession, keyring: Keyring | None = None, batch: int = 5000
+    *, session: AsyncSession, keyring: Keyring | None = None, batch: int = 5000
 ) -> ChainReport:
     """Walk the kept entries; name the first entry whose link, content or checkpoint fails.
 

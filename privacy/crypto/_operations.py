@@ -33,7 +33,7 @@ class RotationReport:
     destroyed_tenants: int  # tenants whose keys were shredded: nothing left to wrap
 
 
-async def rotate_data_keys(session: AsyncSession, *, issue: bool = True) -> RotationReport:
+async def rotate_data_keys(*, session: AsyncSession, issue: bool = True) -> RotationReport:
     """Re-wrap every live data key under the newest master version (add the version to the
     keyring first: ``privacy.keyring.add_version``). Needs a session that sees every tenant's
     keys (unscoped). With ``issue`` every owner also gets a new data-key version."""
@@ -78,15 +78,13 @@ def _rotate(session: Session, issue: bool) -> RotationReport:
     return RotationReport(master, rewrapped, issued, len({o for o in shredded if o is not None}))
 
 
-async def destroy_tenant_key(
-    session: AsyncSession, tenant_id: uuid.UUID, *, actor: Actor | None = None
-) -> int:
+async def destroy_tenant_key(*, session: AsyncSession, tenant_id: uuid.UUID, actor: Actor) -> int:
     """Crypto-shred a tenant: erase every version of its data key (leaving tombstones, so no
     new key is made for it) and audit it. Returns how many live versions were erased."""
     erased = await session.run_sync(_destroy, tenant_id)
     await record(
         session,
-        actor or Actor.system(),
+        actor,
         "tenant.data_key_destroyed",
         domain=f"tenant:{tenant_id}",
         object_type="tenant",
@@ -113,7 +111,7 @@ def _destroy(session: Session, tenant_id: uuid.UUID) -> int:
     return len(erased)
 
 
-async def key_status(session: AsyncSession) -> dict[str, Any]:
+async def key_status(*, session: AsyncSession) -> dict[str, Any]:
     """The keyring's versions and the data keys per master version (no key material)."""
     return await session.run_sync(_status)
 
