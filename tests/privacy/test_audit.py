@@ -22,7 +22,7 @@ from tests.graphql import GraphQLClient
 
 async def test_world_trail_verifies(runtime: Runtime, world: World) -> None:
     async with runtime.sessions() as session:
-        report = await verify_chain(session, runtime.keyring)
+        report = await verify_chain(session=session, keyring=runtime.keyring)
     assert report.ok, report
     assert report.entries > 0
 
@@ -57,7 +57,7 @@ async def test_sign_in_is_recorded(api: GraphQLClient, runtime: Runtime, world: 
         actions = (
             await session.scalars(select(AuditEntry.action).where(AuditEntry.object_id == user_id))
         ).all()
-        report = await verify_chain(session, runtime.keyring)
+        report = await verify_chain(session=session, keyring=runtime.keyring)
     assert "auth.sign_in" in actions
     assert "auth.sign_in_failed" in actions
     assert report.ok, report
@@ -76,7 +76,7 @@ async def test_concurrent_appends_keep_one_chain(runtime: Runtime, world: World)
     seqs = await asyncio.wait_for(asyncio.gather(*(append(i) for i in range(20))), timeout=60)
     assert len(set(seqs)) == 20
     async with runtime.sessions() as session:
-        report = await verify_chain(session, runtime.keyring)
+        report = await verify_chain(session=session, keyring=runtime.keyring)
         stored = (
             await session.scalars(
                 select(AuditEntry.seq).where(AuditEntry.action == "test.concurrent")
@@ -93,7 +93,7 @@ async def test_concurrent_appends_keep_one_chain(runtime: Runtime, world: World)
 async def scratch(tmp_path: Path, chdb_dir: Path) -> AsyncIterator[Runtime]:
     """Its own SQLite file: tampering must not touch the session's trail."""
     rt = Runtime(make_settings(tmp_path, chdb_dir))
-    upgrade_relational(rt)
+    upgrade_relational(owner_engine=rt.owner_engine, keyring=rt.keyring)
     yield rt
     await rt.close()
 
@@ -122,7 +122,7 @@ async def tamper(rt: Runtime, sql: str, **params: object) -> None:
 
 async def check(rt: Runtime) -> tuple[bool, int | None, str | None, int]:
     async with rt.sessions() as session:
-        report = await verify_chain(session, rt.keyring)
+        report = await verify_chain(session=session, keyring=rt.keyring)
     return report.ok, report.first_broken_seq, report.reason, report.entries
 
 

@@ -38,11 +38,12 @@ from privacy.audit import (
     AuditChainBroken,
     AuditEntry,
     ChainReport,
+    PurgeReport,
     create_checkpoint,
     entry_hash,
     export_entries,
     parse_instant,
-    purge_before,
+    purge_before_in_own_transaction,
     record,
     record_read,
     retention_floor,
@@ -127,13 +128,19 @@ async def append(
 
 async def checkpoint(rt: Runtime, keyring: Keyring | None = None) -> int:
     async with rt.sessions() as session, session.begin():
-        result = await create_checkpoint(session, keyring or rt.keyring)
+        result = await create_checkpoint(session=session, keyring=keyring or rt.keyring)
     return result.checkpoint.seq
 
 
 async def verify(rt: Runtime, keyring: Keyring | None = None) -> ChainReport:
     async with rt.sessions() as session:
-        return await verify_chain(session, keyring or rt.keyring)
+        return await verify_chain(session=session, keyring=keyring or rt.keyring)
+
+
+def purge(rt: Runtime, before: datetime) -> PurgeReport:
+    return purge_before_in_own_transaction(
+        engine=rt.owner_engine, keyring=rt.keyring, before=before, actor=OPERATOR, now=NOW
+    )
 
 
 def owner_sql(rt: Runtime, sql: str, **params: object) -> None:
@@ -157,7 +164,7 @@ def months_ago(months: int) -> datetime:
 async def test_checkpoint_signs_the_head_and_verifies(trail: Runtime, clock: Clock) -> None:
     seqs = await append(trail, 5)
     async with trail.sessions() as session, session.begin():
-        result = await create_checkpoint(session, trail.keyring)
+        result = await create_checkpoint(session=session, keyring=trail.keyring)
     view = result.checkpoint
     assert result.created and view.seq == seqs[-1]
     async with trail.sessions() as session:
@@ -171,14 +178,14 @@ async def test_checkpoint_signs_the_head_and_verifies(trail: Runtime, clock: Clo
     assert report.ok and report.checkpoints == 1 and report.entries == 5
     # Nothing new: the head's checkpoint is returned, not signed again.
     async with trail.sessions() as session, session.begin():
-        again = await create_checkpoint(session, trail.keyring)
+        again = await create_checkpoint(session=session, keyring=trail.keyring)
     assert not again.created and again.checkpoint == view
 
 
 async def test_checkpoint_of_an_empty_trail_is_refused(trail: Runtime) -> None:
     async with trail.sessions() as session, session.begin():
         with pytest.raises(BadInput, match="empty"):
-            await create_checkpoint(session, trail.keyring)
+            await create_checkpoint(session=session, keyring=trail.keyring)
 
 
 async def test_checkpoint_refuses_to_sign_a_broken_chain(trail: Runtime) -> None:
@@ -186,7 +193,7 @@ async def test_checkpoint_refuses_to_sign_a_broken_chain(trail: Runtime) -> None
     owner_sql(trail, "UPDATE audit_entries SET action = 'x' WHERE seq = :s", s=seqs[2])
     async with trail.sessions() as session, session.begin():
         with pytest.raises(AuditChainBroken, match=f"entry {seqs[2]}"):
-            await create_checkpoint(session, trail.keyring)
+            await create_checkpoint(session=session, keyring=trail.keyring)
     with trail.owner_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_checkpoints")).scalar() == 0
 
@@ -275,11 +282,11 @@ async def test_truncation_with_a_reset_head_is_caught_by_a_checkpoint(trail: Run
 async def test_verifying_checkpoints_needs_the_keyring(trail: Runtime) -> None:
     await append(trail, 2)
     async with trail.sessions() as session:
-        assert (await verify_chain(session)).ok  # no checkpoints yet: no key needed
+        assert (await verify_chain(session=session)).ok  # no checkpoints yet: no key needed
     await checkpoint(trail)
     async with trail.sessions() as session:
         with pytest.raises(ConfigurationError, match="keyring"):
-            await verify_chain(session)
+            await verify_chain(session=session)
 
 
 async def test_checkpoints_survive_a_key_rotation(trail: Runtime) -> None:
@@ -324,7 +331,7 @@ async def test_purge_behind_a_checkpoint_still_verifies(any_trail: Runtime, cloc
     recent = await append(rt, 3)
     before = months_ago(8)
 
-    report = purge_before(rt.owner_engine, rt.keyring, before, actor=OPERATOR, now=NOW)
+    report = purge(rt, before)
 
     assert (report.deleted, report.through_seq) == (10, old[-1])
     assert report.checkpoint_created and report.checkpoint_seq == old[-1]
@@ -342,7 +349,7 @@ async def test_purge_behind_a_checkpoint_still_verifies(any_trail: Runtime, cloc
 
     # The trail goes on, and a second purge reaches the checkpoint that already exists.
     await append(rt, 2)
-    again = purge_before(rt.owner_engine, rt.keyring, months_ago(6), actor=OPERATOR, now=NOW)
+    again = purge(rt, months_ago(6))
     assert (again.deleted, again.through_seq) == (5, signed_at)
     assert not again.checkpoint_created
     chain = await verify(rt)
@@ -356,7 +363,7 @@ async def test_purge_without_a_checkpoint_is_refused(any_trail: Runtime, clock: 
     await append(rt, 2)
     kept = seqs_kept(rt)
     with pytest.raises(Conflict, match="anjian audit checkpoint"):
-        purge_before(rt.owner_engine, rt.keyring, months_ago(8), actor=OPERATOR, now=NOW)
+        purge(rt, months_ago(8))
     assert seqs_kept(rt) == kept
 
 
@@ -369,7 +376,7 @@ async def test_a_checkpoint_older_than_the_cut_does_not_cover_it(
     clock.now = NOW
     kept = seqs_kept(trail)
     with pytest.raises(Conflict, match="no signed checkpoint covers the entries up to 8"):
-        purge_before(trail.owner_engine, trail.keyring, months_ago(8), actor=OPERATOR, now=NOW)
+        purge(trail, months_ago(8))
     assert seqs_kept(trail) == kept
 
 
@@ -381,12 +388,10 @@ async def test_purge_inside_the_six_month_floor_is_refused(
     await checkpoint(trail)
     kept = seqs_kept(trail)
     with pytest.raises(BadInput, match=r"Cybersecurity Law art\. 21"):
-        purge_before(trail.owner_engine, trail.keyring, months_ago(months), actor=OPERATOR, now=NOW)
+        purge(trail, months_ago(months))
     assert seqs_kept(trail) == kept
     # The floor itself is allowed.
-    done = purge_before(
-        trail.owner_engine, trail.keyring, retention_floor(NOW), actor=OPERATOR, now=NOW
-    )
+    done = purge(trail, retention_floor(NOW))
     assert done.deleted == 3
 
 
@@ -395,14 +400,14 @@ async def test_purge_refuses_a_broken_chain(trail: Runtime, clock: Clock) -> Non
     await checkpoint(trail)
     owner_sql(trail, "UPDATE audit_entries SET actor_id = 'x' WHERE seq = :s", s=seqs[1])
     with pytest.raises(AuditChainBroken, match=f"entry {seqs[1]}"):
-        purge_before(trail.owner_engine, trail.keyring, months_ago(8), actor=OPERATOR, now=NOW)
+        purge(trail, months_ago(8))
     assert seqs_kept(trail) == seqs
 
 
 async def test_purge_with_nothing_old_deletes_nothing(trail: Runtime, clock: Clock) -> None:
     await append(trail, 3)
     await checkpoint(trail)
-    report = purge_before(trail.owner_engine, trail.keyring, months_ago(7), actor=OPERATOR, now=NOW)
+    report = purge(trail, months_ago(7))
     assert report.deleted == 0 and report.through_seq is None
     assert len(seqs_kept(trail)) == 3
 
@@ -412,7 +417,7 @@ async def purged_trail(rt: Runtime, clock: Clock) -> tuple[list[int], list[int]]
     kept = await append(rt, 4, clock, months_ago(3))
     await checkpoint(rt)
     clock.now = NOW
-    purge_before(rt.owner_engine, rt.keyring, months_ago(8), actor=OPERATOR, now=NOW)
+    purge(rt, months_ago(8))
     assert (await verify(rt)).ok
     return gone, kept
 
@@ -538,9 +543,9 @@ async def test_record_read_needs_a_purpose_and_fields(trail: Runtime) -> None:
 async def export(rt: Runtime, out: Path, fmt: str, **window: datetime) -> Any:
     async with rt.sessions() as session, session.begin():
         return await export_entries(
-            session,
-            out,
-            fmt,
+            session=session,
+            out=out,
+            fmt=fmt,  # type: ignore[arg-type]
             keyring=rt.keyring,
             actor=OPERATOR,
             **window,  # type: ignore[arg-type]

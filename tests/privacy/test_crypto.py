@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.auth import service as auth_service
 from backend.auth.models import Membership, User
 from backend.auth.principal import Principal
+from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
 from backend.core.db import UTCDateTime, make_sessionmaker, utcnow
 from backend.core.errors import BadInput, ConfigurationError, Conflict
 from backend.migrate import alembic_config, upgrade_relational
@@ -50,7 +51,7 @@ from privacy.crypto import (
 from privacy.keyring import load_keyring
 from tenants.models import Worker
 from tenants.scope import Scope, scoped_session, unscoped_session
-from tenants.service import create_worker, provision_tenant
+from tenants.service import create_worker
 from tests.conftest import (
     PG_ADMIN_URL,
     create_pg_database,
@@ -157,10 +158,10 @@ def test_key_cache_is_bounded_and_expires(tmp_path: Path) -> None:
 async def new_tenant(rt: Runtime, label: str) -> tuple[uuid.UUID, str]:
     """A tenant of the test's own, and its owner's e-mail address."""
     owner = f"owner.{unique(label)}@example.cn"
-    tenant = await provision_tenant(
-        rt.sessions,
-        rt.authz,
-        Principal.system(),
+    tenant = await unscoped_provision_tenant_in_own_transaction(
+        sessions=rt.sessions,
+        authz=rt.authz,
+        principal=Principal.system(),
         name=f"{label} 化工 {unique('t')}",
         division_code="320100",
         industry="chemical",
@@ -181,9 +182,9 @@ async def add_worker(
     scope = Scope.for_tenant(tenant_id)
     async with scoped_session(rt.sessions, scope) as session, session.begin():
         worker = await create_worker(
-            session,
-            rt.authz,
-            Principal.system(scope),
+            session=session,
+            authz=rt.authz,
+            principal=Principal.system(scope),
             tenant_id=tenant_id,
             name=name,
             employee_number=unique("E"),
@@ -329,9 +330,9 @@ async def test_rolled_back_key_creation_is_not_remembered(runtime: Runtime) -> N
     async with scoped_session(runtime.sessions, scope) as session:
         await session.begin()
         await create_worker(
-            session,
-            runtime.authz,
-            Principal.system(scope),
+            session=session,
+            authz=runtime.authz,
+            principal=Principal.system(scope),
             tenant_id=tenant_id,
             name="回滚",
             employee_number=unique("E"),
@@ -349,18 +350,22 @@ async def test_email_is_sealed_and_sign_in_still_works(runtime: Runtime) -> None
     address = f"Mixed.{unique('m')}@Example.CN"
     async with runtime.sessions() as session, session.begin():
         user = await auth_service.create_user(
-            session, email=address, password=PASSWORD, actor=Actor.system(), log2_n=10
+            session=session, email=address, password=PASSWORD, actor=Actor.system(), log2_n=10
         )
     row = await raw_row(runtime, "users", user.id)
     assert not any(holds(v, address.lower()) or holds(v, address) for v in row.values())
     assert len(bytes(row["email_index"])) == 32
     assert "email" not in row
 
-    token = await auth_service.login(
-        runtime.sessions, runtime.tokens, email=address.upper(), password=PASSWORD, log2_n=10
+    token = await auth_service.unscoped_login_in_own_transaction(
+        sessions=runtime.sessions,
+        codec=runtime.tokens,
+        email=address.upper(),
+        password=PASSWORD,
+        log2_n=10,
     )
-    principal = await auth_service.resolve_token(
-        runtime.sessions, runtime.tokens, runtime.authz, token
+    principal = await auth_service.unscoped_resolve_token(
+        sessions=runtime.sessions, codec=runtime.tokens, authz=runtime.authz, token=token
     )
     assert principal.email == address.lower()
 
@@ -369,12 +374,12 @@ async def test_email_stays_unique(runtime: Runtime) -> None:
     address = f"dup.{unique('d')}@example.cn"
     async with runtime.sessions() as session, session.begin():
         await auth_service.create_user(
-            session, email=address, password=None, actor=Actor.system(), log2_n=10
+            session=session, email=address, password=None, actor=Actor.system(), log2_n=10
         )
     async with runtime.sessions() as session, session.begin():
         with pytest.raises(Conflict, match="already exists"):
             await auth_service.create_user(
-                session,
+                session=session,
                 email=f"  {address.upper()} ",
                 password=None,
                 actor=Actor.system(),
@@ -417,7 +422,9 @@ async def test_destroying_a_tenant_key_shreds_only_that_tenant(runtime: Runtime)
         assert (await session.get(Worker, doomed_worker)).name == "周七"  # type: ignore[union-attr]
 
     async with unscoped_session(runtime.sessions) as session, session.begin():
-        assert await destroy_tenant_key(session, doomed) == 1
+        assert (
+            await destroy_tenant_key(session=session, tenant_id=doomed, actor=Actor.system()) == 1
+        )
 
     gone = await load_worker(runtime, doomed, doomed_worker)
     assert gone.employee_number  # plaintext columns are unaffected
@@ -430,8 +437,12 @@ async def test_destroying_a_tenant_key_shreds_only_that_tenant(runtime: Runtime)
     with pytest.raises(DataKeyDestroyed):
         await add_worker(runtime, doomed, "新人")
     # The owner's account is platform data: still there, still able to sign in.
-    assert await auth_service.login(
-        runtime.sessions, runtime.tokens, email=doomed_owner, password=PASSWORD, log2_n=10
+    assert await auth_service.unscoped_login_in_own_transaction(
+        sessions=runtime.sessions,
+        codec=runtime.tokens,
+        email=doomed_owner,
+        password=PASSWORD,
+        log2_n=10,
     )
 
     # The other process reads from its cache until the entry expires, then not at all.
@@ -462,7 +473,10 @@ async def test_destroying_a_tenant_key_shreds_only_that_tenant(runtime: Runtime)
 async def test_a_tenant_shredded_before_any_key_gets_none(runtime: Runtime) -> None:
     tenant_id, _ = await new_tenant(runtime, "empty")
     async with unscoped_session(runtime.sessions) as session, session.begin():
-        assert await destroy_tenant_key(session, tenant_id) == 0
+        assert (
+            await destroy_tenant_key(session=session, tenant_id=tenant_id, actor=Actor.system())
+            == 0
+        )
     with pytest.raises(DataKeyDestroyed):
         await add_worker(runtime, tenant_id, "无")
 
@@ -477,7 +491,7 @@ async def at_0007(
     url = create_pg_database(PG_ADMIN_URL) if request.param == "postgres" else None
     overrides = {} if url is None else {"ANJIAN_DATABASE_URL": url}
     rt = Runtime(make_settings(tmp_path, chdb_dir, **overrides))
-    upgrade_relational(rt, "0007")
+    upgrade_relational(owner_engine=rt.owner_engine, keyring=rt.keyring, target="0007")
     try:
         yield rt
     finally:

@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from backend.auth import service as auth_service
-from backend.cli_keys import keys
+from backend.cli.keys import keys
 from backend.core.errors import ConfigurationError
 from backend.migrate import seed, upgrade_relational
 from backend.runtime import Runtime
@@ -119,8 +119,8 @@ async def own_db(
     url = create_pg_database(PG_ADMIN_URL) if request.param == "postgres" else None
     overrides = {} if url is None else {"ANJIAN_DATABASE_URL": url}
     rt = Runtime(make_settings(tmp_path, chdb_dir, **overrides))
-    upgrade_relational(rt)
-    seed(rt)
+    upgrade_relational(owner_engine=rt.owner_engine, keyring=rt.keyring)
+    seed(owner_engine=rt.owner_engine)
     try:
         yield rt
     finally:
@@ -204,17 +204,17 @@ async def test_rotation_rewraps_and_new_writes_use_new_keys(own_db: Runtime) -> 
     assert sealed_version((await raw_row(rt, "workers", new_worker))["name_enc"]) == 2
     assert (await load_worker(rt, tenant_id, new_worker)).name == "新员工"
     # The blind index is bound to the unchanging platform key version 1: sign-in still works.
-    assert await auth_service.login(
-        rt.sessions, rt.tokens, email=owner, password=PASSWORD, log2_n=rt.log2_n
+    assert await auth_service.unscoped_login_in_own_transaction(
+        sessions=rt.sessions, codec=rt.tokens, email=owner, password=PASSWORD, log2_n=rt.log2_n
     )
     newcomer = f"new.{uuid.uuid4().hex[:8]}@example.cn"
     async with rt.sessions() as session, session.begin():
         user = await auth_service.create_user(
-            session, email=newcomer, password=PASSWORD, actor=Actor.system(), log2_n=10
+            session=session, email=newcomer, password=PASSWORD, actor=Actor.system(), log2_n=10
         )
     assert sealed_version((await raw_row(rt, "users", user.id))["email_enc"]) == 2
-    assert await auth_service.login(
-        rt.sessions, rt.tokens, email=newcomer, password=PASSWORD, log2_n=rt.log2_n
+    assert await auth_service.unscoped_login_in_own_transaction(
+        sessions=rt.sessions, codec=rt.tokens, email=newcomer, password=PASSWORD, log2_n=rt.log2_n
     )
 
     status = await cli_json(rt, "status")
@@ -239,7 +239,7 @@ async def test_rotation_skips_shredded_tenants_and_can_only_rewrap(own_db: Runti
     kept_worker = await add_worker(rt, kept, "留下")
     await add_worker(rt, gone, "离开")
     async with unscoped_session(rt.sessions) as session, session.begin():
-        await destroy_tenant_key(session, gone)
+        await destroy_tenant_key(session=session, tenant_id=gone, actor=Actor.system())
 
     report = await cli_json(rt, "rotate", "--rewrap-only")
     assert (report["master_version"], report["rewrapped"], report["issued"]) == (2, 2, 0)
@@ -265,7 +265,7 @@ async def test_in_process_rotation_takes_effect_at_once(own_db: Runtime) -> None
     await add_worker(rt, tenant_id, "甲")
     add_version(rt.settings.master_key_file)
     async with unscoped_session(rt.sessions) as session, session.begin():
-        report = await rotate_data_keys(session)
+        report = await rotate_data_keys(session=session)
     assert (report.master_version, report.rewrapped, report.issued) == (2, 2, 2)
     worker = await add_worker(rt, tenant_id, "乙")  # no cache lapse needed here
     assert sealed_version((await raw_row(rt, "workers", worker))["name_enc"]) == 2

@@ -153,7 +153,12 @@ async def test_the_data_dir_is_the_owners_alone_whatever_the_umask(
         settings = make_settings(data_dir, chdb_dir)
         rt = Runtime(settings)
         try:
-            migrate(settings, rt)
+            migrate(
+                owner_engine=rt.owner_engine,
+                keyring=rt.keyring,
+                clickhouse=rt.clickhouse,
+                cluster=settings.clickhouse_cluster,
+            )
             mailer = FileMailer(settings.mail_dir)
             mailer.send(Message("a@example.cn", "邀请 / invitation", "token: secret", "k-1"))
             rt.spool  # noqa: B018 - opens the spool: LOCK, SPOOL_ID, first segment

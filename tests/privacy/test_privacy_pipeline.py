@@ -133,17 +133,17 @@ async def a_worker(rt: Runtime, world: World, name: str) -> dict[str, Any]:
     scope = Scope.for_tenant(world.a.tenant_id)
     async with scoped_session(rt.sessions, scope) as session, session.begin():
         worker = await create_worker(
-            session,
-            rt.authz,
-            Principal.system(scope),
+            session=session,
+            authz=rt.authz,
+            principal=Principal.system(scope),
             tenant_id=world.a.tenant_id,
             site_id=world.a.site_id,
             **values,
         )
         device = await create_device(
-            session,
-            rt.authz,
-            Principal.system(scope),
+            session=session,
+            authz=rt.authz,
+            principal=Principal.system(scope),
             site_id=world.a.site_id,
             name=f"手环 {name}",
             sensors=parse_sensors([{"code": unique("HR"), "kind": "heart_rate", "unit": "bpm"}]),
@@ -232,7 +232,7 @@ async def test_a_regulator_sees_pseudonyms_and_a_safety_manager_names_and_both_r
                 .limit(20)
             )
         ).all()
-        report = await verify_chain(session, runtime.keyring)
+        report = await verify_chain(session=session, keyring=runtime.keyring)
     purposes = {r.detail["purpose"] for r in reads}
     assert {"government.supervision", "enterprise.safety_manager"} <= purposes
     (gov,) = [r for r in reads if r.detail["purpose"] == "government.supervision"][:1]
@@ -322,7 +322,9 @@ async def an_alarm(
         s.add(rule)
         await s.flush()
         signal = Signal(rule.id, sensor_id, None, "raise", "1st level", Severity.RED, 60.0, 1)
-        alarm = await apply_signal(s, signal, SignalContext(tenant_id, site_id, device_id, None))
+        alarm = await apply_signal(
+            session=s, signal=signal, where=SignalContext(tenant_id, site_id, device_id, None)
+        )
         assert alarm is not None
         return alarm
 
