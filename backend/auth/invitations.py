@@ -176,7 +176,7 @@ async def unscoped_invite_user_in_own_transaction(
         )
         has_account = user is not None and user.password_hash is not None
         await enqueue_mail(
-            session,
+            session=session,
             to=address,
             subject="安监平台邀请 / Anjian invitation",
             body=_mail_body(

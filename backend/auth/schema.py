@@ -15,7 +15,7 @@ from backend.auth.permissions import IsAuthenticated
 from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
 from backend.auth.throttle import client_address
 from backend.core.errors import BadInput
-from backend.jobs.mail_outbox import relay_mail
+from backend.jobs.mail_outbox import unscoped_relay_mail
 from tenants.schema import TenantType
 
 log = logging.getLogger("anjian.auth")
@@ -86,7 +86,7 @@ async def _send_mail_now(info: Info) -> None:
     of success either way."""
     rt = info.context.rt
     try:
-        await relay_mail(rt.sessions, rt.jobs.deliver_mail)
+        await unscoped_relay_mail(sessions=rt.sessions, deliver_mail=rt.jobs.deliver_mail)
     except Exception:
         log.exception("mail relay after a request failed; the relay loop retries it")
 

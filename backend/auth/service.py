@@ -257,7 +257,7 @@ async def unscoped_login_in_own_transaction(
                 if user_email is not None:
                     text = until.strftime("%Y-%m-%d %H:%M:%S")
                     await enqueue_mail(
-                        session,
+                        session=session,
                         to=user_email,
                         subject="安监平台账户已临时锁定 / Anjian account temporarily locked",
                         body=_lock_notice(text),

@@ -12,7 +12,7 @@ from backend.auth import invitations
 from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.models import Invitation, Membership, User
 from backend.auth.principal import Principal
-from backend.jobs.mail_outbox import MailOutboxMessage, relay_mail
+from backend.jobs.mail_outbox import MailOutboxMessage, unscoped_relay_mail
 from backend.runtime import Runtime
 from tests.factories import PASSWORD, World, unique
 from tests.graphql import GraphQLClient, Result
@@ -298,6 +298,6 @@ async def test_mail_waits_in_the_outbox_while_the_broker_is_down(
         waiting = await session.scalar(select(func.count()).select_from(MailOutboxMessage))
     assert waiting and waiting >= 1
     monkeypatch.undo()
-    await relay_mail(runtime.sessions, actor)
+    await unscoped_relay_mail(sessions=runtime.sessions, deliver_mail=actor)
     token = await invitation_token(runtime, address)
     assert (await api.query(ACCEPT_NEW, {"t": token, "p": "outage-pass-3x"})).code is None
