@@ -29,7 +29,7 @@ def fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def settings_of(ctx: click.Context) -> None:
+def ensure_settings(ctx: click.Context) -> None:
     """A command group run on its own rather than under ``anjian`` loads the settings itself."""
     if ctx.obj is None:
         try:

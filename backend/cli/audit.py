@@ -65,7 +65,7 @@ def audit_verify(settings: Settings, as_json: bool) -> None:
 
     async def work(rt: Runtime) -> Any:
         async with rt.sessions() as session:
-            return await verify_chain(session, rt.keyring)
+            return await verify_chain(session=session, keyring=rt.keyring)
 
     report = run(settings, work)
     payload = {
@@ -105,7 +105,7 @@ def audit_checkpoint(settings: Settings, as_json: bool) -> None:
 
     async def work(rt: Runtime) -> Any:
         async with rt.sessions() as session, session.begin():
-            return await create_checkpoint(session, rt.keyring)
+            return await create_checkpoint(session=session, keyring=rt.keyring)
 
     result = run(settings, work)
     view = result.checkpoint
@@ -131,13 +131,15 @@ def audit_purge(settings: Settings, before: str, as_json: bool) -> None:
     Runs as ANJIAN_DATABASE_URL's own user (the schema owner): on PostgreSQL the
     application role may not delete audit entries.
     """
-    from privacy.audit import check_purge_cutoff, purge_before
+    from privacy.audit import check_purge_cutoff, purge_before_in_own_transaction
 
     cutoff = parse_instant(before, option="--before")
     check_purge_cutoff(cutoff)
 
     async def work(rt: Runtime) -> Any:
-        return purge_before(rt.owner_engine, rt.keyring, cutoff, actor=_cli_actor())
+        return purge_before_in_own_transaction(
+            engine=rt.owner_engine, keyring=rt.keyring, before=cutoff, actor=_cli_actor()
+        )
 
     report = run(settings, work)
     payload = {
@@ -179,9 +181,9 @@ def audit_export(
     async def work(rt: Runtime) -> Any:
         async with rt.sessions() as session, session.begin():
             return await export_entries(
-                session,
-                out,
-                "csv" if fmt == "csv" else "json",
+                session=session,
+                out=out,
+                fmt="csv" if fmt == "csv" else "json",
                 keyring=rt.keyring,
                 actor=_cli_actor(),
                 start=since,

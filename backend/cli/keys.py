@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from backend.cli._support import handles_errors, run, settings_of
+from backend.cli._support import ensure_settings, handles_errors, run
 from backend.core.settings import Settings
 from backend.runtime import Runtime
 from privacy.crypto import RotationReport, key_status, rotate_data_keys
@@ -25,7 +25,7 @@ from tenants.scope import unscoped_session
 @click.pass_context
 def keys(ctx: click.Context) -> None:
     """主密钥与数据密钥 Master keyring and data keys: rotation and status."""
-    settings_of(ctx)
+    ensure_settings(ctx)
 
 
 @keys.command("rotate")
@@ -44,7 +44,7 @@ def rotate(settings: Settings, rewrap_only: bool, as_json: bool) -> None:
     async def unscoped_rewrap(rt: Runtime) -> RotationReport:
         # Every tenant's data keys, whatever the scope: the keyring is the platform's.
         async with unscoped_session(rt.sessions) as session, session.begin():
-            return await rotate_data_keys(session, issue=not rewrap_only)
+            return await rotate_data_keys(session=session, issue=not rewrap_only)
 
     report = run(settings, unscoped_rewrap)
     payload = {
@@ -76,7 +76,7 @@ def status(settings: Settings, as_json: bool) -> None:
 
     async def unscoped_status(rt: Runtime) -> dict[str, Any]:
         async with unscoped_session(rt.sessions) as session, session.begin():
-            return await key_status(session)
+            return await key_status(session=session)
 
     report = run(settings, unscoped_status)
     report = {"keyring": str(settings.master_key_file), **report}

@@ -20,7 +20,7 @@ from backend.auth.members import (
     unscoped_set_user_disabled_in_own_transaction,
 )
 from backend.auth.principal import Principal
-from backend.cli._support import handles_errors, output, run, settings_of
+from backend.cli._support import ensure_settings, handles_errors, output, run
 from backend.core.settings import Settings
 from backend.runtime import Runtime
 
@@ -95,7 +95,7 @@ def regulator_create(
 @click.pass_context
 def user(ctx: click.Context) -> None:
     """用户账户 Accounts: disable and enable."""
-    settings_of(ctx)
+    ensure_settings(ctx)
 
 
 def _set_disabled(settings: Settings, email: str, disabled: bool, as_json: bool) -> None:
@@ -143,7 +143,7 @@ def user_enable(settings: Settings, email: str, as_json: bool) -> None:
 @click.pass_context
 def member(ctx: click.Context) -> None:
     """成员 Members of a domain (tenant:<uuid>, gov:<division>, platform)."""
-    settings_of(ctx)
+    ensure_settings(ctx)
 
 
 @member.command("add")

@@ -251,7 +251,7 @@ async def test_second_run_creates_nothing_and_keeps_the_audit_chain(demo: Demo) 
     assert [x.email for x in demo.second.logins] == [x.email for x in demo.first.logins]
     assert demo.second.sensors == demo.first.sensors
     async with demo.rt.sessions() as session:
-        report = await verify_chain(session)
+        report = await verify_chain(session=session)
     assert report.ok, report
     assert report.entries >= demo.counts_first["sensors"] // 10  # the demo was audited
 
