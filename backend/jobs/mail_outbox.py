@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Base, IdMixin
+from backend.jobs.periodic import run_when_woken
 from privacy.crypto import Sealed, SealedRecord
 from tenants.scope import unscoped_session
 
@@ -45,7 +46,7 @@ class MailOutboxMessage(SealedRecord, IdMixin, Base):
 
 
 async def enqueue_mail(
-    session: AsyncSession, *, to: str, subject: str, body: str, idempotency_key: str
+    *, session: AsyncSession, to: str, subject: str, body: str, idempotency_key: str
 ) -> None:
     """Add a message to the caller's transaction; it leaves only if that transaction commits."""
     message = MailOutboxMessage(subject=subject, idempotency_key=idempotency_key)
@@ -55,8 +56,8 @@ async def enqueue_mail(
     await session.flush()
 
 
-async def relay_mail(
-    maker: async_sessionmaker[AsyncSession], deliver_mail: Any, *, batch: int = 100
+async def unscoped_relay_mail(
+    *, sessions: async_sessionmaker[AsyncSession], deliver_mail: Any, batch: int = 100
 ) -> int:
     """Hand waiting messages to ``deliver_mail`` (a Dramatiq actor) in order; returns how many.
 
@@ -65,7 +66,7 @@ async def relay_mail(
     handed = 0
     while True:
         # The outbox belongs to no tenant: the relay is a system process.
-        async with unscoped_session(maker) as session, session.begin():
+        async with unscoped_session(sessions) as session, session.begin():
             rows = (
                 await session.scalars(
                     select(MailOutboxMessage)
@@ -98,12 +99,12 @@ class MailRelay:
 
     def __init__(
         self,
-        maker: async_sessionmaker[AsyncSession],
+        sessions: async_sessionmaker[AsyncSession],
         deliver_mail: Any,
         *,
         poll_seconds: float = 2.0,
     ) -> None:
-        self.maker = maker
+        self.sessions = sessions
         self.deliver_mail = deliver_mail
         self.poll_seconds = poll_seconds
         self._wakeup = asyncio.Event()
@@ -122,19 +123,19 @@ class MailRelay:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         try:
-            await relay_mail(self.maker, self.deliver_mail)  # what committed just before
+            await self._relay()  # what committed just before
         except Exception:
             log.exception("final mail relay failed; the messages wait for the next start")
 
     async def _loop(self) -> None:
-        backoff = self.poll_seconds
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
-            self._wakeup.clear()
-            try:
-                await relay_mail(self.maker, self.deliver_mail)
-                backoff = self.poll_seconds
-            except Exception:
-                log.exception("mail relay failed; retrying")
-                backoff = min(backoff * 2, 30.0)
+        await run_when_woken(
+            self._wakeup,
+            self._relay,
+            poll_seconds=self.poll_seconds,
+            max_backoff=30.0,
+            failed="mail relay failed; retrying",
+            logger=log,
+        )
+
+    async def _relay(self) -> int:
+        return await unscoped_relay_mail(sessions=self.sessions, deliver_mail=self.deliver_mail)

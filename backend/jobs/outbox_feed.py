@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.alarms.models import OutboxMessage
+from backend.jobs.periodic import run_when_woken
 from tenants.scope import unscoped_session
 
 log = logging.getLogger("anjian.relay")
@@ -129,17 +130,14 @@ class OutboxFeed:
                 await self._task
 
     async def _loop(self) -> None:
-        backoff = self.poll_seconds
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=backoff)
-            self.wakeup.clear()
-            try:
-                await self.catch_up()
-                backoff = self.poll_seconds
-            except Exception:
-                log.exception("reading the outbox failed; retrying")
-                backoff = min(backoff * 2, 10.0)
+        await run_when_woken(
+            self.wakeup,
+            self.catch_up,
+            poll_seconds=self.poll_seconds,
+            max_backoff=10.0,
+            failed="reading the outbox failed; retrying",
+            logger=log,
+        )
 
     async def catch_up(self) -> int:
         """Hand every row committed since the last read to the listeners; returns how many."""

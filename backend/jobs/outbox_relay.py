@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.alarms.models import OutboxMessage
 from backend.core.db import utcnow
 from backend.jobs.outbox_feed import Listener, outbox_event
+from backend.jobs.periodic import run_when_woken
 from tenants.scope import unscoped_session
 
 log = logging.getLogger("anjian.relay")
@@ -88,18 +89,18 @@ class OutboxRelay:
                 await self._task
 
     async def _loop(self) -> None:
-        backoff = self.poll_seconds
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=backoff)
-            self.wakeup.clear()
-            try:
-                while await self.relay_once() == self.batch:
-                    pass
-                backoff = self.poll_seconds
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-                backoff = min(backoff * 2, 10.0)
+        await run_when_woken(
+            self.wakeup,
+            self._relay_all,
+            poll_seconds=self.poll_seconds,
+            max_backoff=10.0,
+            failed="outbox relay failed; retrying",
+            logger=log,
+        )
+
+    async def _relay_all(self) -> None:
+        while await self.relay_once() == self.batch:
+            pass
 
     async def relay_once(self) -> int:
         """Relay one batch of unsent messages; returns how many were sent."""
