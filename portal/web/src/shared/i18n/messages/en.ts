@@ -29,7 +29,7 @@ export default {
     apiLink: 'GraphQL API',
   },
   signIn: {
-    heading: 'Sign in to the {portal}',
+    heading: '{portal}: sign in',
     email: 'Email',
     password: 'Password',
     submit: 'Sign in',

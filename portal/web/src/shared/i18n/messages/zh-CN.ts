@@ -26,7 +26,7 @@ export default {
     apiLink: 'GraphQL 接口',
   },
   signIn: {
-    heading: '登录{portal}',
+    heading: '{portal}登录',
     email: '邮箱',
     password: '密码',
     submit: '登录',
