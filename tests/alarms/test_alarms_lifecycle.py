@@ -12,8 +12,8 @@ from datetime import datetime
 
 import pytest
 
-from backend.alarms.pipeline import AlarmPipeline
 from backend.alarms.rules import Severity
+from backend.jobs.alarm_pipeline import AlarmPipeline
 from backend.runtime import Runtime
 from tests.alarm_helpers import (
     ACKNOWLEDGE,
@@ -362,15 +362,15 @@ async def test_an_alarm_raised_during_a_database_outage_is_not_lost(
     p = await restarted(runtime)
     down = Unreachable()
     try:
-        p.runtime = down  # type: ignore[assignment]
+        p.writer.sessions = down.sessions  # type: ignore[assignment]
         sensor = dev.sensors[GAS_CODE].bytes
         p.readings_accepted(device_info(dev), [sensor], [next_ts(dev.id)], [30.0])
         assert await eventually(lambda: down.writes, bool, within=20), "the writer never tried"
-        p.runtime = runtime  # the database is back; the leak goes on
+        p.writer.sessions = runtime.sessions  # the database is back; the leak goes on
         await feed(p, dev, 31.0, 32.0)
         rows = await eventually(lambda: gas_alarms(api, owner, dev), bool, within=20)
     finally:
-        p.runtime = runtime
+        p.writer.sessions = runtime.sessions
         await p.stop()
     assert [(a["severity"], a["status"]) for a in rows] == [("ORANGE", "ACTIVE_UNACKNOWLEDGED")]
 
@@ -380,7 +380,7 @@ async def test_stale_data_at_a_major_hazard_site_is_not_blue(
 ) -> None:
     """DESIGN.md: data-quality alarms are BLUE unless the site is a major hazard source
     (tenant A's site is grade 2). The pipeline's engine, ticked past the stale limit."""
-    p = AlarmPipeline(runtime)
+    p = AlarmPipeline(runtime.sessions)
     await p.reload()
     start = now_ms()
     p.engine.tick(start)  # the stale count starts for a sensor never heard from

@@ -29,8 +29,8 @@ from backend.alarms.notify._senders import LogSmsProvider, SmsProvider, SmtpMail
 from backend.core.db import create_app_engine, make_sessionmaker
 from backend.core.egress import EgressPolicy, EgressRefused, guarded_client
 from backend.core.errors import DeliveryFailed
+from backend.core.mail import FileMailer, Mailer, Message
 from backend.core.settings import Settings
-from backend.jobs.mail import FileMailer, Mailer, Message
 
 log = logging.getLogger("anjian.notify")
 T = TypeVar("T")

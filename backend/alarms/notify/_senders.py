@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from backend.core.errors import ConfigurationError
 from backend.core.files import open_private
-from backend.jobs.mail import Message
+from backend.core.mail import Message
 
 
 class SmsProvider(Protocol):
