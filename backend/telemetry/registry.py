@@ -44,6 +44,9 @@ class DeviceInfo:
 
 
 class DeviceRegistry:
+    """Devices by token hash or id, cached until the registry's change counter moves. Read
+    without the tenant scope: authenticating a device precedes any scope."""
+
     def __init__(
         self, maker: async_sessionmaker[AsyncSession], check_interval: float = 0.5
     ) -> None:
@@ -55,7 +58,7 @@ class DeviceRegistry:
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
 
-    async def _fresh(self) -> None:
+    async def _unscoped_refresh(self) -> None:
         now = time.monotonic()
         if now - self._checked_at < self._check_interval:
             return
@@ -70,25 +73,25 @@ class DeviceRegistry:
                 self._version = version
             self._checked_at = time.monotonic()
 
-    async def by_token_hash(self, token_hash: bytes) -> DeviceInfo | None:
-        await self._fresh()
+    async def unscoped_by_token_hash(self, token_hash: bytes) -> DeviceInfo | None:
+        await self._unscoped_refresh()
         if token_hash in self._by_token:
             return self._by_token[token_hash]
-        info = await self._load(Device.token_hash == token_hash)
+        info = await self._unscoped_load(Device.token_hash == token_hash)
         if info is not None:  # unknown tokens are not cached: guessing must not fill memory
             self._by_token[token_hash] = info
         return info
 
-    async def by_id(self, device_id: uuid.UUID) -> DeviceInfo | None:
-        await self._fresh()
+    async def unscoped_by_id(self, device_id: uuid.UUID) -> DeviceInfo | None:
+        await self._unscoped_refresh()
         if device_id in self._by_id:
             return self._by_id[device_id]
-        info = await self._load(Device.id == device_id)
+        info = await self._unscoped_load(Device.id == device_id)
         if info is not None:
             self._by_id[device_id] = info
         return info
 
-    async def _load(self, criterion: object) -> DeviceInfo | None:
+    async def _unscoped_load(self, criterion: object) -> DeviceInfo | None:
         # Authenticating a device precedes any scope: the device is what yields it.
         async with unscoped_session(self._maker) as session:
             device = await session.scalar(select(Device).where(criterion))  # type: ignore[arg-type]
