@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from backend.alarms import library
 from backend.alarms.models import AlarmTransition, OutboxMessage
-from backend.alarms.pipeline import AlarmPipeline
 from backend.alarms.rules import RuleKind
 from backend.auth.models import User
 from backend.auth.service import normalise_email
+from backend.jobs.alarm_pipeline import AlarmPipeline
 from backend.runtime import Runtime
 from backend.telemetry.registry import DeviceInfo
 from tenants.scope import SCOPE_KEY, Scope, scoped_session, unscoped_session
@@ -247,7 +247,7 @@ async def feed(p: AlarmPipeline, dev: IngestDevice, *values: float) -> None:
 async def restarted(runtime: Runtime) -> AlarmPipeline:
     """A second pipeline on the same database, as after a server restart: it loads the rules
     and the alarms still open, and knows nothing else."""
-    p = AlarmPipeline(runtime)
+    p = AlarmPipeline(runtime.sessions)
     await p.start()
     return p
 

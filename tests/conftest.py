@@ -99,7 +99,12 @@ async def runtime(
         overrides["ANJIAN_DATABASE_URL"] = request.getfixturevalue("pg_url")
     settings = make_settings(data_dir, chdb_dir, **overrides)
     rt = Runtime(settings)
-    migrate(settings, rt)
+    migrate(
+        owner_engine=rt.owner_engine,
+        keyring=rt.keyring,
+        clickhouse=rt.clickhouse,
+        cluster=settings.clickhouse_cluster,
+    )
     yield rt
     await rt.close()
 

@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 
 from backend.auth import service as auth_service
 from backend.auth.authz import ENTERPRISE_ROLES
-from backend.auth.members import add_member
+from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.principal import Principal
-from backend.oversight.service import create_regulator
+from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
+from backend.oversight.service import create_regulator_in_own_transaction
 from backend.runtime import Runtime
 from backend.telemetry.kinds import parse_sensors
 from backend.telemetry.service import create_device
 from tenants.scope import Scope, scoped_session
-from tenants.service import create_site, create_worker, create_zone, provision_tenant
+from tenants.service import create_site_in_own_transaction, create_worker, create_zone
 
 PASSWORD = "correct-horse-9"
 SENSORS = [
@@ -53,10 +54,10 @@ async def build_tenant(rt: Runtime, label: str, division: str, site_division: st
     system = Principal.system()
     tag = unique(label)
     owner = f"owner.{tag}@example.cn"
-    tenant = await provision_tenant(
-        rt.sessions,
-        rt.authz,
-        system,
+    tenant = await unscoped_provision_tenant_in_own_transaction(
+        sessions=rt.sessions,
+        authz=rt.authz,
+        principal=system,
         name=f"{label} 化工 {tag}",
         division_code=division,
         industry="chemical",
@@ -65,10 +66,10 @@ async def build_tenant(rt: Runtime, label: str, division: str, site_division: st
         log2_n=rt.log2_n,
     )
     scope = Scope.for_tenant(tenant.id)
-    site = await create_site(
-        rt.sessions,
-        rt.authz,
-        Principal.system(scope),
+    site = await create_site_in_own_transaction(
+        sessions=rt.sessions,
+        authz=rt.authz,
+        principal=Principal.system(scope),
         tenant_id=tenant.id,
         name=f"{label} 一厂",
         division_code=site_division,
@@ -77,12 +78,17 @@ async def build_tenant(rt: Runtime, label: str, division: str, site_division: st
     async with scoped_session(rt.sessions, scope) as session, session.begin():
         principal = Principal.system(scope)
         zone = await create_zone(
-            session, rt.authz, principal, site_id=site.id, name="罐区A", kind="tank_farm"
+            session=session,
+            authz=rt.authz,
+            principal=principal,
+            site_id=site.id,
+            name="罐区A",
+            kind="tank_farm",
         )
         worker = await create_worker(
-            session,
-            rt.authz,
-            principal,
+            session=session,
+            authz=rt.authz,
+            principal=principal,
             tenant_id=tenant.id,
             name="张三",
             employee_number=unique("E"),
@@ -90,9 +96,9 @@ async def build_tenant(rt: Runtime, label: str, division: str, site_division: st
             site_id=site.id,
         )
         device = await create_device(
-            session,
-            rt.authz,
-            principal,
+            session=session,
+            authz=rt.authz,
+            principal=principal,
             site_id=site.id,
             name=f"{label} 气体探测器",
             sensors=parse_sensors(SENSORS),
@@ -116,9 +122,9 @@ async def build_tenant(rt: Runtime, label: str, division: str, site_division: st
         email = f"{role}.{tag}@example.cn"
         # Made as the operator makes them at the command line (they work at once); the
         # invitation flow has its own tests (tests/auth/test_invitations.py).
-        await add_member(
-            rt.sessions,
-            system,
+        await unscoped_add_member_in_own_transaction(
+            sessions=rt.sessions,
+            principal=system,
             domain=domain,
             email=email,
             role=role,
@@ -136,10 +142,10 @@ async def build_world(rt: Runtime) -> World:
     regulators = {}
     for division in ("320000", "320100", "320500"):
         email = f"gov.{division}.{unique('r')}@example.gov.cn"
-        await create_regulator(
-            rt.sessions,
-            rt.authz,
-            Principal.system(),
+        await create_regulator_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=Principal.system(),
             division_code=division,
             email=email,
             password=PASSWORD,
@@ -151,9 +157,9 @@ async def build_world(rt: Runtime) -> World:
     async with rt.sessions() as session, session.begin():
         actor = Principal.system().actor()
         user = await auth_service.create_user(
-            session, email=admin, password=PASSWORD, actor=actor, log2_n=rt.log2_n
+            session=session, email=admin, password=PASSWORD, actor=actor, log2_n=rt.log2_n
         )
         await auth_service.grant_membership(
-            session, user=user, domain="platform", role="platform_admin", actor=actor
+            session=session, user=user, domain="platform", role="platform_admin", actor=actor
         )
     return World(a, b, regulators, admin)

@@ -25,7 +25,7 @@ from backend.telemetry.models import Sensor
 from backend.telemetry.service import create_device
 from tenants.models import Site
 from tenants.scope import Scope, scoped_session
-from tenants.service import create_site
+from tenants.service import create_site_in_own_transaction
 
 T = TypeVar("T")
 
@@ -62,10 +62,10 @@ async def new_site(
     major_hazard_grade: int | None = None,
 ) -> uuid.UUID:
     scope = Scope.for_tenant(tenant_id)
-    site = await create_site(
-        rt.sessions,
-        rt.authz,
-        Principal.system(scope),
+    site = await create_site_in_own_transaction(
+        sessions=rt.sessions,
+        authz=rt.authz,
+        principal=Principal.system(scope),
         tenant_id=tenant_id,
         name=f"站点 {uuid.uuid4().hex[:8]}",
         division_code=division,
@@ -104,9 +104,9 @@ async def new_device(
         )
     async with scoped_session(rt.sessions, scope) as session, session.begin():
         created = await create_device(
-            session,
-            rt.authz,
-            Principal.system(scope),
+            session=session,
+            authz=rt.authz,
+            principal=Principal.system(scope),
             site_id=site_id,
             name=f"device {uuid.uuid4().hex[:8]}",
             sensors=parse_sensors(list(sensors)),

@@ -14,7 +14,7 @@ import re
 from email.message import EmailMessage
 from pathlib import Path
 
-from backend.jobs.mail_outbox import relay_mail
+from backend.jobs.mail_outbox import unscoped_relay_mail
 from backend.runtime import Runtime
 
 _TOKEN = re.compile(r"Invitation token: (\S+)")
@@ -36,7 +36,7 @@ def body_of(message: EmailMessage) -> str:
 async def deliver(rt: Runtime) -> None:
     """Everything queued so far is in the mailbox (needs the app's worker: the ``api``
     fixture)."""
-    await relay_mail(rt.sessions, rt.jobs.deliver_mail)
+    await unscoped_relay_mail(sessions=rt.sessions, deliver_mail=rt.jobs.deliver_mail)
     await asyncio.to_thread(rt.jobs.broker.join, "mail", timeout=JOIN_MS, fail_fast=True)
 
 

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from paho.mqtt.reasoncodes import ReasonCode
 
+from backend.api.errors import http_status_for
 from backend.auth.principal import Principal
 from backend.core.objects import FileObjectStore
 from backend.runtime import Runtime
@@ -316,9 +317,9 @@ class Setup:
         site_id = await new_site(self.runtime, self.world.a.tenant_id)
         async with scoped_session(self.runtime.sessions, scope) as session, session.begin():
             created = await create_device(
-                session,
-                self.runtime.authz,
-                Principal.system(scope),
+                session=session,
+                authz=self.runtime.authz,
+                principal=Principal.system(scope),
                 site_id=site_id,
                 name=f"mqtt {uuid.uuid4().hex[:6]}",
                 sensors=parse_sensors(SENSORS),
@@ -331,7 +332,10 @@ class Setup:
         scope = Scope.for_tenant(self.world.a.tenant_id)
         async with scoped_session(self.runtime.sessions, scope) as session, session.begin():
             await revoke_device(
-                session, self.runtime.authz, Principal.system(scope), device_id=device.device.id
+                session=session,
+                authz=self.runtime.authz,
+                principal=Principal.system(scope),
+                device_id=device.device.id,
             )
 
     def client(self, username: object, password: str, **options: Any) -> DeviceClient:
@@ -347,6 +351,7 @@ class Setup:
         return MqttConsumer(
             self.broker.consumer_url,
             ingest or self.pipeline.ingest,
+            refusal_status=http_status_for,
             client_id=client_id or f"anjian-test-{uuid.uuid4().hex[:8]}",
         )
 
