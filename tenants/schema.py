@@ -10,7 +10,7 @@ its owner account is ``backend.auth.schema``'s (the account is auth's).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -27,6 +27,8 @@ from tenants.plans import DEFAULT_PLAN
 
 Row = TypeVar("Row")
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class _Wiring(Protocol):
@@ -49,6 +51,9 @@ class TenantsContext(Protocol):
     def site_sensors(self) -> Callable[[Any, uuid.UUID], Awaitable[Sequence[Any]]]: ...
     def write(self) -> AbstractAsyncContextManager[AsyncSession]: ...
     def loader(self, name: str, factory: Callable[[], T]) -> T: ...
+    def keyed_loader(
+        self, name: str, fetch: Callable[[list[K]], Awaitable[Mapping[K, V]]], *, missing: V
+    ) -> DataLoader[K, V]: ...
     def rows_by_id(self, model: type[Row]) -> DataLoader[uuid.UUID, Row | None]: ...
 
 
@@ -94,22 +99,20 @@ class SubscriptionType:
 
 def _zones_loader(info: Info) -> DataLoader[uuid.UUID, list[Zone]]:
     ctx = info.context
-
-    async def load(keys: list[uuid.UUID]) -> list[list[Zone]]:
-        grouped = await service.zones_of_sites(session=ctx.session, site_ids=keys)
-        return [grouped[k] for k in keys]
-
-    return ctx.loader("zones-by-site", lambda: DataLoader(load_fn=load))
+    return ctx.keyed_loader(
+        "zones-by-site",
+        lambda keys: service.zones_of_sites(session=ctx.session, site_ids=keys),
+        missing=[],
+    )
 
 
 def _subscriptions_loader(info: Info) -> DataLoader[uuid.UUID, Subscription | None]:
     ctx = info.context
-
-    async def load(keys: list[uuid.UUID]) -> list[Subscription | None]:
-        found = await service.subscriptions_of_sites(session=ctx.session, site_ids=keys)
-        return [found.get(k) for k in keys]
-
-    return ctx.loader("subscription-by-site", lambda: DataLoader(load_fn=load))
+    return ctx.keyed_loader(
+        "subscription-by-site",
+        lambda keys: service.subscriptions_of_sites(session=ctx.session, site_ids=keys),
+        missing=None,
+    )
 
 
 @strawberry.type(name="Site")

@@ -12,7 +12,7 @@ satisfies.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -31,11 +31,14 @@ if TYPE_CHECKING:
     from backend.auth.authz import Authorizer
     from backend.auth.throttle import Throttle
     from backend.auth.tokens import TokenCodec
+    from backend.core.clock import Clock
     from backend.core.settings import Settings
     from privacy.keyring import Keyring
 
 T = TypeVar("T")
 Row = TypeVar("Row")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Wiring(Protocol):
@@ -56,6 +59,8 @@ class Wiring(Protocol):
     def login_throttle(self) -> Throttle: ...
     @property
     def log2_n(self) -> int: ...
+    @property
+    def clock(self) -> Clock: ...
     @property
     def clickhouse(self) -> Any: ...  # the telemetry store's client
     @property
@@ -127,6 +132,18 @@ class RequestContext(BaseContext, kw_only=True):
         if name not in self._loaders:
             self._loaders[name] = factory()
         return self._loaders[name]  # type: ignore[no-any-return]
+
+    def keyed_loader(
+        self, name: str, fetch: Callable[[list[K]], Awaitable[Mapping[K, V]]], *, missing: V
+    ) -> DataLoader[K, V]:
+        """The per-request loader ``name`` over a batch query that answers a mapping by key;
+        a key the mapping lacks gets ``missing``."""
+
+        async def load(keys: list[K]) -> list[V]:
+            found = await fetch(keys)
+            return [found.get(key, missing) for key in keys]
+
+        return self.loader(name, lambda: DataLoader(load_fn=load))
 
     def rows_by_id(self, model: type[Row]) -> DataLoader[uuid.UUID, Row | None]:
         """The per-request loader of ``model`` rows by primary key, through the scoped session:

@@ -14,7 +14,6 @@ the chain), ``_checkpoints`` (signing the head), ``_purge`` (the floor and the p
 """
 
 from privacy.audit._checkpoints import CheckpointResult, create_checkpoint
-from privacy.audit._cli_compat import parse_instant
 from privacy.audit._entries import (
     GENESIS,
     Actor,
@@ -54,7 +53,6 @@ __all__ = [
     "create_checkpoint",
     "entry_hash",
     "export_entries",
-    "parse_instant",
     "purge_before_in_own_transaction",
     "record",
     "record_change",

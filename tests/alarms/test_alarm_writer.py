@@ -43,6 +43,16 @@ def hand(p: AlarmPipeline, dev: IngestDevice, *values: float) -> None:
     p.readings_accepted(device_info(dev), [sensor] * len(values), stamps, list(values))
 
 
+async def restarted_with_rules_of(runtime: Runtime, *devs: IngestDevice) -> AlarmPipeline:
+    """A restarted pipeline once its engine holds the devices' rules: the runtime's own pipeline
+    may be giving the new sensors their defaults at the same moment, and the restarted one
+    then loads them on its next watch pass (readings handed before that would find no rule)."""
+    p = await restarted(runtime)
+    wanted = {dev.sensors[GAS_CODE] for dev in devs}
+    await eventually(lambda: p.evaluator.loaded_sensors, lambda loaded: wanted <= loaded)
+    return p
+
+
 async def gas_alarms(rt: Runtime, dev: IngestDevice) -> list[Alarm]:
     """The alarms of ``dev``'s gas threshold rule, oldest first."""
     async with scoped_session(rt.sessions, Scope.for_tenant(dev.tenant_id)) as session:
@@ -93,7 +103,7 @@ async def test_a_tenant_whose_write_failed_is_retried_alone(
     a, b = devices
     flaky = FailingFor(alarm_writer.apply_signal, b.tenant_id, times=1)
     monkeypatch.setattr(alarm_writer, "apply_signal", flaky)
-    p = await restarted(runtime)  # loads the new devices' rules
+    p = await restarted_with_rules_of(runtime, a, b)
     try:
         # One batch: tenant A's leak rises to RED (raise, then upgrade), then B's leak.
         hand(p, a, 30.0, 55.0)
@@ -120,7 +130,7 @@ async def test_a_tenant_that_cannot_be_written_does_not_hold_up_the_others(
     a, b = devices
     flaky = FailingFor(alarm_writer.apply_signal, b.tenant_id, times=None)
     monkeypatch.setattr(alarm_writer, "apply_signal", flaky)
-    p = await restarted(runtime)
+    p = await restarted_with_rules_of(runtime, a, b)
     try:
         hand(p, b, 40.0)
         hand(p, a, 30.0)

@@ -28,6 +28,7 @@ import privacy.audit._export as audit_export
 import privacy.audit._purge as audit_purge
 import privacy.audit._record as audit_record
 import privacy.checkpoints as checkpoints_module
+from backend.cli._support import parse_instant
 from backend.core.errors import BadInput, ConfigurationError, Conflict
 from backend.migrate import upgrade_relational
 from backend.runtime import Runtime
@@ -42,7 +43,6 @@ from privacy.audit import (
     create_checkpoint,
     entry_hash,
     export_entries,
-    parse_instant,
     purge_before_in_own_transaction,
     record,
     record_read,

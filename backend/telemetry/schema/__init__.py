@@ -257,12 +257,11 @@ class TelemetryMutation:
 
 def _sensors_loader(info: Info) -> DataLoader[uuid.UUID, list[Sensor]]:
     ctx = info.context
-
-    async def load(keys: list[uuid.UUID]) -> list[list[Sensor]]:
-        grouped = await service.sensors_of_sites(session=ctx.session, site_ids=keys)
-        return [grouped.get(k, []) for k in keys]
-
-    return ctx.loader("sensors-by-site", lambda: DataLoader(load_fn=load))
+    return ctx.keyed_loader(
+        "sensors-by-site",
+        lambda keys: service.sensors_of_sites(session=ctx.session, site_ids=keys),
+        missing=[],
+    )
 
 
 async def sensors_of_site(info: Info, site_id: uuid.UUID) -> list[SensorType]:

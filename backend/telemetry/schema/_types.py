@@ -79,35 +79,32 @@ class SiteStatusType:
 
 def _latest_loader(info: Info) -> DataLoader[uuid.UUID, readings.Latest | None]:
     ctx = info.context
-
-    async def load(keys: list[uuid.UUID]) -> list[readings.Latest | None]:
-        found = await anyio.to_thread.run_sync(
+    return ctx.keyed_loader(
+        "latest",
+        lambda keys: anyio.to_thread.run_sync(
             readings.latest, ctx.rt.clickhouse, ctx.principal.scope, keys
-        )
-        return [found.get(k) for k in keys]
-
-    return ctx.loader("latest", lambda: DataLoader(load_fn=load))
+        ),
+        missing=None,
+    )
 
 
 def _zone_loader(info: Info) -> DataLoader[uuid.UUID, str | None]:
     ctx = info.context
-
-    async def load(keys: list[uuid.UUID]) -> list[str | None]:
-        names = await service.zone_names(session=ctx.session, zone_ids=keys)
-        return [names.get(k) for k in keys]
-
-    return ctx.loader("zone-name", lambda: DataLoader(load_fn=load))
+    return ctx.keyed_loader(
+        "zone-name",
+        lambda keys: service.zone_names(session=ctx.session, zone_ids=keys),
+        missing=None,
+    )
 
 
 def _wearer_loader(info: Info) -> DataLoader[uuid.UUID, Worker | None]:
     """Device → the worker wearing it (wearables only)."""
     ctx = info.context
-
-    async def load(keys: list[uuid.UUID]) -> list[Worker | None]:
-        found = await service.wearers(session=ctx.session, device_ids=keys)
-        return [found.get(k) for k in keys]
-
-    return ctx.loader("wearer", lambda: DataLoader(load_fn=load))
+    return ctx.keyed_loader(
+        "wearer",
+        lambda keys: service.wearers(session=ctx.session, device_ids=keys),
+        missing=None,
+    )
 
 
 @strawberry.type(name="Sensor")
