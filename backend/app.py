@@ -36,6 +36,7 @@ from backend.alarms.notify import notification_sink
 from backend.api.errors import http_status_for, log_unhandled
 from backend.api.headers import security_headers
 from backend.api.http_body import StrictRequestBody
+from backend.api.ingest_routes import ROUTES as ingest_routes
 from backend.api.schema import build_schema
 from backend.auth import service as auth_service
 from backend.auth.context import RequestContext
@@ -49,7 +50,6 @@ from backend.jobs.broker import start_worker
 from backend.jobs.mail_outbox import MailRelay
 from backend.jobs.outbox_relay import OutboxRelay
 from backend.runtime import Runtime
-from backend.telemetry.http import ROUTES as ingest_routes
 from backend.telemetry.mqtt import DynsecError, MqttConsumer, sync_from_registry
 from backend.telemetry.store import ping
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from backend.alarms.channels import NotificationChannel, NotificationDelivery
 from backend.alarms.models import (
     Alarm,
     AlarmIncident,
     AlarmRule,
     AlarmTransition,
     EscalationNotice,
+    NotificationChannel,
+    NotificationDelivery,
     OutboxMessage,
     RuleRevision,
+    Silence,
+    WorkPermit,
 )
-from backend.alarms.permits import WorkPermit
-from backend.alarms.silences import Silence
+from backend.auth.mail_outbox import MailOutboxMessage
 from backend.auth.models import (
     AuthSession,
     AuthzState,
@@ -24,7 +26,6 @@ from backend.auth.models import (
     User,
 )
 from backend.core.db import Base
-from backend.jobs.mail_outbox import MailOutboxMessage
 from backend.telemetry.models import Device, Sensor
 from privacy.audit import AuditEntry, AuditHead
 from privacy.checkpoints import AuditCheckpoint

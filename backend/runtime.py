@@ -34,7 +34,7 @@ from backend.telemetry.quota import RateLimiter
 from backend.telemetry.registry import DeviceRegistry
 from backend.telemetry.spool import Spool
 from backend.telemetry.store import ClickHouseClient, open_client
-from privacy.crypto import KeyStore, bind_key_store, register_key_store
+from privacy.crypto import KeyStore, bind_key_store
 from privacy.keyring import Keyring, load_keyring
 
 
@@ -50,10 +50,7 @@ class Runtime:
 
     @cached_property
     def engine(self) -> AsyncEngine:
-        engine = create_app_engine(self.settings)
-        # Components with a session factory of their own on this database use these keys.
-        register_key_store(engine.url, self.keys)
-        return engine
+        return create_app_engine(self.settings)
 
     @cached_property
     def owner_engine(self) -> Engine:
@@ -99,9 +96,7 @@ class Runtime:
     @cached_property
     def notifier(self) -> Notifier:
         """Alarm notifications (webhook, e-mail, SMS), run by the notify actor."""
-        # It opens sessions of its own on this database and reads users' sealed addresses.
-        register_key_store(self.settings.database_url, self.keys)
-        return Notifier.from_settings(self.settings)
+        return Notifier.from_settings(self.settings, keys=self.keys)
 
     @cached_property
     def spool(self) -> Spool:

@@ -14,7 +14,7 @@ import re
 from email.message import EmailMessage
 from pathlib import Path
 
-from backend.jobs.mail_outbox import unscoped_relay_mail
+from backend.auth.mail_outbox import unscoped_relay_mail
 from backend.runtime import Runtime
 
 _TOKEN = re.compile(r"Invitation token: (\S+)")

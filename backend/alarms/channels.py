@@ -25,7 +25,6 @@ from backend.alarms.models import (
     MAX_DELIVERY_ERROR,
     ChannelKind,
     NotificationChannel,
-    NotificationDelivery,
 )
 from backend.alarms.rules import Severity
 from backend.auth.authz import Authorizer
@@ -39,9 +38,6 @@ from tenants.service import tenant_domain
 __all__ = [
     "MAX_ERROR",
     "MAX_TARGET",
-    "ChannelKind",
-    "NotificationChannel",
-    "NotificationDelivery",
     "create_channel",
     "disable_channel",
     "list_channels",

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.alarms import library
-from backend.alarms.indicators.schema import Ctx, _check_threshold
+from backend.alarms.indicators.schema import Ctx, check_threshold
 from backend.alarms.models import AlarmRule, RuleRevision
 from backend.alarms.rules import Direction, Level, RuleKind, RuleSpec, Severity
 from backend.auth.authz import Authorizer
@@ -179,7 +179,7 @@ def check_levels(
             + ", ".join(sorted({lv.direction.value for lv in current.levels}))
             + ")"
         )
-    _check_threshold(_InputCtx(), "levels", parsed)
+    check_threshold(_InputCtx(), "levels", parsed)
     return tuple(parsed)
 
 
@@ -338,7 +338,7 @@ async def reset_to_default(
         domain,
         rule,
         candidates[0],
-        source=f"library:{industry.value}@{library.library_version(industry)}",
+        source=library.library_source(industry),
         action="alarm_rule.reset",
         reason=text,
     )

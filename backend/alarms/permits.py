@@ -32,7 +32,6 @@ __all__ = [
     "MAX_NOTE",
     "MAX_PERMIT",
     "PERMITS_COUNTER",
-    "WorkPermit",
     "close_permit",
     "list_permits",
     "open_permit",

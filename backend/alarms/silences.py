@@ -32,7 +32,6 @@ __all__ = [
     "MAX_REASON",
     "MAX_SILENCE",
     "SILENCES_COUNTER",
-    "Silence",
     "active_silences",
     "cancel_silence",
     "covering",

@@ -33,6 +33,7 @@ from backend.core.errors import (
     ScopeRequired,
     StoreUnavailable,
     Unauthenticated,
+    UnsupportedMediaType,
 )
 
 log = logging.getLogger("anjian.api")
@@ -52,6 +53,7 @@ HTTP_STATUS: tuple[tuple[type[AnjianError], int], ...] = (
     (NotFound, 404),
     (Gone, 410),
     (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (RateLimited, 429),
     (QueryTooCostly, 400),
     (LimitExceeded, 400),

@@ -14,7 +14,7 @@ organisation invitations, Google Workspace, Slack):
   id, and the same rows written: one invitation and one queued mail either way), so inviting
   cannot be used to find out who has an account.
 - **Atomic.** The invitation row, its audit entry and its mail (through the transactional
-  outbox, ``backend.jobs.mail_outbox``) commit together or not at all.
+  outbox, ``backend.auth.mail_outbox``) commit together or not at all.
 - **The inviter's right is checked again on acceptance**: an invitation from someone who has
   since lost the right to grant the role (removed, disabled, demoted) grants nothing.
 """
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth import passwords
 from backend.auth.authz import GRANTABLE, Authorizer, domain_matches
+from backend.auth.mail_outbox import enqueue_mail
 from backend.auth.models import Invitation, Membership, User
 from backend.auth.principal import Principal
 from backend.auth.service import (
@@ -45,7 +46,6 @@ from backend.auth.service import (
 )
 from backend.core.db import utcnow
 from backend.core.errors import BadInput, Forbidden, NotFound, Unauthenticated
-from backend.jobs.mail_outbox import enqueue_mail
 from privacy.audit import Actor, record
 from tenants.models import Tenant
 from tenants.scope import unscoped_session

@@ -11,11 +11,11 @@ import strawberry
 
 from backend.auth import invitations, members, service
 from backend.auth.context import Info
+from backend.auth.mail_outbox import unscoped_relay_mail
 from backend.auth.permissions import IsAuthenticated
 from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
 from backend.auth.throttle import client_address
 from backend.core.errors import BadInput
-from backend.jobs.mail_outbox import unscoped_relay_mail
 from tenants.schema import TenantType
 
 log = logging.getLogger("anjian.auth")

@@ -21,13 +21,13 @@ from backend.auth.authz import (
     domain_kind,
     roles_for_domain,
 )
+from backend.auth.mail_outbox import enqueue_mail
 from backend.auth.models import AuthSession, Membership, User
 from backend.auth.principal import Grant, Principal
 from backend.auth.throttle import UNKNOWN_ADDRESS, Attempt, Throttle
 from backend.auth.tokens import TokenClaims, TokenCodec
 from backend.core.db import retry_lost_race, utcnow
 from backend.core.errors import BadInput, Conflict, Unauthenticated
-from backend.jobs.mail_outbox import enqueue_mail
 from privacy.audit import Actor, record
 from tenants.divisions import covers
 from tenants.scope import Scope, unscoped_jurisdiction_tenants, unscoped_session

@@ -20,7 +20,7 @@ def mqtt_group(ctx: click.Context) -> None:
         return
     settings: Settings = ctx.obj
     from backend.api.errors import http_status_for
-    from backend.telemetry.mqtt import run_mqtt_consumer
+    from backend.jobs.mqtt_consumer import run_mqtt_consumer
 
     if settings.embedded_clickhouse:
         fail(

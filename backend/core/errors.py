@@ -57,6 +57,10 @@ class PayloadTooLarge(BadInput):
     ``BAD_USER_INPUT``; HTTP says 413)."""
 
 
+class UnsupportedMediaType(BadInput):
+    """A body of a media type the route does not take (the caller's input; HTTP says 415)."""
+
+
 class ConfigurationError(AnjianError):
     """A bad setting: raised at start-up, before anything is served."""
 

@@ -10,6 +10,8 @@ actor...) as constructor parameters, never the runtime:
   and ``outbox_relay`` hands each to the broker once;
 - ``mail_outbox`` relays queued mail to the ``deliver_mail`` actor, ``broker`` declares the
   Dramatiq actors and starts the embedded worker;
+- ``mqtt_consumer`` runs the MQTT consumer and the flusher as a process of their own
+  (``anjian mqtt``);
 - ``retention`` purges, erases offboarded tenants and signs audit checkpoints daily;
 - ``periodic`` is the every-few-seconds loop the timer jobs share.
 

@@ -24,8 +24,13 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.alarms.channels import NotificationDelivery
-from backend.alarms.models import Alarm, AlarmStatus, EscalationNotice, OutboxMessage
+from backend.alarms.models import (
+    Alarm,
+    AlarmStatus,
+    EscalationNotice,
+    NotificationDelivery,
+    OutboxMessage,
+)
 from backend.auth.models import AuthSession, Invitation, Membership, User
 from backend.core import counters
 from backend.core.clock import WALL_CLOCK, Clock

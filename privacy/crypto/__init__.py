@@ -50,7 +50,7 @@ Modules
     ``_columns`` (``Sealed`` and the ORM events), ``_operations`` (rotation, shredding, status).
 """
 
-from privacy.crypto._binding import bind_key_store, key_store_of, register_key_store
+from privacy.crypto._binding import bind_key_store, key_store_of
 from privacy.crypto._cipher import (
     blind_index,
     field_aad,
@@ -97,7 +97,6 @@ __all__ = [
     "field_aad",
     "key_status",
     "key_store_of",
-    "register_key_store",
     "rotate_data_keys",
     "seal",
     "sealed_version",

@@ -1,18 +1,15 @@
 """Binding a key store to sessions, and each session's transaction keys.
 
 The key store is bound to a session factory (``bind_key_store``), not to the process: one
-process may hold several. A component that builds a session factory of its own on the same
-database finds the store through ``register_key_store`` (keyed by the database, not the
-engine) until it is handed the store instead.
+process may hold several. A component that builds a session factory of its own is handed the
+store and binds it too.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any, cast
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -34,31 +31,9 @@ def bind_key_store(
     return maker
 
 
-_registry: dict[str, KeyStore] = {}
-_registry_lock = threading.Lock()
-
-
-def _database_key(url: URL | str) -> str:
-    u = make_url(url)
-    return f"{u.get_backend_name()}://{u.host or ''}:{u.port or ''}/{u.database or ''}"
-
-
-def register_key_store(url: URL | str, store: KeyStore) -> None:
-    """The store for sessions on database ``url`` that were not given one (a component's own
-    session factory on the same database finds the runtime's keys this way)."""
-    with _registry_lock:
-        _registry[_database_key(url)] = store
-
-
 def bound_store(session: Session) -> KeyStore | None:
-    """The store the session's factory was bound to (or registered for its database)."""
-    store: KeyStore | None = session.info.get(_STORE)
-    if store is None and session.bind is not None:
-        with _registry_lock:
-            store = _registry.get(_database_key(session.bind.engine.url))
-        if store is not None:
-            session.info[_STORE] = store
-    return store
+    """The store the session's factory was bound to."""
+    return cast("KeyStore | None", session.info.get(_STORE))
 
 
 def key_store_of(session: Session | AsyncSession) -> KeyStore:
@@ -66,8 +41,8 @@ def key_store_of(session: Session | AsyncSession) -> KeyStore:
     store = bound_store(sync)
     if store is None:
         raise ConfigurationError(
-            "encrypted columns need a key store: open the session from the runtime's session "
-            "factory, or register one for its database (privacy.crypto.register_key_store)"
+            "encrypted columns need a key store: open the session from a factory bound to one "
+            "(privacy.crypto.bind_key_store)"
         )
     return store
 

@@ -90,7 +90,7 @@ async def outbox_of(rt: Runtime, alarm_id: str, topic: str = "alarm") -> list[Ou
 
 async def plan_of(rt: Runtime, seq: int, tenant_id: uuid.UUID) -> Plan | None:
     """What the notify job would send for one outbox event (it runs on its own loop)."""
-    notifier = Notifier(rt.settings)
+    notifier = Notifier(rt.settings, keys=rt.keys)
     try:
         return await asyncio.to_thread(notifier._run, notifier.plan(seq, tenant_id))
     finally:

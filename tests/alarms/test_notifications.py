@@ -52,7 +52,7 @@ from backend.auth.principal import Principal
 from backend.auth.service import unscoped_login_in_own_transaction, unscoped_resolve_token
 from backend.core.egress import EgressPolicy
 from backend.core.errors import BadInput, Forbidden
-from backend.jobs.mail import FileMailer
+from backend.core.mail import FileMailer
 from backend.jobs.outbox_relay import OutboxRelay
 from backend.migrate import migrate
 from backend.runtime import Runtime
@@ -198,7 +198,7 @@ def jobs(nrt: Runtime, tmp_path: Path) -> Iterator[Jobs]:
     broker.emit_after("process_boot")
     sms = LogSmsProvider(tmp_path / "sms.log")
     mail = FileMailer(tmp_path / "mail")
-    notifier = Notifier(nrt.settings, mailer=mail, sms=sms)
+    notifier = Notifier(nrt.settings, keys=nrt.keys, mailer=mail, sms=sms)
     # Short back-off so the retry tests do not wait seconds.
     actor = declare_notify_actor(broker, notifier, max_retries=5, min_backoff=10, max_backoff=50)
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
@@ -496,7 +496,7 @@ async def test_round_trip_on_redis(
     ch = await add_channel(nrt, owner, channels, ChannelKind.WEBHOOK, hook.url)
     hook.secret = ch.secret or ""
     broker = RedisBroker(url=REDIS_URL, namespace=f"anjian-test-{uuid.uuid4().hex[:8]}")
-    notifier = Notifier(nrt.settings, sms=LogSmsProvider(tmp_path / "sms.log"))
+    notifier = Notifier(nrt.settings, keys=nrt.keys, sms=LogSmsProvider(tmp_path / "sms.log"))
     actor = declare_notify_actor(broker, notifier, min_backoff=10, max_backoff=50)
     worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
     worker.start()
@@ -591,7 +591,7 @@ def strict_jobs(nrt: Runtime, tmp_path: Path) -> Iterator[Jobs]:
     broker.emit_after("process_boot")
     sms = LogSmsProvider(tmp_path / "sms.log")
     mail = FileMailer(tmp_path / "mail")
-    notifier = Notifier(settings, mailer=mail, sms=sms)
+    notifier = Notifier(settings, keys=nrt.keys, mailer=mail, sms=sms)
     actor = declare_notify_actor(broker, notifier, max_retries=5, min_backoff=10, max_backoff=50)
     worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
     worker.start()

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.auth import invitations
+from backend.auth.mail_outbox import MailOutboxMessage, unscoped_relay_mail
 from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.models import Invitation, Membership, User
 from backend.auth.principal import Principal
-from backend.jobs.mail_outbox import MailOutboxMessage, unscoped_relay_mail
 from backend.runtime import Runtime
 from tests.factories import PASSWORD, World, unique
 from tests.graphql import GraphQLClient, Result

@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from backend.alarms.channels import ChannelKind, normalise_target
+from backend.alarms.channels import normalise_target
+from backend.alarms.models import ChannelKind
 from backend.core.egress import (
     EgressPolicy,
     EgressRefused,

@@ -14,7 +14,7 @@ from sqlalchemy import LargeBinary, Uuid, bindparam, text
 
 import backend.models  # noqa: F401  (fills the metadata)
 from backend.core.db import Base
-from backend.jobs.mail import FileMailer, Message
+from backend.core.mail import FileMailer, Message
 from backend.migrate import migrate
 from backend.runtime import Runtime
 from privacy import pii

@@ -15,13 +15,13 @@ import pytest
 
 from backend.api.errors import http_status_for
 from backend.core.errors import ConfigurationError
+from backend.jobs.mqtt_consumer import run_mqtt_consumer
 from backend.runtime import Runtime
 from backend.telemetry.mqtt import (
     DynsecError,
     MqttConsumer,
     MqttDirectory,
     render_mosquitto_config,
-    run_mqtt_consumer,
     sync_from_registry,
 )
 from tests.conftest import make_settings

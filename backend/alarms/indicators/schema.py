@@ -67,9 +67,6 @@ __all__ = [
     "parse_level",
 ]
 
-# The private name backend.alarms.overrides imports.
-_check_threshold = check_threshold
-
 MOLAR_VOLUME_L = 24.055  # L/mol at 20 °C and 101.325 kPa (GBZ 159): ppm = mg/m³ × 24.055 / M
 
 

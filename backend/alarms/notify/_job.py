@@ -31,6 +31,7 @@ from backend.core.egress import EgressPolicy, EgressRefused, guarded_client
 from backend.core.errors import DeliveryFailed
 from backend.core.mail import FileMailer, Mailer, Message
 from backend.core.settings import Settings
+from privacy.crypto import KeyStore, bind_key_store
 
 log = logging.getLogger("anjian.notify")
 T = TypeVar("T")
@@ -50,11 +51,13 @@ class Notifier:
         self,
         settings: Settings,
         *,
+        keys: KeyStore,
         mailer: Mailer | None = None,
         sms: SmsProvider | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.settings = settings
+        self.keys = keys  # users' addresses are sealed at rest
         self.mailer = mailer or FileMailer(settings.mail_dir)
         self.sms = sms or LogSmsProvider(settings.data_dir / "sms.log")
         # Tenants choose webhook URLs: only the guarded client may post to them.
@@ -69,11 +72,11 @@ class Notifier:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, environ: Mapping[str, str] | None = None
+        cls, settings: Settings, *, keys: KeyStore, environ: Mapping[str, str] | None = None
     ) -> Notifier:
         """E-mail over SMTP when ``ANJIAN_SMTP_URL`` is set, else files under the data dir."""
         smtp_url = (os.environ if environ is None else environ).get("ANJIAN_SMTP_URL")
-        return cls(settings, mailer=SmtpMailer(smtp_url) if smtp_url else None)
+        return cls(settings, keys=keys, mailer=SmtpMailer(smtp_url) if smtp_url else None)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._lock:
@@ -88,7 +91,7 @@ class Notifier:
         # Called on the loop thread only.
         if self._sessions is None:
             self._engine = create_app_engine(self.settings)
-            self._sessions = make_sessionmaker(self._engine)
+            self._sessions = bind_key_store(make_sessionmaker(self._engine), self.keys)
         return self._sessions
 
     def close(self) -> None:

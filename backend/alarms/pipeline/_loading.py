@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.alarms.models import Alarm, AlarmRule
-from backend.alarms.permits import PERMITS_COUNTER, WorkPermit
+from backend.alarms.models import Alarm, AlarmRule, WorkPermit
+from backend.alarms.permits import PERMITS_COUNTER
 from backend.alarms.pipeline._defaults import ensure_default_rules
 from backend.core import counters
 from backend.telemetry.models import Sensor

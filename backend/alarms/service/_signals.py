@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.alarms.models import Alarm, AlarmRule, AlarmStatus
+from backend.alarms.models import Alarm, AlarmRule, AlarmStatus, Silence
 from backend.alarms.rules import RuleSpec
 from backend.alarms.service._incidents import join_incident, leave_incident, raise_incident_severity
 from backend.alarms.service._outbox import ENGINE_ACTOR, announce, stop_paging
-from backend.alarms.silences import Silence, covering, silences_around
+from backend.alarms.silences import covering, silences_around
 
 if TYPE_CHECKING:
     from backend.alarms.engine import Signal

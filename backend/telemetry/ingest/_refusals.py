@@ -21,6 +21,7 @@ from backend.core.errors import (
     PayloadTooLarge,
     RateLimited,
     Unauthenticated,
+    UnsupportedMediaType,
 )
 
 
@@ -63,8 +64,8 @@ class TooLarge(IngestError, PayloadTooLarge):
     """A batch over its count of readings or events, or a snapshot over its size."""
 
 
-class UnsupportedSnapshotType(IngestError, BadInput):
-    """A snapshot declared as neither JPEG nor PNG (HTTP answers it 415)."""
+class UnsupportedSnapshotType(IngestError, UnsupportedMediaType):
+    """A snapshot declared as neither JPEG nor PNG."""
 
 
 class UnusableSnapshot(IngestError, BadInput):

@@ -18,20 +18,13 @@ id, to ``v1/devices/<device_id>/errors``, which only that device may subscribe t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
-import time
 import uuid
-from collections.abc import Callable
 from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.core.errors import AnjianError, ConfigurationError
-from backend.core.settings import Settings
 from backend.telemetry._mqtt_dynsec import (
     BrokerFiles,
     DynsecError,
@@ -44,8 +37,6 @@ from backend.telemetry._mqtt_dynsec import (
     render_mosquitto_config,
     write_dynsec_file,
 )
-from backend.telemetry.flusher import Flusher
-from backend.telemetry.ingest import Ingest
 from backend.telemetry.models import Device
 from backend.telemetry.mqtt._consumer import (
     ConsumerStats,
@@ -53,12 +44,10 @@ from backend.telemetry.mqtt._consumer import (
     data_topic_filter,
     parse_topic,
 )
-from backend.telemetry.store import ClickHouseClient
 from tenants.scope import unscoped_session
 
 __all__ = [
     "BrokerFiles",
-    "ConsumerProcess",
     "ConsumerStats",
     "DynsecError",
     "MqttConsumer",
@@ -72,7 +61,6 @@ __all__ = [
     "parse_topic",
     "prepare_broker_dir",
     "render_mosquitto_config",
-    "run_mqtt_consumer",
     "sync_from_registry",
     "unscoped_active_device_ids",
     "write_dynsec_file",
@@ -86,22 +74,6 @@ class RegistryStores(Protocol):
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]: ...
-
-
-class ConsumerProcess(RegistryStores, Protocol):
-    """What ``anjian mqtt`` runs on: the settings, the stores, ingest and the flusher."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def clickhouse(self) -> ClickHouseClient: ...
-
-    @property
-    def ingest(self) -> Ingest: ...
-
-    @property
-    def flusher(self) -> Flusher: ...
 
 
 async def unscoped_active_device_ids(sessions: async_sessionmaker[AsyncSession]) -> set[uuid.UUID]:
@@ -126,56 +98,3 @@ async def sync_from_registry(directory: MqttDirectory, runtime: RegistryStores) 
             ", ".join(str(d) for d in report.missing[:20]),
         )
     return report
-
-
-async def run_mqtt_consumer(
-    runtime: ConsumerProcess,
-    *,
-    refusal_status: Callable[[AnjianError], int],
-    admin_url: str | None = None,
-    stop: asyncio.Event | None = None,
-    client_id: str = "anjian-ingest",
-    forget_session: bool = False,
-) -> ConsumerStats:
-    """``anjian mqtt``: the consumer and the flusher, until SIGINT/SIGTERM (or ``stop``).
-
-    For a process beside a ClickHouse server; in embedded mode the server process runs the
-    consumer itself (the chdb engine has one owner). It needs a spool of its own
-    (``ANJIAN_SPOOL_DIR``): a spool directory is locked by the process that opens it.
-    ``admin_url`` (the dynsec admin account) first removes revoked devices from the broker;
-    ``refusal_status`` is the consumer's (see ``MqttConsumer``).
-    """
-    url = runtime.settings.mqtt_url
-    if not url:
-        raise ConfigurationError("ANJIAN_MQTT_URL is not set: mqtt://user:password@host:port")
-    runtime.clickhouse  # noqa: B018 - open (and own) the store first, failing fast
-    if admin_url:
-        directory = MqttDirectory(admin_url)
-        try:
-            await sync_from_registry(directory, runtime)
-        finally:
-            directory.close()
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-    runtime.flusher.start()
-    consumer = MqttConsumer(url, runtime.ingest, refusal_status=refusal_status, client_id=client_id)
-    await consumer.start()
-    started = time.monotonic()
-    try:
-        await stop.wait()
-    finally:
-        await consumer.stop(forget_session=forget_session)
-        await asyncio.to_thread(runtime.flusher.stop)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signum)
-    log.info(
-        "MQTT consumer stopped after %.0f s: %d accepted, %d refused",
-        time.monotonic() - started,
-        consumer.stats.accepted,
-        consumer.stats.refused,
-    )
-    return consumer.stats

@@ -26,7 +26,6 @@ from backend.telemetry.ingest import (
     SNAPSHOT_TYPES,
     Ingest,
     IngestError,
-    UnsupportedSnapshotType,
 )
 from backend.telemetry.registry import DeviceInfo
 from privacy.audit import record
@@ -64,18 +63,12 @@ def _reply(status: int, body: dict[str, Any], retry_after: int | None = None) ->
     )
 
 
-def refusal_status(exc: AnjianError) -> int:
-    """The HTTP status of an ingest refusal: the API's table, and 415 for a snapshot of a
-    media type ingest does not take (a status that table has no category for)."""
-    return 415 if isinstance(exc, UnsupportedSnapshotType) else http_status_for(exc)
-
-
 def _refusal(exc: IngestError, device: DeviceInfo | None = None) -> Response[bytes]:
     """The device's refusal, logged as what it is: a device sending bad data, an unknown
     token or over its rate is one INFO line (the device is told why in the body); a full
     spool (503) is a WARNING, as the server is falling behind. Faults are not IngestErrors:
     they reach Litestar's exception hook and are logged at ERROR with their traceback."""
-    status = refusal_status(exc)
+    status = http_status_for(exc)
     body = exc.body
     errors = body.get("errors")
     first = errors[0].get("message") if isinstance(errors, list) and errors else body.get("error")
