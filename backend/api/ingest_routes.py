@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -87,40 +88,47 @@ async def _device(request: Request[Any, Any, State], ingest: Ingest) -> DeviceIn
     return await ingest.authenticate(bearer_token(request.headers.get("authorization")))
 
 
-@post("/api/v1/telemetry", status_code=202)
-async def telemetry(request: Request[Any, Any, State]) -> Response[bytes]:
+async def _accept(
+    request: Request[Any, Any, State],
+    take: Callable[[Ingest, DeviceInfo, bytes], Awaitable[dict[str, Any]]],
+) -> Response[bytes]:
+    """One device batch: authenticate, hand the body to ingest, answer 202 or the refusal."""
     ingest = _ingest(request)
     device: DeviceInfo | None = None
     try:
         device = await _device(request, ingest)
-        accepted = await ingest.telemetry(device, await request.body())
+        body = await take(ingest, device, await request.body())
     except IngestError as exc:
         return _refusal(exc, device)
-    return _reply(202, accepted.as_json())
+    return _reply(202, body)
+
+
+async def _telemetry(ingest: Ingest, device: DeviceInfo, body: bytes) -> dict[str, Any]:
+    return (await ingest.telemetry(device, body)).as_json()
+
+
+async def _events(ingest: Ingest, device: DeviceInfo, body: bytes) -> dict[str, Any]:
+    return (await ingest.events(device, body)).as_json()
+
+
+async def _heartbeat(ingest: Ingest, device: DeviceInfo, body: bytes) -> dict[str, Any]:
+    await ingest.heartbeat(device, body)
+    return {"status": "online"}
+
+
+@post("/api/v1/telemetry", status_code=202)
+async def telemetry(request: Request[Any, Any, State]) -> Response[bytes]:
+    return await _accept(request, _telemetry)
 
 
 @post("/api/v1/events", status_code=202)
 async def events(request: Request[Any, Any, State]) -> Response[bytes]:
-    ingest = _ingest(request)
-    device: DeviceInfo | None = None
-    try:
-        device = await _device(request, ingest)
-        accepted = await ingest.events(device, await request.body())
-    except IngestError as exc:
-        return _refusal(exc, device)
-    return _reply(202, accepted.as_json())
+    return await _accept(request, _events)
 
 
 @post("/api/v1/heartbeat", status_code=202)
 async def heartbeat(request: Request[Any, Any, State]) -> Response[bytes]:
-    ingest = _ingest(request)
-    device: DeviceInfo | None = None
-    try:
-        device = await _device(request, ingest)
-        await ingest.heartbeat(device, await request.body())
-    except IngestError as exc:
-        return _refusal(exc, device)
-    return _reply(202, {"status": "online"})
+    return await _accept(request, _heartbeat)
 
 
 # --- snapshots ---------------------------------------------------------------------------------
