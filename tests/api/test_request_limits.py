@@ -8,13 +8,14 @@ took ~50 s and 72 MB alone, and 16 at once made the server unresponsive for minu
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import json
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -430,6 +431,10 @@ async def test_a_long_chart_leaves_the_event_loop_to_others(
         lambda r: len((r.data or {}).get("telemetry") or []) > 9_900,
     )
     assert len(landed.data["telemetry"]) > 9_900, landed.body
+    # The new device moved the registry: the app's rules watch reloads every rule of the
+    # session's many tenants on this same loop. Let that pass before the loop is timed.
+    engine = api.http.app.state.alarms.evaluator
+    await eventually(lambda: engine.loaded_sensors, lambda loaded: device.sensors["TT-1"] in loaded)
 
     gaps: list[float] = []
     done = asyncio.Event()
@@ -442,17 +447,43 @@ async def test_a_long_chart_leaves_the_event_loop_to_others(
             gaps.append(now - last)
             last = now
 
-    async with concurrent(api) as send:
-        await api.token_for(viewer)
-        ticking = asyncio.create_task(ticker())
-        started = time.monotonic()
-        result = await send(CHART, variables, as_user=viewer)
-        took = time.monotonic() - started
-        done.set()
-        await ticking
+    with collector_pauses() as pauses:
+        async with concurrent(api) as send:
+            await api.token_for(viewer)
+            ticking = asyncio.create_task(ticker())
+            started = time.monotonic()
+            result = await send(CHART, variables, as_user=viewer)
+            took = time.monotonic() - started
+            done.set()
+            await ticking
     assert result.code is None and len(result.data["telemetry"]) > 9_900
-    # Served in one piece, the loop would stand still for most of the request.
-    assert max(gaps) < took / 4, (max(gaps), took)
+    # Served in one piece, the loop would stand still for most of the request (~80 % of it);
+    # paced, it turns every few milliseconds. Half leaves room for a busy machine's stalls.
+    assert max(gaps) < took / 2, (max(gaps), took, "collector pauses", sorted(pauses)[-3:])
+
+
+@contextmanager
+def collector_pauses() -> Iterator[list[float]]:
+    """The garbage collector's pauses meanwhile, with everything the test session allocated
+    before frozen out of its reach: late in a full run a full collection walks hundreds of
+    megabytes of other tests' objects, a pause of the test process, not of the code served."""
+    pauses: list[float] = []
+    began: list[float] = []
+
+    def timed(phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            began.append(time.monotonic())
+        elif began:
+            pauses.append(time.monotonic() - began.pop())
+
+    gc.collect()
+    gc.freeze()
+    gc.callbacks.append(timed)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(timed)
+        gc.unfreeze()
 
 
 # --- limits hit while running ------------------------------------------------------------------
