@@ -233,6 +233,43 @@ async def test_acknowledging_stops_escalation_and_reminders(
     assert "REMINDER" not in kinds
 
 
+async def test_an_acknowledged_alarm_that_rises_to_red_needs_acknowledging_again(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    """ISA-18.2 and CONTRACT.md v2: the operator acknowledged an ORANGE leak, not the RED one
+    it became; the upgrade re-annunciates and pages again until someone acknowledges RED."""
+    operator = world.a.users["operator"]
+    dev = await gas_device(api, runtime, world.a.tenant_id, world.a.site_id)
+    await set_rule(runtime, dev, ack_deadline_s=30)
+    await send(api, dev, 30.0)
+    (alarm,) = await gas_alarms(api, operator, dev)
+    assert alarm["severity"] == "ORANGE"
+    acked = await ok(api, operator, ACKNOWLEDGE, id=alarm["id"], note="checking the valve")
+    assert (acked["status"], acked["acknowledged"]) == ("ACKNOWLEDGED", True)
+
+    await send(api, dev, 60.0)
+    (red,) = await gas_alarms(api, operator, dev)
+    assert (red["id"], red["severity"], red["status"], red["acknowledged"]) == (
+        alarm["id"],
+        "RED",
+        "ACTIVE_UNACKNOWLEDGED",
+        False,
+    )
+    assert red["acknowledgedAt"] is None
+    row = await alarm_row(runtime, world.a.tenant_id, alarm["id"])
+    assert row.escalate_at is not None and row.remind_at is not None  # paging again
+
+    again = await ok(api, operator, ACKNOWLEDGE, id=alarm["id"], note="evacuating the unit")
+    assert (again["status"], again["acknowledged"]) == ("ACKNOWLEDGED", True)
+    steps = await transitions(runtime, world.a.tenant_id, alarm["id"])
+    assert [(t.kind, t.severity, t.note) for t in steps] == [
+        ("RAISED", "ORANGE", None),
+        ("ACKNOWLEDGED", "ORANGE", "checking the valve"),
+        ("SEVERITY_CHANGED", "RED", None),
+        ("ACKNOWLEDGED", "RED", "evacuating the unit"),
+    ]
+
+
 # --- silences and flapping ---
 
 CREATE_SILENCE = """mutation($site: ID!, $zone: ID, $reason: String!, $expires: DateTime!) {

@@ -78,6 +78,8 @@ async def apply_signal(
         alarm.level = signal.level
         alarm.value = signal.value
         alarm.peak_value = signal.value
+        if alarm.status in (AlarmStatus.ACKNOWLEDGED, AlarmStatus.DISPATCHED):
+            await _reannunciate(session, alarm, at)
         await raise_incident_severity(session, alarm)
         await announce(
             session=session, alarm=alarm, kind="SEVERITY_CHANGED", actor=ENGINE_ACTOR, at=at
@@ -130,6 +132,20 @@ async def _raise(
         session=session, alarm=alarm, kind="RAISED", actor=ENGINE_ACTOR, note=note, at=at
     )
     return alarm
+
+
+async def _reannunciate(session: AsyncSession, alarm: Alarm, at: datetime) -> None:
+    """An acknowledged alarm that rises to a higher severity is unacknowledged again
+    (ISA-18.2: a priority change re-annunciates; CONTRACT.md v2): someone acknowledged an
+    ORANGE leak, not the RED one it became. Earlier acknowledgements stay in the transitions;
+    paging starts over from now, from the escalation step it had reached."""
+    alarm.status = AlarmStatus.ACTIVE_UNACKNOWLEDGED
+    alarm.acknowledged_at = None
+    alarm.acknowledged_by = None
+    if alarm.pages_people:
+        deadline, every = await paging_intervals(session=session, alarm=alarm)
+        alarm.escalate_at = at + deadline
+        alarm.remind_at = at + every
 
 
 async def _covering_silence(
