@@ -489,6 +489,21 @@ async def test_a_websocket_from_another_origin_gets_nothing_from_the_cookie(
     assert with_token.acknowledged
 
 
+async def test_behind_a_trusted_tls_proxy_the_own_origin_is_https(
+    browser: Browser, api: GraphQLClient, world: World, behind_proxy: None
+) -> None:
+    cookie = await browser.session(world.a.users["owner"])
+    headers = {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-Forwarded-Proto": "https"}
+    own = await ws_connect(api, {**headers, "Origin": "https://testserver.local"})
+    assert own.acknowledged
+    plain = await ws_connect(api, {**headers, "Origin": "http://testserver.local"})
+    assert not plain.acknowledged and plain.close_code == 4403
+    # The proxy may name the host the browser used.
+    renamed = {**headers, "X-Forwarded-Host": "anjian.example.cn"}
+    public = await ws_connect(api, {**renamed, "Origin": "https://anjian.example.cn"})
+    assert public.acknowledged
+
+
 async def test_a_websocket_refuses_an_ended_session_cookie(
     browser: Browser, api: GraphQLClient, world: World
 ) -> None:
