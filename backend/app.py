@@ -1,4 +1,4 @@
-"""The Litestar app factory: GraphQL, health, static portal assets, the embedded workers.
+"""The Litestar app factory: GraphQL, health, the built portals, the embedded workers.
 
 The lifespan starts the jobs (``backend/jobs``) on the runtime's pieces: the alarm pipeline
 and the outbox relay, the mail relay, the daily retention run, and the MQTT consumer when one
@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, WebSocket, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.types import Scope as LitestarScope
 from sqlalchemy import text
@@ -39,6 +38,7 @@ from backend.api.http_body import StrictRequestBody
 from backend.api.ingest_routes import ROUTES as ingest_routes
 from backend.api.schema import build_schema
 from backend.auth import service as auth_service
+from backend.auth.browser import origin_is_own, unscoped_caller
 from backend.auth.context import RequestContext
 from backend.auth.principal import Principal
 from backend.auth.tokens import bearer_token
@@ -52,6 +52,7 @@ from backend.jobs.outbox_relay import OutboxRelay
 from backend.runtime import Runtime
 from backend.telemetry.mqtt import DynsecError, MqttConsumer, sync_from_registry
 from backend.telemetry.store import ping
+from portal.assets import portal_router
 
 log = logging.getLogger("anjian")
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -76,12 +77,27 @@ async def _principal_for(
 
 
 async def graphql_context(scope: LitestarScope) -> AsyncGenerator[RequestContext]:
-    # ``scope`` serves both HTTP requests and WebSocket subscriptions; a WebSocket's token
-    # arrives later, in connection_init (see GraphQLController.on_ws_connect).
+    # ``scope`` serves both HTTP requests and WebSocket subscriptions. A browser's WebSocket
+    # brings the session cookie but cannot add the CSRF header: there the cookie counts only
+    # from the server's own origin. A token may also arrive later, in connection_init (see
+    # GraphQLController.on_ws_connect).
     connection: ASGIConnection[Any, Any, Any, State] = ASGIConnection(scope)
     runtime: Runtime = connection.app.state.runtime
-    principal, error = await _principal_for(runtime, connection.headers.get("authorization"))
-    context = RequestContext(runtime=runtime, principal=principal, auth_error=error)
+    websocket = scope["type"] == "websocket"
+    trusted = runtime.settings.trusted_proxies
+    caller = await unscoped_caller(
+        stores=runtime,
+        connection=connection,
+        cookie_allowed=not websocket or origin_is_own(connection, trusted),
+        csrf_required=not websocket,
+    )
+    context = RequestContext(
+        runtime=runtime,
+        principal=caller.principal,
+        auth_error=caller.error,
+        via=caller.via,
+        refusal=caller.refusal,
+    )
     try:
         yield context
     finally:
@@ -98,12 +114,22 @@ class GraphQLController(
         html = (STATIC_DIR / "graphiql" / "graphiql.html").read_text(encoding="utf-8")
         return Response(html, media_type="text/html; charset=utf-8")
 
+    def is_websocket_origin_allowed(self, request: WebSocket[Any, Any, Any], origin: str) -> bool:
+        """Every origin may open the socket: what a page elsewhere cannot use is the session
+        cookie (``graphql_context`` takes it only from the server's own origin), so from there
+        it gets only what a token it holds allows, sent in connection_init."""
+        return True
+
     async def on_ws_connect(self, context: RequestContext) -> dict[str, object] | None:
-        """Browsers cannot set headers on a WebSocket: the token comes in connection_init."""
+        """Browsers cannot set headers on a WebSocket: a token comes in connection_init, or
+        the page's own origin brings the session cookie (taken by ``graphql_context``)."""
         params = context.connection_params or {}
         authorization = params.get("authorization") or params.get("Authorization")
         if context.principal.authenticated and not authorization:
             return None
+        if not authorization:
+            message = context.auth_error or "send authorization in connection_init"
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": message})
         principal, error = await _principal_for(
             context.rt, authorization if isinstance(authorization, str) else None
         )
@@ -112,6 +138,7 @@ class GraphQLController(
                 {"code": "UNAUTHENTICATED", "message": error or "send authorization"}
             )
         context.principal = principal
+        context.via = "bearer"
         return None
 
 
@@ -183,11 +210,6 @@ async def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
     elif reasons:
         body["reasons"] = [public for public, _ in reasons]
     return Response(body, status_code=503 if reasons else 200)
-
-
-@get("/", sync_to_thread=False)
-def index() -> Redirect:
-    return Redirect("/graphql")
 
 
 @post("/api/v1/test/clock", status_code=200)
@@ -279,7 +301,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             healthz,
             readyz,
             *ingest_routes,
-            index,
+            portal_router(),
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
             *([advance_test_clock] if runtime.settings.test_clock else []),
         ],

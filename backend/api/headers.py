@@ -9,7 +9,8 @@
   script because its bytes look like one.
 - ``Referrer-Policy: same-origin``: links out of the portals do not carry ids in the URL to
   other hosts.
-- ``Strict-Transport-Security`` when the request came over TLS (browsers ignore it on plain
+- ``Strict-Transport-Security`` when the request came over TLS, directly or through a proxy
+  the settings trust (``backend.auth.browser.is_tls``; browsers ignore it on plain
   HTTP anyway, and sending it there would pin a development host to HTTPS). One year, the
   figure hstspreload.org and OWASP recommend; without ``includeSubDomains``, because other
   services of a customer's domain (a plant's intranet hosts) are not ours to pin.
@@ -19,8 +20,14 @@ Headers a handler set itself are left as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.auth.browser import Network, is_tls
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -35,6 +42,13 @@ HEADERS = {
 }
 
 
+def _trusted_proxies(scope: Scope) -> Sequence[Network]:
+    # An app built without the runtime (a test of one router) trusts no proxy.
+    state: Any = getattr(scope.get("app"), "state", None)
+    runtime = state.get("runtime") if state is not None else None
+    return runtime.settings.trusted_proxies if runtime is not None else ()
+
+
 def security_headers(app: ASGIApp) -> ASGIApp:
     """ASGI middleware (Litestar ``middleware=[security_headers]``)."""
 
@@ -42,7 +56,7 @@ def security_headers(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        tls = scope.get("scheme") == "https"
+        tls = is_tls(ASGIConnection(scope), _trusted_proxies(scope))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

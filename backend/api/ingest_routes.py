@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.api.errors import http_status_for, retry_after_for
 from backend.auth.authz import Authorizer
+from backend.auth.browser import unscoped_caller
 from backend.auth.principal import Principal
-from backend.auth.service import require, unscoped_resolve_token
+from backend.auth.service import require
 from backend.auth.tokens import TokenCodec, bearer_token
-from backend.core.errors import AnjianError, BadInput, NotFound, Unauthenticated
+from backend.core.errors import AnjianError, BadInput, Forbidden, NotFound, Unauthenticated
 from backend.telemetry.ingest import (
     MAX_SNAPSHOT_BYTES,
     ORIGINAL_SUFFIX,
@@ -170,13 +171,18 @@ def _flag(value: str | None) -> bool:
     raise BadInput(f"original must be 1 or 0, not {value!r}")
 
 
-async def _user(services: IngestServices, authorization: str | None) -> Principal:
-    token = bearer_token(authorization)
-    if token is None:
-        raise Unauthenticated("sign in first: send Authorization: Bearer <token>")
-    return await unscoped_resolve_token(
-        sessions=services.sessions, codec=services.tokens, authz=services.authz, token=token
-    )
+async def _user(request: Request[Any, Any, State]) -> Principal:
+    """The signed-in user: a bearer token, or the browser's session cookie with the CSRF
+    header (``backend.auth.browser``), as for GraphQL."""
+    caller = await unscoped_caller(stores=_services(request), connection=request)
+    if caller.refusal is not None:
+        raise Forbidden(caller.refusal)
+    if not caller.principal.authenticated:
+        raise Unauthenticated(
+            caller.error
+            or "sign in first: send Authorization: Bearer <token>, or sign in with signIn"
+        )
+    return caller.principal
 
 
 async def _snapshot_object(
@@ -233,7 +239,7 @@ async def snapshot(request: Request[Any, Any, State], key: Path) -> Response[byt
     services = _services(request)
     try:
         original = _flag(request.query_params.get("original"))
-        principal = await _user(services, request.headers.get("authorization"))
+        principal = await _user(request)
         stored, media = await _snapshot_object(
             services, principal, str(key).lstrip("/"), original=original
         )

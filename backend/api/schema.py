@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -36,6 +37,7 @@ from backend.api.privacy import PrivacyPipeline
 from backend.api.scalars import DateTimeScalar
 from backend.auth.context import GraphEdges, RequestContext
 from backend.auth.schema import AuthMutation, AuthQuery, ProvisioningMutation
+from backend.core.errors import Forbidden
 from backend.telemetry.schema import TelemetryMutation, TelemetryQuery, sensors_of_site
 from tenants.schema import TenantsMutation, TenantsQuery
 
@@ -80,6 +82,21 @@ class SuppliesEdges(SchemaExtension):
         yield
 
 
+class RefusesWhatTheContextRefused(SchemaExtension):
+    """A request the context getter found must not run (a session cookie without the CSRF
+    header) is answered FORBIDDEN before any resolver: nothing is read and nothing changes."""
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        refusal = context.refusal if isinstance(context, RequestContext) else None
+        if refusal is not None and execution.result is None:
+            execution.result = ExecutionResult(
+                data=None, errors=[GraphQLError(refusal, original_error=Forbidden(refusal))]
+            )
+        yield
+
+
 class OneRootFieldAtATime(StrawberryGraphQLCoreExecutionContext):
     """Root fields of a query run one after another, as a mutation's do: a request has one
     database session, and two root fields opening it at once would collide. Fields below the
@@ -106,6 +123,7 @@ def build_schema() -> strawberry.Schema:
         config=StrawberryConfig(scalar_map={datetime: DateTimeScalar}),
         execution_context_class=OneRootFieldAtATime,
         extensions=[
+            RefusesWhatTheContextRefused,
             SuppliesEdges,
             ErrorCodes,
             RefuseNulCharacters,

@@ -91,6 +91,10 @@ class RequestContext(BaseContext, kw_only=True):
     runtime: Any  # a Wiring; typed loosely because msgspec resolves annotations at runtime
     principal: Principal
     auth_error: str | None = None
+    via: str | None = None  # the credential the principal came from: "bearer", "cookie", None
+    # Why the request must not run at all (a cookie without the CSRF header; the API's schema
+    # extension answers it as FORBIDDEN before any resolver).
+    refusal: str | None = None
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
     edges: Any = None  # GraphEdges, set by the API's schema extension before execution
     _session: AsyncSession | None = None
@@ -107,7 +111,8 @@ class RequestContext(BaseContext, kw_only=True):
     def require_user(self) -> Principal:
         if not self.principal.authenticated:
             raise Unauthenticated(
-                self.auth_error or "sign in first: send Authorization: Bearer <token>"
+                self.auth_error
+                or "sign in first: send Authorization: Bearer <token>, or sign in with signIn"
             )
         return self.principal
 

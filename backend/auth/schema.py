@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from litestar import Request, Response
 
-from backend.auth import invitations, members, service
+from backend.auth import browser, invitations, members, service
 from backend.auth.context import Info
 from backend.auth.mail_outbox import unscoped_relay_mail
 from backend.auth.permissions import IsAuthenticated
+from backend.auth.principal import Principal
 from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
 from backend.auth.throttle import client_address
 from backend.core.errors import BadInput
@@ -33,10 +36,23 @@ class MeType:
     email: str
     memberships: list[MembershipType]
 
+    @classmethod
+    def of(cls, principal: Principal) -> MeType:
+        return cls(
+            id=strawberry.ID(str(principal.id)),
+            email=principal.email or "",
+            memberships=[MembershipType(domain=g.domain, role=g.role) for g in principal.grants],
+        )
+
 
 @strawberry.type
 class LoginResult:
     token: str
+
+
+@strawberry.type(description="A browser signed in: the session is in its HttpOnly cookie.")
+class SignInResult:
+    me: MeType
 
 
 @strawberry.type(
@@ -71,6 +87,15 @@ def _client_address(info: Info) -> str:
     return client_address(peer, forwarded, info.context.rt.settings.trusted_proxies)
 
 
+def _http_exchange(info: Info, operation: str) -> tuple[Request[Any, Any, Any], Response[Any]]:
+    """The HTTP request and the response being built: a cookie is set on an HTTP answer, so
+    the browser-session mutations refuse a WebSocket."""
+    request, response = info.context.request, info.context.response
+    if request is None or response is None:
+        raise BadInput(f"{operation} works over HTTP POST /graphql only, not over a WebSocket")
+    return request, response
+
+
 def _user_id(value: strawberry.ID | None) -> uuid.UUID | None:
     if value is None:
         return None
@@ -95,12 +120,7 @@ async def _send_mail_now(info: Info) -> None:
 class AuthQuery:
     @strawberry.field(permission_classes=[IsAuthenticated])
     def me(self, info: Info) -> MeType:
-        principal = info.context.principal
-        return MeType(
-            id=strawberry.ID(str(principal.id)),
-            email=principal.email or "",
-            memberships=[MembershipType(domain=g.domain, role=g.role) for g in principal.grants],
-        )
+        return MeType.of(info.context.principal)
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
@@ -139,6 +159,65 @@ class AuthMutation:
             throttle=rt.login_throttle,
         )
         return LoginResult(token=token)
+
+    @strawberry.mutation(
+        description=(
+            "Sign a browser in: the session token goes into the HttpOnly cookie anjian_session "
+            "and into no answer. Needs the header X-Anjian-CSRF: 1; throttled like login."
+        )
+    )
+    async def sign_in(self, info: Info, email: str, password: str) -> SignInResult:
+        context = info.context
+        rt = context.rt
+        request, response = _http_exchange(info, "signIn")
+        # Before the attempt is counted: a forged sign-in costs the victim nothing.
+        browser.require_csrf_header(request.headers, browser.SIGN_IN_CSRF_MISSING)
+        # The very sign-in of ``login``: its throttle, its uniform work, its errors.
+        token = await service.unscoped_login_in_own_transaction(
+            sessions=rt.sessions,
+            codec=rt.tokens,
+            email=email,
+            password=password,
+            log2_n=rt.log2_n,
+            client_address=_client_address(info),
+            throttle=rt.login_throttle,
+        )
+        principal = await service.unscoped_resolve_token(
+            sessions=rt.sessions, codec=rt.tokens, authz=rt.authz, token=token
+        )
+        previous = browser.session_token_of(request)
+        if previous is not None:
+            # The cookie about to be replaced named a session nobody could use any more.
+            await service.unscoped_end_session_in_own_transaction(
+                sessions=rt.sessions, codec=rt.tokens, token=previous
+            )
+        secure = browser.is_tls(request, rt.settings.trusted_proxies)
+        response.set_cookie(
+            browser.session_cookie(token, max_age=rt.tokens.ttl_seconds, secure=secure)
+        )
+        # The answer is read by the account just signed in (its own data, shown as it is).
+        context.principal, context.via, context.auth_error = principal, "cookie", None
+        return SignInResult(me=MeType.of(principal))
+
+    @strawberry.mutation(
+        description=(
+            "End this browser's session (the cookie's): revoked on the server, the cookie "
+            "cleared. True also when there was none. API clients revoke tokens with logout."
+        )
+    )
+    async def sign_out(self, info: Info) -> bool:
+        rt = info.context.rt
+        request, response = _http_exchange(info, "signOut")
+        token = browser.session_token_of(request)
+        if token is not None:
+            # Also when a bearer authenticated the request: it is the cookie that is acted on.
+            browser.require_csrf_header(request.headers)
+            await service.unscoped_end_session_in_own_transaction(
+                sessions=rt.sessions, codec=rt.tokens, token=token
+            )
+        secure = browser.is_tls(request, rt.settings.trusted_proxies)
+        response.set_cookie(browser.cleared_cookie(secure=secure))
+        return True
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

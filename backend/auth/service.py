@@ -292,6 +292,38 @@ async def revoke_token_in_own_transaction(
             )
 
 
+async def unscoped_end_session_in_own_transaction(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    codec: TokenCodec,
+    token: str,
+) -> bool:
+    """Revoke the session a token names (a browser's cookie at sign-out). True when a live
+    session ended; False for a token that names none any more (expired, revoked, not ours):
+    signing out twice is not an error."""
+    try:
+        claims = codec.read(token)
+    except Unauthenticated:
+        return False
+    async with unscoped_session(sessions) as session, session.begin():
+        auth_session = await session.get(AuthSession, claims.session_id)
+        if (
+            auth_session is None
+            or auth_session.user_id != claims.user_id
+            or auth_session.revoked_at is not None
+        ):
+            return False
+        auth_session.revoked_at = utcnow()
+        await record(
+            session,
+            Actor("user", str(claims.user_id)),
+            "auth.sign_out",
+            object_type="user",
+            object_id=claims.user_id,
+        )
+    return True
+
+
 async def scope_for_grants(
     *,
     session: AsyncSession,

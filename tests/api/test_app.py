@@ -17,6 +17,7 @@ from backend.api.headers import CONTENT_SECURITY_POLICY
 from backend.app import create_app
 from backend.auth.tokens import TokenClaims
 from backend.runtime import Runtime
+from portal.assets import DIST_DIR, NO_CACHE, NOT_BUILT
 from tests.conftest import make_settings
 from tests.factories import World, unique
 from tests.graphql import GraphQLClient, Result
@@ -236,10 +237,25 @@ async def test_static_router_does_not_escape_its_folder(api: GraphQLClient) -> N
         assert "create_app" not in response.text
 
 
-async def test_root_leads_to_graphql(api: GraphQLClient) -> None:
+async def test_the_root_is_the_public_portal_and_graphiql_stays_at_graphql(
+    api: GraphQLClient,
+) -> None:
+    """``/`` is the portal router's (no redirect any more): the built landing page, or before
+    ``make`` has built it the 503 page saying so. GraphiQL is still at GET /graphql."""
     response = await api.http.get("/", follow_redirects=False)
-    assert response.status_code in (301, 302, 307, 308)
-    assert response.headers["location"].endswith("/graphql")
+    assert "location" not in response.headers
+    if (DIST_DIR / "index.html").is_file():
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/html")
+        assert response.headers["cache-control"] == NO_CACHE
+    else:
+        assert response.status_code == 503
+        assert response.text == NOT_BUILT
+    for path in ("/app/login", "/gov/login"):
+        assert (await api.http.get(path)).status_code == response.status_code, path
+    graphiql = await api.http.get("/graphql", headers={"Accept": "text/html"})
+    assert graphiql.status_code == 200
+    assert graphiql.headers["content-type"].startswith("text/html")
 
 
 # --- GraphQL error codes ------------------------------------------------------------------------
