@@ -19,7 +19,7 @@ from strawberry.permission import BasePermission
 class IsAuthenticated(BasePermission):
     """Guards every field that needs a caller."""
 
-    message = "sign in first: send Authorization: Bearer <token>"
+    message = "sign in first: send Authorization: Bearer <token>, or signIn in a browser"
     error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012
 
     def has_permission(self, source: Any, info: strawberry.Info[Any, Any], **kwargs: Any) -> bool:

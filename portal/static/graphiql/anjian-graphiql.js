@@ -95,9 +95,12 @@ mutation Login {
     }
   }
 
+  // A browser signed in to a portal holds the session cookie, which the server takes only
+  // with this header: this page is of the server's own origin, like the portals.
   const fetcher = GraphiQL.createFetcher({
     url: fetchURL,
     subscriptionUrl: webSocketUrl(fetchURL),
+    headers: { "X-Anjian-CSRF": "1" },
   });
   const explorer = GraphiQLPluginExplorer.explorerPlugin();
 
