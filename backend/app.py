@@ -310,5 +310,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         request_max_body_size=MAX_BODY_BYTES,
         middleware=[security_headers],
         after_exception=[log_unhandled],
+        # Litestar's /schema pages load Redoc and Swagger UI from public CDNs, blank on the
+        # air-gapped networks plants and regulators run: the REST routes are few and
+        # documented in the README, GraphQL documents itself in GraphiQL.
+        openapi_config=None,
         debug=False,
     )

@@ -230,6 +230,15 @@ async def test_graphiql_page_uses_only_local_assets(api: GraphQLClient) -> None:
         assert expected in kind, (url, kind)
 
 
+async def test_no_api_documentation_page_loads_from_a_cdn(api: GraphQLClient) -> None:
+    """Litestar's /schema pages (Redoc, Swagger UI) come from public CDNs: blank offline."""
+    for path in ("/schema", "/schema/redoc", "/schema/swagger", "/schema/openapi.json"):
+        response = await api.http.get(path)
+        for marker in ("cdn.jsdelivr", "unpkg.com", "redoc.standalone", "swagger-ui-bundle"):
+            assert marker not in response.text, (path, marker)
+        assert not response.headers.get("content-type", "").startswith("application/vnd.oai")
+
+
 async def test_static_router_does_not_escape_its_folder(api: GraphQLClient) -> None:
     for path in ("/static/../backend/app.py", "/static/%2e%2e/backend/app.py", "/static/nope.js"):
         response = await api.http.get(path)
