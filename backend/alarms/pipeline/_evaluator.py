@@ -9,6 +9,7 @@ exactly that alarm. It runs no loop of its own: the jobs drive it (reloads, tick
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -22,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.alarms.engine import RuleEngine, Signal
 from backend.alarms.models import Alarm
 from backend.alarms.pipeline._loading import (
+    RuleRow,
     RuleSet,
     unscoped_give_defaults,
     unscoped_open_alarms,
     unscoped_open_permits,
+    unscoped_rule_definitions,
     unscoped_rule_set,
 )
 from backend.alarms.rules import RuleSpec
@@ -36,6 +39,8 @@ from backend.telemetry.registry import DeviceInfo
 log = logging.getLogger("anjian.alarms")
 
 Emit = Callable[[Signal, SignalContext], None]
+# Sensors whose rules are installed between two turns of the event loop during a reload.
+ENGINE_SLICE = 500
 Rules = list[tuple[uuid.UUID, RuleSpec]]
 
 
@@ -56,6 +61,10 @@ class AlarmEvaluator:
         self.permits_version = -1
         self.loaded_sensors: set[uuid.UUID] = set()
         self.loaded_zones: set[uuid.UUID] = set()
+        # Each rule's definition as last parsed, by version; each sensor's rules as installed.
+        self._specs: dict[uuid.UUID, tuple[int, RuleSpec]] = {}
+        self._installed: dict[uuid.UUID, tuple[tuple[uuid.UUID, int], ...]] = {}
+        self._reloading = asyncio.Lock()
 
     # -- ingest subscriber (runs inline on the request path: keep it cheap) ------------------
 
@@ -106,52 +115,97 @@ class AlarmEvaluator:
     async def reload(self, now: datetime) -> None:
         """Give sensors without rules their defaults, then load every rule into the engine;
         ``now`` is the clock's, for the work permits still open."""
-        # Rules are kept for every tenant here: the engine is a system process.
-        self.registry_version = await unscoped_give_defaults(sessions=self.sessions)
-        rules = await unscoped_rule_set(sessions=self.sessions)
-        self._set_rules(rules)
-        await self.load_permits(now)
-        # Presence rules need to know which zones are confined spaces; events name zones.
-        self.engine.set_zone_kinds({name: kind.value for name, kind in rules.zones})
+        async with self._reloading:  # the watch and a start-up load never interleave
+            # Rules are kept for every tenant here: the engine is a system process.
+            self.registry_version = await unscoped_give_defaults(sessions=self.sessions)
+            rules = await unscoped_rule_set(sessions=self.sessions)
+            await self._parse_changed(rules)
+            await self._set_rules(rules)
+            await self.load_permits(now)
+            # Presence rules need to know which zones are confined spaces; events name zones.
+            self.engine.set_zone_kinds({name: kind.value for name, kind in rules.zones})
 
-    def _set_rules(self, rules: RuleSet) -> None:
-        by_sensor: dict[uuid.UUID, Rules] = defaultdict(list)
-        for rule, tenant_id, site_id, device_id, zone_id in rules.sensor_rules:
-            by_sensor[rule.sensor_id].append((rule.id, RuleSpec.from_json(rule.definition)))
-            self._where[rule.sensor_id] = SignalContext(tenant_id, site_id, device_id, zone_id)
+    async def _parse_changed(self, rules: RuleSet) -> None:
+        """Parse the definitions of the rules new or changed since the last load: a reload
+        follows every new device anywhere on the platform, and re-reading and re-parsing tens
+        of thousands of unchanged rules each time would hold this process for seconds."""
+        rows = [*rules.sensor_rules, *rules.device_rules, *rules.zone_rules]
+        current = {row.id: row.version for row in rows}
+        for gone in self._specs.keys() - current.keys():
+            del self._specs[gone]
+        stale = [
+            rule_id
+            for rule_id, version in current.items()
+            if self._specs.get(rule_id, (None, None))[0] != version
+        ]
+        for rule_id, (version, definition) in (
+            await unscoped_rule_definitions(sessions=self.sessions, ids=stale)
+        ).items():
+            try:
+                self._specs[rule_id] = (version, RuleSpec.from_json(definition))
+            except (KeyError, TypeError, ValueError) as exc:  # one broken rule, not all
+                log.error("alarm rule %s not loaded: malformed definition: %s", rule_id, exc)
+                self._specs.pop(rule_id, None)
+
+    def _rules_of(self, rows: list[RuleRow]) -> tuple[Rules, tuple[tuple[uuid.UUID, int], ...]]:
+        """An owner's parsed rules, and the (id, version) pairs that say whether they changed."""
+        parsed = [(row, self._specs.get(row.id)) for row in rows]
+        held = [(row, spec) for row, spec in parsed if spec is not None]
+        return (
+            [(row.id, spec[1]) for row, spec in held],
+            tuple(sorted((row.id, spec[0]) for row, spec in held)),
+        )
+
+    async def _set_rules(self, rules: RuleSet) -> None:
+        by_sensor: dict[uuid.UUID, list[RuleRow]] = defaultdict(list)
+        for row in rules.sensor_rules:
+            assert row.sensor_id is not None and row.device_id is not None
+            by_sensor[row.sensor_id].append(row)
+            self._where[row.sensor_id] = SignalContext(
+                row.tenant_id, row.site_id, row.device_id, row.zone_id
+            )
         for sensor_id in self.loaded_sensors - by_sensor.keys():
             self.engine.remove_sensor(sensor_id)  # its rules were disabled or deleted
-        for sensor_id, sensor_rules in by_sensor.items():
+            self._installed.pop(sensor_id, None)
+        for count, (sensor_id, rows) in enumerate(by_sensor.items(), 1):
+            sensor_rules, versions = self._rules_of(rows)
+            if self._installed.get(sensor_id) == versions:
+                continue  # unchanged: the engine keeps these rules and their state
             try:
                 self.engine.set_rules(sensor_id, sensor_rules)
+                self._installed[sensor_id] = versions
             except ValueError as exc:  # one broken rule must not stop every other sensor's
                 log.error("alarm rules of sensor %s not loaded: %s", sensor_id, exc)
+            if not count % ENGINE_SLICE:
+                await asyncio.sleep(0)  # ingest evaluates readings inline on this loop
         self.loaded_sensors = set(by_sensor)
-        by_device: dict[uuid.UUID, Rules] = defaultdict(list)
-        for rule in rules.device_rules:
-            by_device[rule.device_id].append((rule.id, RuleSpec.from_json(rule.definition)))
-            self._device_where[rule.device_id] = SignalContext(
-                rule.tenant_id, rule.site_id, rule.device_id, None
+        by_device: dict[uuid.UUID, list[RuleRow]] = defaultdict(list)
+        for row in rules.device_rules:
+            assert row.device_id is not None
+            by_device[row.device_id].append(row)
+            self._device_where[row.device_id] = SignalContext(
+                row.tenant_id, row.site_id, row.device_id, None
             )
-        for device_id, device_rules in by_device.items():
+        for device_id, rows in by_device.items():
             try:
-                self.engine.set_event_rules(device_id, device_rules)
+                self.engine.set_event_rules(device_id, self._rules_of(rows)[0])
             except ValueError as exc:
                 log.error("alarm rules of device %s not loaded: %s", device_id, exc)
-        by_zone: dict[uuid.UUID, Rules] = defaultdict(list)
-        for rule in rules.zone_rules:
-            by_zone[rule.zone_id].append((rule.id, RuleSpec.from_json(rule.definition)))
-            self._zone_rule_where[rule.id] = SignalContext(
-                rule.tenant_id, rule.site_id, None, rule.zone_id
+        by_zone: dict[uuid.UUID, list[RuleRow]] = defaultdict(list)
+        for row in rules.zone_rules:
+            assert row.zone_id is not None
+            by_zone[row.zone_id].append(row)
+            self._zone_rule_where[row.id] = SignalContext(
+                row.tenant_id, row.site_id, None, row.zone_id
             )
         sensors_of: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = defaultdict(list)
         for zone_id, sensor_id, kind in rules.zone_sensors:
             sensors_of[zone_id].append((sensor_id, kind))
         for zone_id in self.loaded_zones - by_zone.keys():
             self.engine.set_zone_rules(zone_id, [], [])
-        for zone_id, zone_rules in by_zone.items():
+        for zone_id, rows in by_zone.items():
             try:
-                self.engine.set_zone_rules(zone_id, zone_rules, sensors_of[zone_id])
+                self.engine.set_zone_rules(zone_id, self._rules_of(rows)[0], sensors_of[zone_id])
             except ValueError as exc:
                 log.error("alarm rules of zone %s not loaded: %s", zone_id, exc)
         self.loaded_zones = set(by_zone)

@@ -6,15 +6,16 @@ function of its own and returns plain rows for the evaluator to apply.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,17 +34,36 @@ PermitWindow = tuple[str, int, int]
 
 
 @dataclass(frozen=True)
-class RuleSet:
-    """Every enabled rule, with where its sensor, device or zone lives."""
+class RuleRow:
+    """An enabled rule as the engine indexes it: its version says whether the definition
+    this process parsed last is still current (every change bumps it), and where it applies."""
 
-    # (rule, tenant, site, device, zone) of each sensor rule
-    sensor_rules: Sequence[Any]
-    device_rules: Sequence[AlarmRule]
-    zone_rules: Sequence[AlarmRule]
+    id: uuid.UUID
+    version: int
+    tenant_id: uuid.UUID
+    site_id: uuid.UUID
+    sensor_id: uuid.UUID | None
+    device_id: uuid.UUID | None
+    zone_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Every enabled rule, with where its sensor, device or zone lives, without definitions
+    (``unscoped_rule_definitions`` fetches those the engine has not parsed yet)."""
+
+    sensor_rules: Sequence[RuleRow]  # each with its sensor's device and zone
+    device_rules: Sequence[RuleRow]
+    zone_rules: Sequence[RuleRow]
     # (zone, sensor, kind) of every sensor in a zone with rules
     zone_sensors: Sequence[Any]
     # (name, kind) of every zone: presence rules need to know the confined spaces
     zones: Sequence[Any]
+
+
+# Rows read between two turns of the event loop: a platform's rules are tens of thousands, and
+# reading them in one piece would hold every request of this process for seconds.
+PARTITION = 2000
 
 
 async def unscoped_give_defaults(*, sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -58,37 +78,70 @@ async def unscoped_give_defaults(*, sessions: async_sessionmaker[AsyncSession]) 
     return version
 
 
+async def _rows(session: AsyncSession, statement: Select[Any]) -> list[Any]:
+    """All rows of ``statement``, streamed a partition at a time (the loop turns between)."""
+    rows: list[Any] = []
+    async for partition in (await session.stream(statement)).partitions(PARTITION):
+        rows.extend(partition)
+        await asyncio.sleep(0)
+    return rows
+
+
 async def unscoped_rule_set(*, sessions: async_sessionmaker[AsyncSession]) -> RuleSet:
     enabled = AlarmRule.enabled.is_(True)
-    async with unscoped_session(sessions) as session:
-        sensor_rules = (
-            await session.execute(
-                select(
-                    AlarmRule, Sensor.tenant_id, Sensor.site_id, Sensor.device_id, Sensor.zone_id
-                )
+    rule = (AlarmRule.id, AlarmRule.version, AlarmRule.tenant_id, AlarmRule.site_id)
+    async with unscoped_session(sessions) as session, session.begin():
+        sensor_rules = [
+            RuleRow(*row)
+            for row in await _rows(
+                session,
+                select(*rule, AlarmRule.sensor_id, Sensor.device_id, Sensor.zone_id)
                 .join(Sensor, Sensor.id == AlarmRule.sensor_id)
-                .where(enabled)
+                .where(enabled),
             )
-        ).all()
-        device_rules = (
-            await session.scalars(
-                select(AlarmRule).where(
+        ]
+        own = (AlarmRule.sensor_id, AlarmRule.device_id, AlarmRule.zone_id)
+        device_rules = [
+            RuleRow(*row)
+            for row in await _rows(
+                session,
+                select(*rule, *own).where(
                     enabled, AlarmRule.sensor_id.is_(None), AlarmRule.device_id.is_not(None)
-                )
+                ),
             )
-        ).all()
-        zone_rules = (
-            await session.scalars(select(AlarmRule).where(enabled, AlarmRule.zone_id.is_not(None)))
-        ).all()
-        zone_sensors = (
-            await session.execute(
-                select(Sensor.zone_id, Sensor.id, Sensor.kind).where(
-                    Sensor.zone_id.in_({r.zone_id for r in zone_rules})
-                )
+        ]
+        zone_rules = [
+            RuleRow(*row)
+            for row in await _rows(
+                session, select(*rule, *own).where(enabled, AlarmRule.zone_id.is_not(None))
             )
-        ).all()
-        zones = (await session.execute(select(Zone.name, Zone.kind))).all()
+        ]
+        zone_sensors = await _rows(
+            session,
+            select(Sensor.zone_id, Sensor.id, Sensor.kind).where(
+                Sensor.zone_id.in_({r.zone_id for r in zone_rules})
+            ),
+        )
+        zones = await _rows(session, select(Zone.name, Zone.kind))
     return RuleSet(sensor_rules, device_rules, zone_rules, zone_sensors, zones)
+
+
+async def unscoped_rule_definitions(
+    *, sessions: async_sessionmaker[AsyncSession], ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, dict[str, Any]]]:
+    """The current version and definition of each rule of ``ids``."""
+    found: dict[uuid.UUID, tuple[int, dict[str, Any]]] = {}
+    wanted = list(ids)
+    async with unscoped_session(sessions) as session:
+        for start in range(0, len(wanted), PARTITION):
+            rows = await session.execute(
+                select(AlarmRule.id, AlarmRule.version, AlarmRule.definition).where(
+                    AlarmRule.id.in_(wanted[start : start + PARTITION])
+                )
+            )
+            found.update((rule_id, (version, definition)) for rule_id, version, definition in rows)
+            await asyncio.sleep(0)
+    return found
 
 
 async def unscoped_change_counters(
