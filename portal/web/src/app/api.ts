@@ -132,11 +132,11 @@ export interface HistorySite {
 }
 
 export const SETPOINTS_QUERY = `query ConsoleSetpoints($sensorId: ID!) {
-  alarmRules(sensorId: $sensorId) { enabled levels { name severity setpoint } }
+  alarmRules(sensorId: $sensorId) { kind enabled levels { name severity setpoint } }
 }`
 
 export interface SetpointRules {
-  alarmRules: { enabled: boolean; levels: { name: string; severity: Severity; setpoint: number }[] }[]
+  alarmRules: { kind: string; enabled: boolean; levels: { name: string; severity: Severity; setpoint: number }[] }[]
 }
 
 export const TELEMETRY_QUERY = `query ConsoleTelemetry($sensorId: ID!, $from: DateTime!, $to: DateTime!,

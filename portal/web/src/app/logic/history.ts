@@ -27,13 +27,21 @@ const SETPOINT_COLOURS: Record<Severity, string> = {
 
 export function historyOption(buckets: readonly TelemetryBucket[], setpoints: readonly Setpoint[], labels: HistoryLabels, unit: string) {
   const times = buckets.map((b) => b.ts)
+  const limits = setpoints.map((s) => s.setpoint)
   return {
     animation: false,
     grid: { left: 56, right: 24, top: 32, bottom: 72 },
     tooltip: { trigger: 'axis' },
     legend: { data: [labels.avg, labels.band], top: 0 },
     xAxis: { type: 'time' },
-    yAxis: { type: 'value', name: unit, scale: true },
+    // The axis reaches the setpoints, so the distance to an alarm is seen at a glance.
+    yAxis: {
+      type: 'value',
+      name: unit,
+      scale: true,
+      min: (extent: { min: number }) => Math.min(extent.min, ...limits),
+      max: (extent: { max: number }) => Math.max(extent.max, ...limits),
+    },
     dataZoom: [{ type: 'inside' }, { type: 'slider', bottom: 16 }],
     series: [
       {

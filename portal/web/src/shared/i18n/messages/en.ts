@@ -63,8 +63,7 @@ export default {
   sound: {
     enable: 'Enable sound',
     enableLabel: 'Enable the sound for RED alarms',
-    on: 'Sound on',
-    muted: 'Muted',
+    mute: 'Mute',
     muteLabel: 'Mute the sound for RED alarms',
     unavailable: 'This browser cannot play the alarm sound',
   },

@@ -60,8 +60,7 @@ export default {
   sound: {
     enable: '启用声音',
     enableLabel: '启用红色报警提示音',
-    on: '声音已开',
-    muted: '已静音',
+    mute: '静音',
     muteLabel: '红色报警提示音静音',
     unavailable: '此浏览器不支持提示音',
   },
