@@ -108,3 +108,26 @@ describe('the alarm feed', () => {
     expect(feed.soundUnavailable).toBe(true)
   })
 })
+
+describe('alarms seen in lists', () => {
+  const red = (id: string) => ({ id, severity: 'RED' as const })
+
+  it('learns each list first, then announces the REDs that appear in it', () => {
+    setActivePinia(createPinia())
+    const feed = useAlarmFeedStore()
+    feed.notice('overview:s1', [red('1')])
+    feed.notice('alarms:ALL', [red('1'), red('2')]) // a wider list opened later: old alarms
+    expect(feed.announcements).toHaveLength(0)
+    feed.notice('alarms:ALL', [red('3'), red('1'), red('2')])
+    feed.notice('overview:s1', [red('3'), red('1')])
+    expect(feed.announcements.map((a) => a.alarmId)).toEqual(['3'])
+  })
+
+  it('announces an alarm upgraded to RED after the list was learned', () => {
+    setActivePinia(createPinia())
+    const feed = useAlarmFeedStore()
+    feed.notice('alarms:OPEN', [{ id: '7', severity: 'ORANGE' }])
+    feed.notice('alarms:OPEN', [red('7')])
+    expect(feed.announcements.map((a) => a.alarmId)).toEqual(['7'])
+  })
+})

@@ -1,7 +1,8 @@
 // CSV that Excel opens with its Chinese intact and nothing it would run as a formula.
 import { describe, expect, it } from 'vitest'
 
-import { historyCsv } from '@/app/logic/history'
+import { historyCsv, visibleBuckets } from '@/app/logic/history'
+import { zoomPercent } from '@/shared/charts/zoom'
 import { BOM, csvText } from '@/shared/format/csv'
 
 describe('csvText', () => {
@@ -37,5 +38,28 @@ describe('historyCsv', () => {
     expect(text).toBe(
       `${BOM}时间（UTC）,时间（本地）,最小值,平均值,最大值,读数个数\r\n2026-12-02T12:00:00.000Z,2026/12/02 20:00:00,1,2,3,60\r\n`,
     )
+  })
+})
+
+describe('visibleBuckets', () => {
+  const buckets = Array.from({ length: 11 }, (_, i) => ({
+    ts: new Date(Date.UTC(2026, 11, 2, 12, i)).toISOString(),
+    min: i,
+    max: i,
+    avg: i,
+    count: 1,
+  }))
+
+  it('keeps every bucket unzoomed and those in the zoomed part otherwise', () => {
+    expect(visibleBuckets(buckets, 0, 100)).toHaveLength(11)
+    expect(visibleBuckets(buckets, 20, 50).map((b) => b.avg)).toEqual([2, 3, 4, 5])
+  })
+})
+
+describe('zoomPercent', () => {
+  it('reads the slider and the wheel shapes, clamped', () => {
+    expect(zoomPercent({ start: 10, end: 40 })).toEqual({ start: 10, end: 40 })
+    expect(zoomPercent({ batch: [{ start: -5, end: 120 }] })).toEqual({ start: 0, end: 100 })
+    expect(zoomPercent({})).toBeNull()
   })
 })

@@ -103,3 +103,17 @@ export function historyCsv(buckets: readonly TelemetryBucket[], header: CsvHeade
     buckets.map((b) => [b.ts, local(b.ts), b.min, b.avg, b.max, b.count]),
   )
 }
+
+/** The buckets inside the zoomed part of the axis (percentages of the extent from the first
+ * bucket to the last), which is what the chart shows and the CSV exports. */
+export function visibleBuckets(buckets: readonly TelemetryBucket[], startPercent: number, endPercent: number): TelemetryBucket[] {
+  if (buckets.length < 2 || (startPercent <= 0 && endPercent >= 100)) return [...buckets]
+  const first = Date.parse(buckets[0]!.ts)
+  const span = Date.parse(buckets.at(-1)!.ts) - first
+  const low = first + (span * startPercent) / 100
+  const high = first + (span * endPercent) / 100
+  return buckets.filter((b) => {
+    const at = Date.parse(b.ts)
+    return at >= low && at <= high
+  })
+}

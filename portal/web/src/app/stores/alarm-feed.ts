@@ -1,6 +1,7 @@
 // New RED alarms, announced on every page of the console: from the `alarmEvents`
 // subscription as they happen, and from every alarm list a page loads (which covers the time
-// the subscription was down). Alarms already there when the page opened are not announced as
+// the subscription was down). The first answer to each list (each page and filter) only
+// teaches what was already there, so opening a wider filter does not announce old alarms as
 // new. Sound plays only after the person pressed "enable sound", and not while muted.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
@@ -28,7 +29,7 @@ export const useAlarmFeedStore = defineStore('alarm-feed', () => {
   const live = ref(false)
 
   const known = new Set<string>()
-  let primed = false
+  const primed = new Set<string>()
   let sound: AlarmSound = createAlarmSound()
   const listeners = new Set<EventListener>()
   let stop: (() => void) | null = null
@@ -44,11 +45,11 @@ export const useAlarmFeedStore = defineStore('alarm-feed', () => {
     announce(alarmId, siteId)
   }
 
-  /** Alarms a page loaded: the first list only teaches what was already there. */
-  function notice(alarms: readonly { id: string; severity: Severity; site?: { id: string } }[]): void {
-    if (!primed) {
+  /** Alarms a page loaded for a list (`scope`: the page and its filters). */
+  function notice(scope: string, alarms: readonly { id: string; severity: Severity; site?: { id: string } }[]): void {
+    if (!primed.has(scope)) {
       for (const alarm of alarms) if (alarm.severity === 'RED') known.add(alarm.id)
-      primed = true
+      primed.add(scope)
       return
     }
     for (const alarm of alarms) consider(alarm.id, alarm.severity, alarm.site?.id ?? null)
@@ -56,8 +57,6 @@ export const useAlarmFeedStore = defineStore('alarm-feed', () => {
 
   function hear(event: AlarmEvent): void {
     if (event.kind === 'RAISED' || event.kind === 'SEVERITY_CHANGED') {
-      // An alarm raised after the page opened is new even before the first list arrived.
-      primed = true
       consider(event.alarm.id, event.alarm.severity, event.alarm.siteId)
     }
     for (const listener of listeners) listener(event)
