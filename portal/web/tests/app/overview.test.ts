@@ -20,7 +20,7 @@ function sensor(id: string, zone: string | null, latestAgo: number | null, code 
   return {
     id,
     code,
-    kind: 'gas',
+    kind: 'combustible_gas',
     unit: '%LEL',
     zone,
     latest: latestAgo === null ? null : { ts: ago(latestAgo), value: 12.345 },
@@ -103,7 +103,7 @@ describe('OverviewPage', () => {
     expect(wrapper.findAll('li.tile--RED')).toHaveLength(1)
     expect(wrapper.findAll('li.tile--offline')).toHaveLength(1)
     const red = wrapper.find('li.tile--RED a')
-    expect(red.attributes('aria-label')).toBe('GT-006（gas）：12.35 %LEL，红色报警')
+    expect(red.attributes('aria-label')).toBe('GT-006（可燃气体）：12.35 %LEL，红色报警')
     expect(wrapper.text()).toContain('在线率')
     expect(wrapper.text()).toContain('99.8%')
   })
