@@ -131,3 +131,19 @@ describe('alarms seen in lists', () => {
     expect(feed.announcements.map((a) => a.alarmId)).toEqual(['7'])
   })
 })
+
+describe('the subscription connecting and dropping', () => {
+  it('tells the pages once per change, so they reload at once', () => {
+    setActivePinia(createPinia())
+    const feed = useAlarmFeedStore()
+    let reloads = 0
+    const off = feed.onLiveChange(() => (reloads += 1))
+    feed.liveChanged(true)
+    feed.liveChanged(true)
+    feed.liveChanged(false)
+    off()
+    feed.liveChanged(true)
+    expect(reloads).toBe(2)
+    expect(feed.live).toBe(true)
+  })
+})

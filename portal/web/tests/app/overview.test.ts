@@ -47,7 +47,16 @@ describe('buildOverview', () => {
     )
     // The browser's clock is a day off; the server's asOf decides what is stale.
     const overview = buildOverview(data, Date.parse(asOf) + 86_400_000)
+    // The zone in alarm first, then by name, unplaced sensors last.
     expect(overview.zones.map((z) => z.zone)).toEqual(['罐区', '装卸区', null])
+    const later = buildOverview(
+      answer([sensor('s1', '甲区', 5), sensor('s2', '乙区', 5), sensor('s3', '丙区', 5)], [
+        { id: 'a1', severity: 'YELLOW', status: 'ACKNOWLEDGED', acknowledged: true, sensor: { id: 's3' } },
+        { id: 'a2', severity: 'RED', status: 'ACKNOWLEDGED', acknowledged: true, sensor: { id: 's2' } },
+      ]),
+      Date.parse(asOf),
+    )
+    expect(later.zones.map((z) => z.zone)).toEqual(['乙区', '丙区', '甲区'])
     expect(overview.zones[0]!.sensors.map((s) => [s.id, s.state])).toEqual([
       ['s1', 'RED'],
       ['s2', 'offline'],

@@ -28,6 +28,15 @@ export interface SiteOverview {
   offlineCount: number
 }
 
+function worstRank(sensors: readonly SensorTileData[]): number {
+  let worst: number = SEVERITIES.length
+  for (const sensor of sensors) {
+    const rank = (SEVERITIES as readonly string[]).indexOf(sensor.state)
+    if (rank !== -1 && rank < worst) worst = rank
+  }
+  return worst
+}
+
 export function buildOverview(data: OverviewData, browserNowMs: number): SiteOverview {
   const now = data.siteStatus ? Date.parse(data.siteStatus.asOf) : browserNowMs
   const threshold = data.siteStatus?.offlineAfterSeconds ?? DEFAULT_OFFLINE_AFTER_SECONDS
@@ -57,8 +66,14 @@ export function buildOverview(data: OverviewData, browserNowMs: number): SiteOve
   }
   const zones = [...groups]
     .map(([zone, sensors]) => ({ zone, sensors: sensors.sort((a, b) => a.code.localeCompare(b.code)) }))
-    // Named zones by name, the unplaced sensors last.
-    .sort((a, b) => (a.zone === null ? 1 : b.zone === null ? -1 : a.zone.localeCompare(b.zone)))
+    // Zones in alarm first (the most severe first), so a control room sees them without
+    // scrolling; then by name, the unplaced sensors last.
+    .sort((a, b) => {
+      const byAlarm = worstRank(a.sensors) - worstRank(b.sensors)
+      if (byAlarm) return byAlarm
+      if (a.zone === null || b.zone === null) return a.zone === null ? 1 : -1
+      return a.zone.localeCompare(b.zone)
+    })
   return {
     zones,
     alarmCounts,

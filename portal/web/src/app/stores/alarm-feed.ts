@@ -32,6 +32,7 @@ export const useAlarmFeedStore = defineStore('alarm-feed', () => {
   const primed = new Set<string>()
   let sound: AlarmSound = createAlarmSound()
   const listeners = new Set<EventListener>()
+  const liveListeners = new Set<() => void>()
   let stop: (() => void) | null = null
 
   function announce(alarmId: string, siteId: string | null): void {
@@ -68,15 +69,25 @@ export const useAlarmFeedStore = defineStore('alarm-feed', () => {
     return () => listeners.delete(listener)
   }
 
+  /** The subscription connected or dropped. Pages reload at once: after a drop, a request
+   * tells within a moment whether the server is gone (and raises the banner); after a
+   * reconnect, it fetches what happened in between. Returns a function that stops it. */
+  function onLiveChange(listener: () => void): () => void {
+    liveListeners.add(listener)
+    return () => liveListeners.delete(listener)
+  }
+
+  function liveChanged(connected: boolean): void {
+    if (live.value === connected) return
+    live.value = connected
+    for (const listener of liveListeners) listener()
+  }
+
   function start(): void {
     if (stop) return
     const client = liveClient()
-    const offConnected = client.on('connected', () => {
-      live.value = true
-    })
-    const offClosed = client.on('closed', () => {
-      live.value = false
-    })
+    const offConnected = client.on('connected', () => liveChanged(true))
+    const offClosed = client.on('closed', () => liveChanged(false))
     const unsubscribe = client.subscribe<{ alarmEvents: AlarmEvent }>(
       { query: ALARM_EVENTS_SUBSCRIPTION },
       {
@@ -85,12 +96,8 @@ export const useAlarmFeedStore = defineStore('alarm-feed', () => {
         },
         // The client retries for ever; an error here is a refused subscription (signed out),
         // which the next polled request turns into the sign-in page.
-        error: () => {
-          live.value = false
-        },
-        complete: () => {
-          live.value = false
-        },
+        error: () => liveChanged(false),
+        complete: () => liveChanged(false),
       },
     )
     stop = () => {
@@ -134,6 +141,8 @@ export const useAlarmFeedStore = defineStore('alarm-feed', () => {
     notice,
     hear,
     onEvent,
+    onLiveChange,
+    liveChanged,
     start,
     stop: () => stop?.(),
     enableSound,
