@@ -95,3 +95,34 @@ describe('a session ended by the server', () => {
     expect(router.currentRoute.value.fullPath).toBe('/login?next=/alarms')
   })
 })
+
+describe('a page opened while the server was away', () => {
+  it('asks again until the server answers, then knows who is signed in', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true })
+    try {
+      const pinia = createPinia()
+      setActivePinia(pinia)
+      stops.push(watchConnection(useConnectionStore()))
+      const session = useSessionStore()
+      vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))))
+      await session.load()
+      expect(session.status).toBe('unreachable')
+      const router = createRouter({
+        history: createMemoryHistory(),
+        routes: [{ path: '/', component: SignedInLayout, props: { portal: 'app' } }, { path: '/login', name: 'login', component: { render: () => '' } }],
+      })
+      await router.push('/')
+      const wrapper = mount(SignedInLayout, { props: { portal: 'app' }, global: { plugins: [pinia, createPortalI18n('en'), router] } })
+      expect(wrapper.find('[role="alert"]').text()).toContain('The server cannot be reached')
+
+      vi.stubGlobal('fetch', vi.fn(async () => json({ data: { me: { email: 'op@example.cn', memberships: [] } } })))
+      await vi.advanceTimersByTimeAsync(5000)
+      await flushPromises()
+      expect(session.status).toBe('signed-in')
+      expect(wrapper.find('[role="alert"]').exists()).toBe(false)
+      expect(wrapper.text()).toContain('op@example.cn')
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})

@@ -58,6 +58,7 @@ export default {
     alarms: 'Alarms',
     history: 'History',
     site: 'Site',
+    waiting: 'Waiting for the server to confirm who is signed in…',
     noRole: 'You hold no role in this enterprise that the console serves; ask its owner.',
   },
   sound: {

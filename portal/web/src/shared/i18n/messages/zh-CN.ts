@@ -55,6 +55,7 @@ export default {
     alarms: '报警处置',
     history: '监测曲线',
     site: '厂区',
+    waiting: '正在等待服务器确认登录状态…',
     noRole: '您在本企业没有可用的角色，请联系企业负责人。',
   },
   sound: {
