@@ -135,7 +135,6 @@ export default {
     zoneCount: '{count} sensors',
     lastReading: 'Last reading {time}',
     neverReported: 'Never reported',
-    tileLabel: '{code} ({kind}): {value} {unit}, {state}',
   },
   alarms: {
     heading: 'Alarms',

@@ -132,7 +132,6 @@ export default {
     zoneCount: '{count} 个',
     lastReading: '最新数据 {time}',
     neverReported: '从未上报数据',
-    tileLabel: '{code}（{kind}）：{value} {unit}，{state}',
   },
   alarms: {
     heading: '报警处置',
