@@ -11,6 +11,7 @@ import PortalRoot from './components/PortalRoot.vue'
 import SignedInLayout from './components/SignedInLayout.vue'
 import SignInPage from './components/SignInPage.vue'
 import { createPortalI18n } from './i18n'
+import { useConnectionStore, watchConnection } from './session/connection'
 import { installSessionGuard } from './session/guard'
 import type { Portal } from './session/portal'
 
@@ -38,10 +39,9 @@ export function startPortal(portal: Portal, pages: RouteRecordRaw[]): void {
       },
     ],
   })
+  const pinia = createPinia()
+  const app = createApp(PortalRoot, { titleKey: `portal.${portal}Title` }).use(pinia)
+  watchConnection(useConnectionStore(pinia))
   installSessionGuard(router)
-  createApp(PortalRoot, { titleKey: `portal.${portal}Title` })
-    .use(createPinia())
-    .use(createPortalI18n())
-    .use(router)
-    .mount('#root')
+  app.use(createPortalI18n()).use(router).mount('#root')
 }

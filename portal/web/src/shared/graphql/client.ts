@@ -46,12 +46,44 @@ function firstError(errors: GraphQLErrorBody[]): GraphQLRequestError {
 
 export type Variables = Record<string, unknown>
 
+/** How a request ended, as far as the connection is concerned: the server answered (with data
+ * or with an error of its own), or it could not be reached. */
+export type RequestOutcome =
+  | { kind: 'answered'; error: GraphQLRequestError | null }
+  | { kind: 'unreachable'; error: ServerUnreachableError }
+
+type OutcomeListener = (outcome: RequestOutcome) => void
+const listeners = new Set<OutcomeListener>()
+
+/** Hear how every request ends (the connection banner, the session ending). Returns a function
+ * that stops listening. */
+export function onRequestOutcome(listener: OutcomeListener): () => void {
+  listeners.add(listener)
+  return () => listeners.delete(listener)
+}
+
+function report(outcome: RequestOutcome): void {
+  for (const listener of listeners) listener(outcome)
+}
+
 /** Run one operation; resolves to its `data`, rejects with one of the two errors above. */
 export async function request<T>(
   query: string,
   variables: Variables = {},
   fetcher: typeof fetch = fetch,
 ): Promise<T> {
+  try {
+    const data = await send<T>(query, variables, fetcher)
+    report({ kind: 'answered', error: null })
+    return data
+  } catch (error) {
+    if (error instanceof ServerUnreachableError) report({ kind: 'unreachable', error })
+    else if (error instanceof GraphQLRequestError) report({ kind: 'answered', error })
+    throw error
+  }
+}
+
+async function send<T>(query: string, variables: Variables, fetcher: typeof fetch): Promise<T> {
   let response: Response
   try {
     response = await fetcher(ENDPOINT, {

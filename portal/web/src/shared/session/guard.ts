@@ -1,7 +1,9 @@
 // Pages of a portal need a session; the sign-in page does not. Not signed in: to the sign-in
-// page, which brings the person back to where they were going (`next`).
+// page, which brings the person back to where they were going (`next`). A session the server
+// ends while a page is open (expired, revoked) does the same at the first request it refuses.
 import type { Router } from 'vue-router'
 
+import { onRequestOutcome } from '../graphql/client'
 import { useSessionStore } from './store'
 
 declare module 'vue-router' {
@@ -11,7 +13,7 @@ declare module 'vue-router' {
   }
 }
 
-export function installSessionGuard(router: Router): void {
+export function installSessionGuard(router: Router): () => void {
   router.beforeEach(async (to) => {
     if (to.meta.public) return true
     const session = useSessionStore()
@@ -24,5 +26,15 @@ export function installSessionGuard(router: Router): void {
     const query: Record<string, string> = { next: to.fullPath }
     if (session.ended) query.ended = '1'
     return { name: 'login', query }
+  })
+
+  return onRequestOutcome((outcome) => {
+    if (outcome.kind !== 'answered' || outcome.error?.code !== 'UNAUTHENTICATED') return
+    const current = router.currentRoute.value
+    // On the sign-in page UNAUTHENTICATED means wrong credentials, which that page words.
+    if (current.meta.public) return
+    const session = useSessionStore()
+    session.expire()
+    void router.replace({ name: 'login', query: { next: current.fullPath, ended: '1' } })
   })
 }
