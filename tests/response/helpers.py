@@ -15,7 +15,7 @@ from sqlalchemy import select
 from backend.alarms.models import Alarm, AlarmRule, AlarmStatus, Verdict
 from backend.alarms.rules import Severity
 from backend.runtime import Runtime
-from privacy.audit import AuditEntry
+from privacy.audit import READ_ACTION, AuditEntry
 from tenants.scope import Scope, scoped_session, unscoped_session
 from tests.graphql import GraphQLClient, Result
 
@@ -128,11 +128,12 @@ async def add_alarm(
 
 
 async def audit_actions(rt: Runtime, object_id: str) -> list[tuple[str, str | None, str | None]]:
-    """(action, role, domain) of every audit entry on one object, in order."""
+    """(action, role, domain) of every audited change of one object, in order (reads of its
+    personal fields are audited too, and left out here)."""
     async with unscoped_session(rt.sessions) as session:
         rows = await session.execute(
             select(AuditEntry.action, AuditEntry.role, AuditEntry.domain)
-            .where(AuditEntry.object_id == object_id)
+            .where(AuditEntry.object_id == object_id, AuditEntry.action != READ_ACTION)
             .order_by(AuditEntry.seq)
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
