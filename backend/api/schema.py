@@ -41,6 +41,7 @@ from backend.core.errors import Forbidden
 from backend.response.schema import (
     HandoversMutation,
     HandoversQuery,
+    ReviewsQuery,
     WorkOrdersMutation,
     WorkOrdersQuery,
 )
@@ -59,6 +60,7 @@ Query = merge_types(
         PermitsQuery,
         WorkOrdersQuery,
         HandoversQuery,
+        ReviewsQuery,
     ),
 )
 Mutation = merge_types(

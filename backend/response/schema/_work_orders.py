@@ -1,5 +1,4 @@
-"""GraphQL: work orders (工单), their checklist, timeline and comments, and the rules'
-false-positive rates from the alarms' reviews."""
+"""GraphQL: work orders (工单), their checklist, timeline and comments."""
 
 from __future__ import annotations
 
@@ -231,14 +230,6 @@ class WorkOrderType:
         return [WorkOrderCommentType.of(e) for e in events if e.kind == "COMMENTED"]
 
 
-@strawberry.type(name="RuleReviewStat")
-class RuleReviewStatType:
-    rule_id: strawberry.ID
-    closed: int = strawberry.field(description="Closed alarms of the rule (reviewed).")
-    false_positives: int
-    rate: float = strawberry.field(description="falsePositives / closed, 0 to 1.")
-
-
 @strawberry.type
 class WorkOrdersQuery:
     @strawberry.field(
@@ -276,31 +267,6 @@ class WorkOrdersQuery:
             work_order_id=parse_id(id, "work order"),
         )
         return WorkOrderType.of(order)
-
-    @strawberry.field(
-        permission_classes=[IsAuthenticated],
-        description="Per rule of the site: closed alarms, how many were false positives, and "
-        "the rate; worst first.",
-    )
-    async def rule_review_stats(
-        self, info: Info, site_id: strawberry.ID
-    ) -> list[RuleReviewStatType]:
-        ctx = info.context
-        rows = await service.rule_review_stats(
-            session=ctx.session,
-            authz=ctx.authz,
-            principal=ctx.principal,
-            site_id=parse_id(site_id, "site"),
-        )
-        return [
-            RuleReviewStatType(
-                rule_id=strawberry.ID(str(r.rule_id)),
-                closed=r.closed,
-                false_positives=r.false_positives,
-                rate=r.rate,
-            )
-            for r in rows
-        ]
 
 
 def _assignee(

@@ -1,8 +1,9 @@
 """Response operations: the only writers of work orders, their timelines and handovers.
 
-Work orders (``_work_orders``), shift handovers (``_handovers``), and the rules' false-positive
-rates from the alarms' reviews (``_reviews``). Every operation takes the acting principal;
-another tenant's objects are not found, and regulators find none of these records.
+Work orders (``_work_orders``, moved along in ``_progress``), shift handovers
+(``_handovers``), and the rules' false-positive rates from the alarms' reviews (``_reviews``).
+Every operation takes the acting principal; another tenant's objects are not found, and
+regulators find none of these records.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from backend.response.service._handovers import (
     get_handover,
     list_handovers,
 )
+from backend.response.service._progress import (
+    check_work_order_item,
+    comment_work_order,
+    set_work_order_status,
+)
 from backend.response.service._reviews import RuleReview, rule_review_stats
 from backend.response.service._work_orders import (
     KEEP,
@@ -23,13 +29,10 @@ from backend.response.service._work_orders import (
     TRANSITIONS,
     Assignee,
     Keep,
-    check_work_order_item,
-    comment_work_order,
     create_work_order,
     get_work_order,
     list_work_orders,
     photo_key_pattern,
-    set_work_order_status,
     timelines,
     update_work_order,
 )
