@@ -26,6 +26,7 @@ from backend.auth.models import (
     User,
 )
 from backend.core.db import Base
+from backend.response.models import Handover, WorkOrder, WorkOrderEvent
 from backend.telemetry.models import Device, Sensor
 from privacy.audit import AuditEntry, AuditHead
 from privacy.checkpoints import AuditCheckpoint
@@ -46,6 +47,7 @@ __all__ = [
     "CasbinRule",
     "Device",
     "EscalationNotice",
+    "Handover",
     "Invitation",
     "LoginThrottle",
     "MailOutboxMessage",
@@ -63,6 +65,8 @@ __all__ = [
     "Tenant",
     "TenantDataKey",
     "User",
+    "WorkOrder",
+    "WorkOrderEvent",
     "WorkPermit",
     "Worker",
     "Zone",

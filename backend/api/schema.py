@@ -38,6 +38,13 @@ from backend.api.scalars import DateTimeScalar
 from backend.auth.context import GraphEdges, RequestContext
 from backend.auth.schema import AuthMutation, AuthQuery, ProvisioningMutation
 from backend.core.errors import Forbidden
+from backend.response.schema import (
+    HandoversMutation,
+    HandoversQuery,
+    ReviewsQuery,
+    WorkOrdersMutation,
+    WorkOrdersQuery,
+)
 from backend.telemetry.schema import TelemetryMutation, TelemetryQuery, sensors_of_site
 from tenants.schema import TenantsMutation, TenantsQuery
 
@@ -51,6 +58,9 @@ Query = merge_types(
         ChannelsQuery,
         RulesQuery,
         PermitsQuery,
+        WorkOrdersQuery,
+        HandoversQuery,
+        ReviewsQuery,
     ),
 )
 Mutation = merge_types(
@@ -64,6 +74,8 @@ Mutation = merge_types(
         ChannelsMutation,
         RulesMutation,
         PermitsMutation,
+        WorkOrdersMutation,
+        HandoversMutation,
     ),
 )
 Subscription = merge_types("Subscription", (AlarmsSubscription,))

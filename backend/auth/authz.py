@@ -41,6 +41,9 @@ ALL_ROLES = ENTERPRISE_ROLES + GOVERNMENT_ROLES + PLATFORM_ROLES
 # telemetry, alarm, alarm_rule, audit, regulator, user (an account itself). Actions: read,
 # create, update, delete, "*".
 # "alarm update" is handling an alarm: acknowledge, dispatch, clear, close.
+# work_order and handover (the response domain, enterprise roles only): "update" on a work
+# order is editing, ticking, commenting and moving it along; "verify" signs a finished one
+# off; "update" on a handover is accepting it.
 _READ_OPERATIONS = ["site", "zone", "device", "sensor", "telemetry", "alarm", "alarm_rule"]
 ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
     "owner": [("*", "*")],
@@ -59,13 +62,21 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("membership", "create"),
         ("membership", "delete"),
         ("audit", "read"),
+        ("work_order", "*"),
+        ("handover", "*"),
     ],
     "operator": [
         *((o, "read") for o in _READ_OPERATIONS),
         ("worker", "read"),
         ("alarm", "update"),
+        *(("work_order", a) for a in ("read", "create", "update")),
+        *(("handover", a) for a in ("read", "create", "update")),
     ],
-    "viewer": [(o, "read") for o in _READ_OPERATIONS],
+    "viewer": [
+        *((o, "read") for o in _READ_OPERATIONS),
+        ("work_order", "read"),
+        ("handover", "read"),
+    ],
     "director": [
         *((o, "read") for o in _READ_OPERATIONS),
         ("worker", "read"),

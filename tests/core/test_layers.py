@@ -22,6 +22,7 @@ RANK = {
     "backend.telemetry": 4,
     "backend.alarms": 5,
     "backend.oversight": 6,
+    "backend.response": 6,
     "backend.models": 7,
     "backend.migrate": 7,
     "backend.demo": 7,
