@@ -36,6 +36,7 @@ from backend.api.errors import http_status_for, log_unhandled
 from backend.api.headers import security_headers
 from backend.api.http_body import StrictRequestBody
 from backend.api.ingest_routes import ROUTES as ingest_routes
+from backend.api.photo_routes import ROUTES as photo_routes
 from backend.api.schema import build_schema
 from backend.auth import service as auth_service
 from backend.auth.browser import origin_is_own, unscoped_caller
@@ -301,6 +302,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             healthz,
             readyz,
             *ingest_routes,
+            *photo_routes,
             portal_router(),
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
             *([advance_test_clock] if runtime.settings.test_clock else []),

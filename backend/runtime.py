@@ -113,8 +113,13 @@ class Runtime:
             self.spool,
             self.ledger,
             RateLimiter(),
-            FileObjectStore(self.settings.objects_dir),
+            self.objects,
         )
+
+    @cached_property
+    def objects(self) -> FileObjectStore:
+        """Stored files: camera snapshots and the photos people attach."""
+        return FileObjectStore(self.settings.objects_dir)
 
     @cached_property
     def flusher(self) -> Flusher:

@@ -10,18 +10,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
-import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.api.errors import http_status_for, retry_after_for
+from backend.api.rest import json_reply, signed_in_user
 from backend.auth.authz import Authorizer
-from backend.auth.browser import unscoped_caller
 from backend.auth.principal import Principal
 from backend.auth.service import require
 from backend.auth.tokens import TokenCodec, bearer_token
-from backend.core.errors import AnjianError, BadInput, Forbidden, NotFound, Unauthenticated
+from backend.core.errors import AnjianError, BadInput, NotFound
 from backend.telemetry.ingest import (
     MAX_SNAPSHOT_BYTES,
     ORIGINAL_SUFFIX,
@@ -34,7 +33,6 @@ from privacy.audit import record
 from tenants.scope import scoped_session
 from tenants.service import get_site, site_domain
 
-_json = msgspec.json.Encoder()
 log = logging.getLogger("anjian.ingest")
 
 
@@ -58,13 +56,6 @@ def _services(request: Request[Any, Any, State]) -> IngestServices:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def _reply(status: int, body: dict[str, Any], retry_after: int | None = None) -> Response[bytes]:
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return Response(
-        _json.encode(body), status_code=status, media_type="application/json", headers=headers
-    )
-
-
 def _refusal(exc: IngestError, device: DeviceInfo | None = None) -> Response[bytes]:
     """The device's refusal, logged as what it is: a device sending bad data, an unknown
     token or over its rate is one INFO line (the device is told why in the body); a full
@@ -78,7 +69,7 @@ def _refusal(exc: IngestError, device: DeviceInfo | None = None) -> Response[byt
     who = f"device {device.id}" if device is not None else "a device"
     level = logging.WARNING if status >= 500 else logging.INFO
     log.log(level, "ingest refused %s from %s: %s%s", status, who, first, count)
-    return _reply(status, body, retry_after_for(exc))
+    return json_reply(status, body, retry_after_for(exc))
 
 
 def _ingest(request: Request[Any, Any, State]) -> Ingest:
@@ -101,7 +92,7 @@ async def _accept(
         body = await take(ingest, device, await request.body())
     except IngestError as exc:
         return _refusal(exc, device)
-    return _reply(202, body)
+    return json_reply(202, body)
 
 
 async def _telemetry(ingest: Ingest, device: DeviceInfo, body: bytes) -> dict[str, Any]:
@@ -147,7 +138,7 @@ async def snapshots(request: Request[Any, Any, State]) -> Response[bytes]:
         key = await anyio.to_thread.run_sync(ingest.snapshot, device, content_type, body)
     except IngestError as exc:
         return _refusal(exc, device)
-    return _reply(201, {"snapshot": key})
+    return json_reply(201, {"snapshot": key})
 
 
 # Whoever may read a site's telemetry may see its camera snapshots, faces pixelated.
@@ -169,20 +160,6 @@ def _flag(value: str | None) -> bool:
     if value.lower() in ("1", "true"):
         return True
     raise BadInput(f"original must be 1 or 0, not {value!r}")
-
-
-async def _user(request: Request[Any, Any, State]) -> Principal:
-    """The signed-in user: a bearer token, or the browser's session cookie with the CSRF
-    header (``backend.auth.browser``), as for GraphQL."""
-    caller = await unscoped_caller(stores=_services(request), connection=request)
-    if caller.refusal is not None:
-        raise Forbidden(caller.refusal)
-    if not caller.principal.authenticated:
-        raise Unauthenticated(
-            caller.error
-            or "sign in first: send Authorization: Bearer <token>, or sign in with signIn"
-        )
-    return caller.principal
 
 
 async def _snapshot_object(
@@ -239,7 +216,7 @@ async def snapshot(request: Request[Any, Any, State], key: Path) -> Response[byt
     services = _services(request)
     try:
         original = _flag(request.query_params.get("original"))
-        principal = await _user(request)
+        principal = await signed_in_user(request)
         stored, media = await _snapshot_object(
             services, principal, str(key).lstrip("/"), original=original
         )
@@ -247,7 +224,7 @@ async def snapshot(request: Request[Any, Any, State], key: Path) -> Response[byt
     except AnjianError as exc:
         status = http_status_for(exc)
         log.info("snapshot read refused %s: %s", status, exc.message)
-        return _reply(status, {"error": exc.message})
+        return json_reply(status, {"error": exc.message})
     return Response(
         data,
         media_type=media,

@@ -1,0 +1,99 @@
+"""Photos people attach (work-order comments, notice answers): re-encoded without metadata and
+with faces pixelated, kept under unguessable keys of the uploader's tenant.
+
+Only the pixelated copy is kept: a photo of a broken flange needs no face, and a face in it is
+a worker's biometric data (PIPL), so unlike a camera snapshot there is no original to guard.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.authz import Authorizer
+from backend.auth.principal import Principal
+from backend.auth.service import require
+from backend.core.errors import BadInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from backend.core.objects import ObjectStore
+from privacy import images
+from privacy.audit import record
+from tenants.service import tenant_domain
+
+PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png"}
+MEDIA_TYPES = {extension: media for media, extension in PHOTO_TYPES.items()}
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+MAX_PHOTO_PIXELS = 25_000_000
+# Attaching a photo is part of working on an order; seeing one is reading the order.
+UPLOAD_PERMISSION = ("work_order", "update")
+READ_PERMISSION = ("work_order", "read")
+
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_KEY = re.compile(rf"^photos/(?P<tenant>{_UUID})/(?P<id>{_UUID})\.(?P<ext>jpg|png)$")
+
+
+def upload_tenant(principal: Principal, tenant_id: uuid.UUID | None) -> uuid.UUID:
+    """The tenant a photo is uploaded for: the one named, else the caller's only tenant."""
+    if tenant_id is not None:
+        return tenant_id
+    tenants = {
+        uuid.UUID(grant.domain.removeprefix("tenant:"))
+        for grant in principal.grants
+        if grant.domain.startswith("tenant:")
+    }
+    if len(tenants) != 1:
+        raise BadInput("name the tenant the photo is for: ?tenant=<id>")
+    return tenants.pop()
+
+
+def authorise_upload(authz: Authorizer, principal: Principal, tenant_id: uuid.UUID) -> str:
+    """The tenant's domain, once the caller may attach photos there (another tenant's is not
+    found rather than forbidden)."""
+    domain = tenant_domain(tenant_id)
+    if principal.role_in(domain) is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    require(authz, principal, domain, *UPLOAD_PERMISSION, operation="attach photos")
+    return domain
+
+
+def store_photo(objects: ObjectStore, tenant_id: uuid.UUID, content_type: str, data: bytes) -> str:
+    """Sanitise and store one upload; returns its key. CPU-bound (decoding, face detection):
+    call it from a worker thread."""
+    declared = content_type.split(";")[0].strip().lower()
+    extension = PHOTO_TYPES.get(declared)
+    if extension is None:
+        raise UnsupportedMediaType("photos are image/jpeg or image/png")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise PayloadTooLarge("a photo is at most 8 MiB")
+    if images.sniff(data) != declared:
+        raise BadInput(f"the body is not a {declared} image")
+    image = images.sanitize(data, max_bytes=MAX_PHOTO_BYTES, max_pixels=MAX_PHOTO_PIXELS)
+    key = f"photos/{tenant_id}/{uuid.uuid4()}.{extension}"
+    objects.put(key, image.redacted, declared)
+    return key
+
+
+async def record_upload(session: AsyncSession, principal: Principal, domain: str, key: str) -> None:
+    await record(
+        session,
+        principal.actor(domain),
+        "photo.upload",
+        domain=domain,
+        object_type="photo",
+        object_id=key.rsplit("/", 1)[1].split(".")[0],
+        detail={"key": key},
+    )
+
+
+def readable_photo(authz: Authorizer, principal: Principal, objects: ObjectStore, key: str) -> str:
+    """The media type of the photo at ``key``, once the caller may see it: a member of its
+    tenant who may read work orders. Anyone else, and a key that names nothing, is not found."""
+    match = _KEY.match(key)
+    if match is None:
+        raise NotFound(f"photo {key} not found")
+    domain = tenant_domain(uuid.UUID(match.group("tenant")))
+    if principal.role_in(domain) is None or not objects.exists(key):
+        raise NotFound(f"photo {key} not found")
+    require(authz, principal, domain, *READ_PERMISSION, operation="see photos")
+    return MEDIA_TYPES[match.group("ext")]
