@@ -37,7 +37,7 @@ def serve(
     # Casbin logs every role link (user ids, domains) at INFO on each policy load.
     logging.getLogger("casbin").setLevel(logging.WARNING)
     runtime = Runtime(settings)
-    app = create_app(runtime=runtime)
+    app = create_app(runtime=runtime, freeze_heap_after_start=True)
     if simulate:
         from backend.demo.live import attach_simulator
 
