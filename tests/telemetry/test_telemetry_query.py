@@ -654,3 +654,25 @@ async def test_telemetry_bad_ranges(
     # One error per offending argument (a zone-less from and to are two).
     assert result.codes and set(result.codes) == {"BAD_USER_INPUT"}, result.body
     assert result.data is None
+
+
+SENSOR = "query($id: ID!) { sensor(id: $id) { id code kind unit siteId deviceId } }"
+
+
+async def test_one_sensor_for_its_tenant_and_not_found_for_another(
+    api: GraphQLClient, world: World
+) -> None:
+    """The sensor history page opens one sensor by id; another tenant's id is not found."""
+    sensor = world.a.sensor_ids["GT-101"]
+    for role in ("owner", "safety_manager", "operator", "viewer"):
+        result = await api.query(SENSOR, {"id": str(sensor)}, as_user=world.a.users[role])
+        assert result.code is None, (role, result.body)
+        assert result.data["sensor"]["code"] == "GT-101"
+        assert result.data["sensor"]["siteId"] == str(world.a.site_id)
+    for role in ("owner", "safety_manager", "operator", "viewer"):
+        result = await api.query(SENSOR, {"id": str(sensor)}, as_user=world.b.users[role])
+        assert result.codes == ["NOT_FOUND"], (role, result.body)
+    unknown = await api.query(SENSOR, {"id": str(uuid.uuid4())}, as_user=world.a.users["owner"])
+    assert unknown.codes == ["NOT_FOUND"]
+    anonymous = await api.query(SENSOR, {"id": str(sensor)})
+    assert anonymous.codes == ["UNAUTHENTICATED"]

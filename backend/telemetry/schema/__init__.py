@@ -154,6 +154,16 @@ class TelemetryQuery:
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
+        description="One sensor of a site whose telemetry the caller may read.",
+    )
+    async def sensor(self, info: Info, id: strawberry.ID) -> SensorType:
+        ctx = info.context
+        sensor = await service.get_sensor(session=ctx.session, sensor_id=parse_id(id, "sensor"))
+        await _telemetry_site(info, sensor.site_id)
+        return SensorType.of(sensor)
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
         description="Sensors and devices of a site online now, and its sensor online rate.",
         metadata={"store_queries": STORE_QUERIES},
     )

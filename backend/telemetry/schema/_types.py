@@ -118,6 +118,7 @@ class SensorType:
     max: float
     zone_id: strawberry.Private[uuid.UUID | None]
     device_id: strawberry.ID
+    site_id: strawberry.ID
 
     @classmethod
     def of(cls, sensor: Sensor) -> SensorType:
@@ -131,6 +132,7 @@ class SensorType:
             max=sensor.max_value,
             zone_id=sensor.zone_id,
             device_id=strawberry.ID(str(sensor.device_id)),
+            site_id=strawberry.ID(str(sensor.site_id)),
         )
 
     @strawberry.field(description="The zone's name, when the sensor is placed in one.")
