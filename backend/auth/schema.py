@@ -12,7 +12,7 @@ import strawberry
 from litestar import Request, Response
 from strawberry.scalars import JSON
 
-from backend.auth import browser, invitations, members, service
+from backend.auth import browser, invitations, members, password_reset, service
 from backend.auth.context import Info
 from backend.auth.mail_outbox import unscoped_relay_mail
 from backend.auth.models import User
@@ -327,6 +327,60 @@ class AuthMutation:
     async def logout(self, info: Info) -> bool:
         await service.revoke_token_in_own_transaction(
             sessions=info.context.rt.sessions, principal=info.context.principal
+        )
+        return True
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Change your password, giving the current one (throttled like signing in). Your "
+            "other sessions end; this one stays."
+        ),
+    )
+    async def change_password(self, info: Info, current: str, new: str) -> bool:
+        rt = info.context.rt
+        await service.unscoped_change_password_in_own_transaction(
+            sessions=rt.sessions,
+            principal=info.context.principal,
+            current=current,
+            new=new,
+            log2_n=rt.log2_n,
+            client_address=_client_address(info),
+            throttle=rt.login_throttle,
+        )
+        return True
+
+    @strawberry.mutation(
+        description=(
+            "Forgotten password: mails the address a link to /app/reset-password with a token "
+            "good once, for an hour. Always true, whether or not the address has an account; "
+            "RATE_LIMITED when asked too often for one address or from one client."
+        )
+    )
+    async def request_password_reset(self, info: Info, email: str) -> bool:
+        rt = info.context.rt
+        await password_reset.unscoped_request_password_reset(
+            sessions=rt.sessions,
+            keyring=rt.keyring,
+            throttle=password_reset.reset_throttle(rt.login_throttle.clock),
+            email=email,
+            client_address=_client_address(info),
+            send_mail=lambda: _send_mail_now(info),
+        )
+        return True
+
+    @strawberry.mutation(
+        description="Set a new password with the mailed reset token; every session ends."
+    )
+    async def reset_password(self, info: Info, token: str, password: str) -> bool:
+        rt = info.context.rt
+        await password_reset.unscoped_reset_password_in_own_transaction(
+            sessions=rt.sessions,
+            keyring=rt.keyring,
+            token=token,
+            password=password,
+            log2_n=rt.log2_n,
+            now=rt.login_throttle.now(),
         )
         return True
 

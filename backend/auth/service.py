@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -291,6 +291,88 @@ async def unscoped_login_in_own_transaction(
     if auth_session is None:
         raise Unauthenticated(SIGN_IN_FAILED)
     return codec.issue(TokenClaims(auth_session.id, auth_session.user_id))
+
+
+PASSWORD_WRONG = "the current password is wrong"
+
+
+async def unscoped_change_password_in_own_transaction(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    current: str,
+    new: str,
+    log2_n: int,
+    client_address: str | None = None,
+    throttle: Throttle | None = None,
+) -> int:
+    """Replace the signed-in user's password, knowing the current one; every other session of
+    the account ends (a thief's included), this one stays. Returns how many ended.
+
+    A guess of the current password is a sign-in attempt: it counts against sign-in's throttle
+    (same subjects), so a stolen session cannot be used to try passwords faster than the
+    sign-in page allows. A new password the policy refuses is refused before anything counts.
+    """
+    if principal.kind != "user" or principal.id is None:
+        raise Unauthenticated("sign in to change your password")
+    throttle = throttle or _DEFAULT_THROTTLE
+    address = client_address or UNKNOWN_ADDRESS
+    user_id = principal.id
+
+    async def count() -> tuple[Attempt, str | None]:
+        async with unscoped_session(sessions) as session, session.begin():
+            user = await session.get(User, user_id)
+            if user is None or user.disabled:
+                raise Unauthenticated("the account is disabled")
+            check_password_strength(new, user.email)
+            attempt = await throttle.admit(session, email=user.email, address=address)
+            return attempt, user.password_hash
+
+    counted, stored = await retry_lost_race(count, conflicts=(IntegrityError,))
+    verified = passwords.verify_password(current, stored, log2_n)
+    new_hash = passwords.hash_password(new, log2_n) if verified else None
+
+    async def settle() -> int | None:
+        async with unscoped_session(sessions) as session, session.begin():
+            attempt = await throttle.reload(session, counted)
+            if new_hash is None:
+                await record(
+                    session,
+                    principal.actor(),
+                    "auth.password_change_failed",
+                    object_type="user",
+                    object_id=user_id,
+                )
+                await throttle.purge(session)
+                return None
+            throttle.succeeded(attempt)
+            user = await session.get(User, user_id, with_for_update=True, populate_existing=True)
+            if user is None or user.password_hash != stored:
+                # Changed or reset meanwhile: the password just checked is not current any more.
+                raise Conflict("the password was changed meanwhile; sign in again")
+            user.password_hash = new_hash
+            now = utcnow()
+            others = [AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)]
+            if principal.session_id is not None:
+                others.append(AuthSession.id != principal.session_id)
+            result = await session.execute(
+                update(AuthSession).where(*others).values(revoked_at=now)
+            )
+            revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            await record(
+                session,
+                principal.actor(),
+                "auth.password_change",
+                object_type="user",
+                object_id=user_id,
+                detail={"sessions_revoked": revoked},
+            )
+            return revoked
+
+    revoked = await retry_lost_race(settle)
+    if revoked is None:
+        raise BadInput(PASSWORD_WRONG)
+    return revoked
 
 
 async def revoke_token_in_own_transaction(
