@@ -104,7 +104,7 @@ async def audit_csv(request: Request[Any, Any, State]) -> Response[bytes]:
             status_code=status,
             media_type="application/json",
         )
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = runtime.clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return Response(
         body,
         media_type="text/csv; charset=utf-8",

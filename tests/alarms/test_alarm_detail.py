@@ -18,6 +18,7 @@ from backend.alarms.models import Alarm, AlarmRule, AlarmStatus, AlarmTransition
 from backend.alarms.rules import Severity
 from backend.auth.models import User
 from backend.runtime import Runtime
+from backend.telemetry.models import Device
 from privacy.catalog import WITHHELD
 from tenants.scope import Scope, scoped_session
 from tests.alarm_helpers import (
@@ -42,6 +43,7 @@ DETAIL = """query($id: ID!) { alarm(id: $id) {
   incident { id }
   device { id name }
   zone { id name }
+  wearer { id name }
   sensor { id code }
 } }"""
 ASSIGNEES = """query($site: ID!) { assignees(siteId: $site) {
@@ -79,6 +81,12 @@ async def handled(api: GraphQLClient, runtime: Runtime, world: World) -> Handled
     users = world.a.users
     site = await new_site(runtime, world.a.tenant_id)
     dev = await gas_device(api, runtime, world.a.tenant_id, site, [{**GAS, "zone": ZONE}])
+    scope = Scope.for_tenant(world.a.tenant_id)
+    # A wearable gas detector, worn by A's worker.
+    async with scoped_session(runtime.sessions, scope) as session, session.begin():
+        await session.execute(
+            update(Device).where(Device.id == dev.id).values(worker_id=world.a.worker_id)
+        )
     alarm = (await raise_alarm(api, users["owner"], dev, 30.0))["id"]
     await ok(api, users["safety_manager"], ACKNOWLEDGE, id=alarm, note=ACK_NOTE)
     await send(api, dev, 60.0)
@@ -154,6 +162,9 @@ async def test_the_detail_has_peak_rule_device_and_zone(
     assert alarm["zone"]["name"] == ZONE
     assert alarm["sensor"]["code"] == handled.dev.gas_code
     assert alarm["incident"] is None  # a lone alarm is no incident
+    assert alarm["wearer"] == {"id": str(world.a.worker_id), "name": "张*"}  # a viewer's view
+    owner = await detail(api, world.a.users["owner"], handled.alarm)
+    assert owner["wearer"]["name"] == "张三"
 
 
 async def test_alarm_by_id_is_not_found_elsewhere(

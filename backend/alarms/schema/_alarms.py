@@ -219,7 +219,9 @@ class AlarmType:
     )
     incident_id: strawberry.ID | None
     peak_value: float | None = strawberry.field(
-        description="The most extreme value the alarm was raised or upgraded at."
+        description="The value at the raise or at the latest upgrade: the most severe level "
+        "crossing. Readings between level crossings are not tracked (the sensor's telemetry "
+        "around the alarm shows them)."
     )
     sensor_id: strawberry.Private[uuid.UUID | None]
     site_id: strawberry.Private[uuid.UUID]
