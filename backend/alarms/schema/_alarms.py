@@ -442,8 +442,9 @@ class AlarmsQuery:
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
-        description="Whom an alarm of the site can be dispatched to: the tenant's members and "
-        "workers, names masked per the caller's role. For those who may dispatch there.",
+        description="Whom an alarm of the site can be dispatched to: the tenant's enabled "
+        "members, and its workers of this site or of none; names masked per the caller's "
+        "role. For those who may dispatch there (FORBIDDEN otherwise).",
     )
     async def assignees(self, info: Info, site_id: strawberry.ID) -> AssigneesType:
         ctx = info.context
