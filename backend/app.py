@@ -33,6 +33,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 
 from backend.alarms.notify import notification_sink
+from backend.api.audit_routes import audit_csv
 from backend.api.errors import http_status_for, log_unhandled
 from backend.api.headers import security_headers
 from backend.api.http_body import StrictRequestBody
@@ -316,6 +317,7 @@ def create_app(
             readyz,
             *ingest_routes,
             *photo_routes,
+            audit_csv,
             portal_router(),
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
             *([advance_test_clock] if runtime.settings.test_clock else []),

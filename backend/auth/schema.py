@@ -6,19 +6,22 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from litestar import Request, Response
+from strawberry.scalars import JSON
 
-from backend.auth import browser, invitations, members, service
+from backend.auth import browser, invitations, members, password_reset, service
 from backend.auth.context import Info
 from backend.auth.mail_outbox import unscoped_relay_mail
+from backend.auth.models import User
 from backend.auth.permissions import IsAuthenticated
 from backend.auth.principal import Principal
 from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
 from backend.auth.throttle import client_address
-from backend.core.errors import BadInput
+from backend.core.errors import BadInput, NotFound
+from privacy.audit import AuditEntry, EntryFilter
 from tenants.schema import TenantType
 
 log = logging.getLogger("anjian.auth")
@@ -76,6 +79,64 @@ class Member:
     role: str
     since: datetime
     disabled: bool
+
+
+@strawberry.type(
+    name="AuditActor",
+    description="Who acted: kind user, device or system; for a user, the account's address "
+    "and display name.",
+)
+class AuditActorType:
+    kind: str
+    id: strawberry.ID | None
+    email: str | None
+    name: str | None
+    role: str | None
+    tenant_id: strawberry.Private[uuid.UUID | None]
+
+
+@strawberry.type(name="AuditEntry", description="One entry of the tenant's audit trail.")
+class AuditEntryType:
+    id: strawberry.ID = strawberry.field(description="The entry's number: the after cursor.")
+    at: datetime
+    action: str
+    actor: AuditActorType
+    object_type: str | None
+    object_id: str | None
+    detail: JSON
+    tenant_id: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def of(
+        cls, entry: AuditEntry, users: dict[str, User], tenant: uuid.UUID | None
+    ) -> AuditEntryType:
+        user = users.get(entry.actor_id or "")
+        return cls(
+            id=strawberry.ID(str(entry.seq)),
+            at=entry.at,
+            action=entry.action,
+            actor=AuditActorType(
+                kind=entry.actor_kind,
+                id=None if entry.actor_id is None else strawberry.ID(entry.actor_id),
+                email=None if user is None else user.email,
+                name=None if user is None else user.display_name,
+                role=entry.role,
+                tenant_id=tenant,
+            ),
+            object_type=entry.object_type,
+            object_id=entry.object_id,
+            detail=entry.detail or {},
+            tenant_id=tenant,
+        )
+
+
+def _seq(value: strawberry.ID | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        raise NotFound(f"audit entry {value} not found") from None
 
 
 def _client_address(info: Info) -> str:
@@ -142,6 +203,46 @@ class AuthQuery:
             )
             for r in rows
         ]
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="The tenant's own audit trail, newest first, for its owner and safety "
+        "managers: who read personal data, changed a threshold, a role or a permit, and when. "
+        "action is exact or a family (membership.*); after is the last entry's id.",
+    )
+    async def audit_entries(
+        self,
+        info: Info,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        action: str | None = None,
+        actor_email: str | None = None,
+        object_type: str | None = None,
+        first: int = 50,
+        after: strawberry.ID | None = None,
+        tenant_id: strawberry.ID | None = None,
+    ) -> list[AuditEntryType]:
+        ctx = info.context
+        page = await service.list_audit_entries(
+            session=ctx.session,
+            authz=ctx.rt.authz,
+            principal=ctx.principal,
+            where=EntryFilter(start=from_, end=to, action=action, object_type=object_type),
+            actor_email=actor_email,
+            tenant_id=_tenant_id(tenant_id),
+            first=first,
+            after=_seq(after),
+        )
+        return [AuditEntryType.of(e, page.users, page.tenant_id) for e in page.entries]
+
+
+def _tenant_id(value: strawberry.ID | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"tenant {value} not found") from None
 
 
 @strawberry.type
@@ -226,6 +327,60 @@ class AuthMutation:
     async def logout(self, info: Info) -> bool:
         await service.revoke_token_in_own_transaction(
             sessions=info.context.rt.sessions, principal=info.context.principal
+        )
+        return True
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Change your password, giving the current one (throttled like signing in). Your "
+            "other sessions end; this one stays."
+        ),
+    )
+    async def change_password(self, info: Info, current: str, new: str) -> bool:
+        rt = info.context.rt
+        await service.unscoped_change_password_in_own_transaction(
+            sessions=rt.sessions,
+            principal=info.context.principal,
+            current=current,
+            new=new,
+            log2_n=rt.log2_n,
+            client_address=_client_address(info),
+            throttle=rt.login_throttle,
+        )
+        return True
+
+    @strawberry.mutation(
+        description=(
+            "Forgotten password: mails the address a link to /app/reset-password with a token "
+            "good once, for an hour. Always true, whether or not the address has an account; "
+            "RATE_LIMITED when asked too often for one address or from one client."
+        )
+    )
+    async def request_password_reset(self, info: Info, email: str) -> bool:
+        rt = info.context.rt
+        await password_reset.unscoped_request_password_reset(
+            sessions=rt.sessions,
+            keyring=rt.keyring,
+            throttle=password_reset.reset_throttle(rt.login_throttle.clock),
+            email=email,
+            client_address=_client_address(info),
+            send_mail=lambda: _send_mail_now(info),
+        )
+        return True
+
+    @strawberry.mutation(
+        description="Set a new password with the mailed reset token; every session ends."
+    )
+    async def reset_password(self, info: Info, token: str, password: str) -> bool:
+        rt = info.context.rt
+        await password_reset.unscoped_reset_password_in_own_transaction(
+            sessions=rt.sessions,
+            keyring=rt.keyring,
+            token=token,
+            password=password,
+            log2_n=rt.log2_n,
+            now=rt.login_throttle.now(),
         )
         return True
 

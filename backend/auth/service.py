@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,8 +28,18 @@ from backend.auth.principal import Grant, Principal
 from backend.auth.throttle import UNKNOWN_ADDRESS, Attempt, Throttle
 from backend.auth.tokens import TokenClaims, TokenCodec
 from backend.core.db import retry_lost_race, utcnow
-from backend.core.errors import BadInput, Conflict, Unauthenticated
-from privacy.audit import Actor, record
+from backend.core.errors import BadInput, Conflict, NotFound, Unauthenticated
+from privacy.audit import (
+    MAX_PAGE,
+    Actor,
+    AuditEntry,
+    CsvRow,
+    EntryFilter,
+    entries_csv,
+    list_entries,
+    record,
+    record_read,
+)
 from tenants.divisions import covers
 from tenants.scope import Scope, unscoped_jurisdiction_tenants, unscoped_session
 
@@ -94,6 +105,16 @@ async def find_user(
 ) -> User | None:
     """The account of a normalised address, if there is one."""
     return await session.scalar(select(User).where(await User.email.matches(session, email)))
+
+
+async def users_by_ids(
+    *, session: AsyncSession, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, User]:
+    """The accounts of ``user_ids`` in one statement (names of who did what in a list)."""
+    if not user_ids:
+        return {}
+    rows = await session.scalars(select(User).where(User.id.in_(user_ids)))
+    return {user.id: user for user in rows}
 
 
 async def create_user(
@@ -272,6 +293,88 @@ async def unscoped_login_in_own_transaction(
     return codec.issue(TokenClaims(auth_session.id, auth_session.user_id))
 
 
+PASSWORD_WRONG = "the current password is wrong"
+
+
+async def unscoped_change_password_in_own_transaction(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    current: str,
+    new: str,
+    log2_n: int,
+    client_address: str | None = None,
+    throttle: Throttle | None = None,
+) -> int:
+    """Replace the signed-in user's password, knowing the current one; every other session of
+    the account ends (a thief's included), this one stays. Returns how many ended.
+
+    A guess of the current password is a sign-in attempt: it counts against sign-in's throttle
+    (same subjects), so a stolen session cannot be used to try passwords faster than the
+    sign-in page allows. A new password the policy refuses is refused before anything counts.
+    """
+    if principal.kind != "user" or principal.id is None:
+        raise Unauthenticated("sign in to change your password")
+    throttle = throttle or _DEFAULT_THROTTLE
+    address = client_address or UNKNOWN_ADDRESS
+    user_id = principal.id
+
+    async def count() -> tuple[Attempt, str | None]:
+        async with unscoped_session(sessions) as session, session.begin():
+            user = await session.get(User, user_id)
+            if user is None or user.disabled:
+                raise Unauthenticated("the account is disabled")
+            check_password_strength(new, user.email)
+            attempt = await throttle.admit(session, email=user.email, address=address)
+            return attempt, user.password_hash
+
+    counted, stored = await retry_lost_race(count, conflicts=(IntegrityError,))
+    verified = passwords.verify_password(current, stored, log2_n)
+    new_hash = passwords.hash_password(new, log2_n) if verified else None
+
+    async def settle() -> int | None:
+        async with unscoped_session(sessions) as session, session.begin():
+            attempt = await throttle.reload(session, counted)
+            if new_hash is None:
+                await record(
+                    session,
+                    principal.actor(),
+                    "auth.password_change_failed",
+                    object_type="user",
+                    object_id=user_id,
+                )
+                await throttle.purge(session)
+                return None
+            throttle.succeeded(attempt)
+            user = await session.get(User, user_id, with_for_update=True, populate_existing=True)
+            if user is None or user.password_hash != stored:
+                # Changed or reset meanwhile: the password just checked is not current any more.
+                raise Conflict("the password was changed meanwhile; sign in again")
+            user.password_hash = new_hash
+            now = utcnow()
+            others = [AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)]
+            if principal.session_id is not None:
+                others.append(AuthSession.id != principal.session_id)
+            result = await session.execute(
+                update(AuthSession).where(*others).values(revoked_at=now)
+            )
+            revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            await record(
+                session,
+                principal.actor(),
+                "auth.password_change",
+                object_type="user",
+                object_id=user_id,
+                detail={"sessions_revoked": revoked},
+            )
+            return revoked
+
+    revoked = await retry_lost_race(settle)
+    if revoked is None:
+        raise BadInput(PASSWORD_WRONG)
+    return revoked
+
+
 async def revoke_token_in_own_transaction(
     *,
     sessions: async_sessionmaker[AsyncSession],
@@ -397,3 +500,164 @@ async def _unscoped_principal_of_session(
         scope = await scope_for_grants(session=session, grants=grants)
         await authz.ensure_fresh(session)
     return Principal("user", user.id, user.email, grants, scope, auth_session.id)
+
+
+# --- the audit trail, read by a tenant ---------------------------------------------------------
+
+# Rows one CSV export may hold: a busy tenant's month. Beyond that the caller narrows the range,
+# rather than the server building a file of unbounded size in memory.
+MAX_AUDIT_CSV_ROWS = 100_000
+AUDIT_READ_PURPOSE = "enterprise.audit"
+
+
+def _audit_domain(
+    authz: Authorizer, principal: Principal, tenant_id: uuid.UUID | None
+) -> str | None:
+    """The tenant domain whose trail the caller reads: ``tenant_id``'s, or the caller's only
+    tenant; None when the caller has no tenant at all (a regulator, the platform: nothing to
+    list). Another tenant is not found; a role that may not read the trail is refused."""
+    own = [
+        g.domain
+        for g in principal.grants
+        if g.domain.startswith("tenant:") and domain_in_scope(principal.scope, g.domain)
+    ]
+    if tenant_id is not None:
+        domain = f"tenant:{tenant_id}"
+        if domain not in own:
+            raise NotFound(f"tenant {tenant_id} not found")
+    elif not own:
+        return None
+    elif len(own) > 1:
+        raise BadInput("you belong to several tenants: name one with tenantId")
+    else:
+        domain = own[0]
+    require(authz, principal, domain, "audit", "read", operation="read the audit trail")
+    return domain
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    tenant_id: uuid.UUID | None
+    entries: list[AuditEntry]
+    users: dict[str, User]  # the acting accounts, by the entries' actor id
+
+
+async def _actor_filter(session: AsyncSession, actor_email: str | None) -> str | bool | None:
+    """The actor id to filter on; False when the address has no account (nothing matches)."""
+    if actor_email is None:
+        return None
+    user = await find_user(session=session, email=normalise_email(actor_email))
+    return False if user is None else str(user.id)
+
+
+async def _acting_users(session: AsyncSession, entries: list[AuditEntry]) -> dict[str, User]:
+    ids = set()
+    for entry in entries:
+        if entry.actor_kind == "user" and entry.actor_id:
+            try:
+                ids.add(uuid.UUID(entry.actor_id))
+            except ValueError:
+                continue
+    found = await users_by_ids(session=session, user_ids=sorted(ids))
+    return {str(k): v for k, v in found.items()}
+
+
+async def list_audit_entries(
+    *,
+    session: AsyncSession,
+    authz: Authorizer,
+    principal: Principal,
+    where: EntryFilter,
+    actor_email: str | None = None,
+    tenant_id: uuid.UUID | None = None,
+    first: int = 50,
+    after: int | None = None,
+) -> AuditPage:
+    """A tenant's own audit entries, newest first, for its owner and safety managers (the
+    console's audit page). Reading personal fields of the answer is audited by the GraphQL
+    privacy pipeline."""
+    domain = _audit_domain(authz, principal, tenant_id)
+    if domain is None:
+        return AuditPage(None, [], {})
+    owner = uuid.UUID(domain.removeprefix("tenant:"))
+    actor = await _actor_filter(session, actor_email)
+    if actor is False:
+        where.check()
+        return AuditPage(owner, [], {})
+    entries = await list_entries(
+        session=session,
+        domain=domain,
+        where=EntryFilter(
+            start=where.start,
+            end=where.end,
+            action=where.action,
+            actor_id=actor or None,
+            object_type=where.object_type,
+        ),
+        first=first,
+        after=after,
+    )
+    return AuditPage(owner, entries, await _acting_users(session, entries))
+
+
+async def audit_entries_csv(
+    *,
+    session: AsyncSession,
+    authz: Authorizer,
+    principal: Principal,
+    where: EntryFilter,
+    actor_email: str | None = None,
+    tenant_id: uuid.UUID | None = None,
+) -> bytes:
+    """The same entries as ``list_audit_entries``, all of them (newest first), as a CSV for a
+    spreadsheet; the export is a read of personal data (who did what) and is audited as one,
+    in the caller's transaction."""
+    domain = _audit_domain(authz, principal, tenant_id)
+    if domain is None:
+        return entries_csv([])
+    actor = await _actor_filter(session, actor_email)
+    where.check()
+    entries: list[AuditEntry] = []
+    if actor is not False:
+        where = EntryFilter(
+            start=where.start,
+            end=where.end,
+            action=where.action,
+            actor_id=actor or None,
+            object_type=where.object_type,
+        )
+        after = None
+        while True:
+            page = await list_entries(
+                session=session, domain=domain, where=where, first=MAX_PAGE, after=after
+            )
+            entries += page
+            if len(entries) > MAX_AUDIT_CSV_ROWS:
+                raise BadInput(
+                    f"more than {MAX_AUDIT_CSV_ROWS} entries: narrow the range with from and to"
+                )
+            if len(page) < MAX_PAGE:
+                break
+            after = page[-1].seq
+    users = await _acting_users(session, entries)
+    rows = [
+        CsvRow(
+            e,
+            None if e.actor_id not in users else users[e.actor_id].email,
+            None if e.actor_id not in users else users[e.actor_id].display_name,
+        )
+        for e in entries
+    ]
+    body = entries_csv(rows)
+    if entries:
+        await record_read(
+            session,
+            principal.actor(domain),
+            purpose=AUDIT_READ_PURPOSE,
+            object_type="AuditEntry",
+            object_id=None,
+            fields=["actorEmail", "actorName"],
+            domain=domain,
+            count=len(entries),
+        )
+    return body

@@ -10,7 +10,7 @@ Cybersecurity Law art. 21) be purged while what remains still verifies.
 
 Modules: ``_entries`` (the rows and their hash), ``_record`` (appending), ``_verify`` (walking
 the chain), ``_checkpoints`` (signing the head), ``_purge`` (the floor and the purge),
-``_export`` (files for an inspection).
+``_export`` (files for an inspection), ``_query`` (a tenant's entries read back in its console).
 """
 
 from privacy.audit._checkpoints import CheckpointResult, create_checkpoint
@@ -31,13 +31,23 @@ from privacy.audit._purge import (
     purge_before_in_own_transaction,
     retention_floor,
 )
+from privacy.audit._query import (
+    CSV_COLUMNS,
+    MAX_PAGE,
+    CsvRow,
+    EntryFilter,
+    entries_csv,
+    list_entries,
+)
 from privacy.audit._record import READ_ACTION, record, record_change, record_read, record_sync
 from privacy.audit._verify import ChainReport, verify_chain
 
 __all__ = [
     "CHINA_TIME",
+    "CSV_COLUMNS",
     "EXPORT_COLUMNS",
     "GENESIS",
+    "MAX_PAGE",
     "READ_ACTION",
     "RETENTION_FLOOR_MONTHS",
     "Actor",
@@ -46,13 +56,17 @@ __all__ = [
     "AuditHead",
     "ChainReport",
     "CheckpointResult",
+    "CsvRow",
+    "EntryFilter",
     "ExportReport",
     "PurgeReport",
     "check_export_window",
     "check_purge_cutoff",
     "create_checkpoint",
+    "entries_csv",
     "entry_hash",
     "export_entries",
+    "list_entries",
     "purge_before_in_own_transaction",
     "record",
     "record_change",

@@ -10,21 +10,33 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from backend.alarms import service
-from backend.alarms.models import Alarm, Verdict
+from backend.alarms.models import Alarm, AlarmIncident, AlarmRule, AlarmTransition, Verdict
+from backend.alarms.overrides import list_revisions
+from backend.alarms.service._handling import (
+    Assignees,
+    dispatch_alarm,
+    list_assignees,
+    transitions_of,
+)
 from backend.auth import service as auth_service
 from backend.auth.context import Info
+from backend.auth.models import User
 from backend.auth.permissions import IsAuthenticated
 from backend.auth.principal import Principal
 from backend.core.ids import parse_id
-from backend.telemetry.models import Sensor
+from backend.telemetry import service as telemetry_service
+from backend.telemetry.models import Device, Sensor
 from tenants.divisions import covers
-from tenants.models import Site
+from tenants.models import Site, Worker, Zone
 
 if TYPE_CHECKING:
-    from backend.telemetry.schema import SensorType
-    from tenants.schema import SiteType
+    from backend.alarms.schema._permits import AlarmIncidentType
+    from backend.alarms.schema._rules import AlarmRuleType
+    from backend.telemetry.schema import DeviceType, SensorType
+    from tenants.schema import SiteType, WorkerType, ZoneType
 
 # How stale an open subscription's idea of its caller may get: one store read per second at
 # most, however busy the alarm stream, and a revoked session sees nothing after that second.
@@ -73,6 +85,117 @@ class AlarmEventKind(enum.Enum):
     ESCALATED = "ESCALATED"
 
 
+@strawberry.enum(name="ActorKind")
+class ActorKindEnum(enum.Enum):
+    USER = "USER"
+    SYSTEM = "SYSTEM"
+
+
+@strawberry.type(
+    name="AlarmActor",
+    description="Who made a transition: a person, or the system (the rule engine, escalation, "
+    "the command line). A person's name and address leave through the privacy pipeline.",
+)
+class AlarmActorType:
+    kind: ActorKindEnum
+    id: strawberry.ID | None = strawberry.field(description="The user's id (people only).")
+    name: str | None = strawberry.field(description="The user's display name, if set.")
+    email: str | None
+    tenant_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def system(cls, tenant_id: uuid.UUID) -> AlarmActorType:
+        return cls(kind=ActorKindEnum.SYSTEM, id=None, name=None, email=None, tenant_id=tenant_id)
+
+
+def _users_loader(info: Info) -> DataLoader[uuid.UUID, User | None]:
+    ctx = info.context
+    return ctx.keyed_loader(
+        "users-by-id",
+        lambda keys: auth_service.users_by_ids(session=ctx.session, user_ids=keys),
+        missing=None,
+    )
+
+
+@strawberry.type(name="AlarmTransition", description="One step of an alarm's timeline.")
+class AlarmTransitionType:
+    kind: AlarmEventKind
+    severity: SeverityEnum | None = strawberry.field(
+        description="The alarm's severity after this step."
+    )
+    at: datetime
+    note: str | None
+    actor_ref: strawberry.Private[str | None]
+    tenant_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def of(cls, row: AlarmTransition) -> AlarmTransitionType:
+        return cls(
+            kind=AlarmEventKind(row.kind),
+            severity=None if row.severity is None else SeverityEnum(row.severity.value),
+            at=row.at,
+            note=row.note,
+            actor_ref=row.actor,
+            tenant_id=row.tenant_id,
+        )
+
+    @strawberry.field
+    async def actor(self, info: Info) -> AlarmActorType:
+        # The transition records a user id, or "engine" for the rule engine and escalation,
+        # or nothing for the command line: the last two are the system.
+        try:
+            user_id = uuid.UUID(self.actor_ref) if self.actor_ref else None
+        except ValueError:
+            user_id = None
+        if user_id is None:
+            return AlarmActorType.system(self.tenant_id)
+        user = await _users_loader(info).load(user_id)
+        return AlarmActorType(
+            kind=ActorKindEnum.USER,
+            id=strawberry.ID(str(user_id)),
+            name=None if user is None else user.display_name,
+            email=None if user is None else user.email,
+            tenant_id=self.tenant_id,
+        )
+
+
+def _transitions_loader(info: Info) -> DataLoader[uuid.UUID, list[AlarmTransition]]:
+    ctx = info.context
+    return ctx.keyed_loader(
+        "alarm-transitions",
+        lambda keys: transitions_of(session=ctx.session, alarm_ids=keys),
+        missing=[],
+    )
+
+
+def _rules_loader(info: Info) -> DataLoader[uuid.UUID, AlarmRuleType | None]:
+    ctx = info.context
+
+    async def fetch(keys: list[uuid.UUID]) -> dict[uuid.UUID, AlarmRuleType]:
+        from backend.alarms.schema._rules import AlarmRuleType
+
+        rules = await ctx.rows_by_id(AlarmRule).load_many(keys)
+        found = [r for r in rules if r is not None]
+        revisions = await list_revisions(session=ctx.session, rule_ids=[r.id for r in found])
+        return {r.id: AlarmRuleType.of(r, revisions) for r in found}
+
+    return ctx.keyed_loader("alarm-rules", fetch, missing=None)
+
+
+def _wearers_loader(info: Info) -> DataLoader[uuid.UUID, Worker | None]:
+    ctx = info.context
+    return ctx.keyed_loader(
+        "alarm-wearers",
+        lambda keys: telemetry_service.wearers(session=ctx.session, device_ids=keys),
+        missing=None,
+    )
+
+
+# Transitions of one alarm the request cost model assumes (backend/api/limits.py): a raise,
+# an upgrade or two, acknowledgements, a dispatch, three escalation steps, clear and close.
+TRANSITIONS_LIST_SIZE = 12
+
+
 @strawberry.type(name="Alarm")
 class AlarmType:
     id: strawberry.ID
@@ -95,9 +218,18 @@ class AlarmType:
         description="0: operators; 1: safety manager; 2: owner; 3: regulator."
     )
     incident_id: strawberry.ID | None
+    peak_value: float | None = strawberry.field(
+        description="The value at the raise or at the latest upgrade: the most severe level "
+        "crossing. Readings between level crossings are not tracked (the sensor's telemetry "
+        "around the alarm shows them)."
+    )
     sensor_id: strawberry.Private[uuid.UUID | None]
     site_id: strawberry.Private[uuid.UUID]
     tenant_id: strawberry.Private[uuid.UUID]
+    rule_id: strawberry.Private[uuid.UUID]
+    device_id: strawberry.Private[uuid.UUID | None]
+    zone_id: strawberry.Private[uuid.UUID | None]
+    incident_ref: strawberry.Private[uuid.UUID | None]
 
     @classmethod
     def of(cls, alarm: Alarm) -> AlarmType:
@@ -122,9 +254,14 @@ class AlarmType:
             incident_id=None
             if alarm.incident_id is None
             else strawberry.ID(str(alarm.incident_id)),
+            peak_value=alarm.peak_value,
             sensor_id=alarm.sensor_id,
             site_id=alarm.site_id,
             tenant_id=alarm.tenant_id,
+            rule_id=alarm.rule_id,
+            device_id=alarm.device_id,
+            zone_id=alarm.zone_id,
+            incident_ref=alarm.incident_id,
         )
 
     @strawberry.field
@@ -145,6 +282,64 @@ class AlarmType:
         site = await info.context.rows_by_id(Site).load(self.site_id)
         assert site is not None  # an alarm in scope has its site in scope
         return SiteType.of(site)
+
+    @strawberry.field(
+        description="The alarm's timeline, oldest first: who did what, when, with the notes.",
+        metadata={"list_size": TRANSITIONS_LIST_SIZE},
+    )
+    async def transitions(self, info: Info) -> list[AlarmTransitionType]:
+        rows = await _transitions_loader(info).load(uuid.UUID(self.id))
+        return [AlarmTransitionType.of(row) for row in rows]
+
+    @strawberry.field(description="The rule that raised it, with its levels (setpoints).")
+    async def rule(
+        self, info: Info
+    ) -> Annotated[AlarmRuleType, strawberry.lazy("backend.alarms.schema._rules")] | None:
+        return await _rules_loader(info).load(self.rule_id)
+
+    @strawberry.field(description="The incident the alarm belongs to, if any.")
+    async def incident(
+        self, info: Info
+    ) -> Annotated[AlarmIncidentType, strawberry.lazy("backend.alarms.schema._permits")] | None:
+        if self.incident_ref is None:
+            return None
+        from backend.alarms.schema._permits import AlarmIncidentType
+
+        incident = await info.context.rows_by_id(AlarmIncident).load(self.incident_ref)
+        return None if incident is None else AlarmIncidentType.of(incident)
+
+    @strawberry.field(description="The device that raised it (event alarms: SOS, PPE, ...).")
+    async def device(
+        self, info: Info
+    ) -> Annotated[DeviceType, strawberry.lazy("backend.telemetry.schema")] | None:
+        if self.device_id is None:
+            return None
+        from backend.telemetry.schema import device_type
+
+        device = await info.context.rows_by_id(Device).load(self.device_id)
+        return None if device is None else device_type(device)
+
+    @strawberry.field(description="The zone the alarm was raised in.")
+    async def zone(
+        self, info: Info
+    ) -> Annotated[ZoneType, strawberry.lazy("tenants.schema")] | None:
+        if self.zone_id is None:
+            return None
+        from tenants.schema import ZoneType
+
+        zone = await info.context.rows_by_id(Zone).load(self.zone_id)
+        return None if zone is None else ZoneType.of(zone)
+
+    @strawberry.field(description="The worker wearing the device (wearables: SOS, fall).")
+    async def wearer(
+        self, info: Info
+    ) -> Annotated[WorkerType, strawberry.lazy("tenants.schema")] | None:
+        if self.device_id is None:
+            return None
+        from tenants.schema import WorkerType
+
+        worker = await _wearers_loader(info).load(self.device_id)
+        return None if worker is None else WorkerType.of(worker)
 
 
 @strawberry.type(name="AlarmEventAlarm")
@@ -180,8 +375,87 @@ class AlarmStatsType:
     by_severity: list[SeverityCount]
 
 
+@strawberry.type(name="AssigneeMember", description="A member of the tenant, to dispatch.")
+class AssigneeMemberType:
+    id: strawberry.ID = strawberry.field(
+        description="The user's id: dispatchAlarm's assigneeUserId."
+    )
+    name: str | None = strawberry.field(description="The display name, if the user set one.")
+    email: str
+    role: str
+    tenant_id: strawberry.Private[uuid.UUID]
+
+
+@strawberry.type(name="AssigneeWorker", description="A worker of the tenant, to dispatch.")
+class AssigneeWorkerType:
+    id: strawberry.ID = strawberry.field(description="dispatchAlarm's assigneeWorkerId.")
+    name: str
+    employee_number: str
+    site_id: strawberry.ID | None
+    tenant_id: strawberry.Private[uuid.UUID]
+
+
+@strawberry.type(name="Assignees")
+class AssigneesType:
+    members: list[AssigneeMemberType]
+    workers: list[AssigneeWorkerType]
+
+    @classmethod
+    def of(cls, found: Assignees) -> AssigneesType:
+        tenant = found.tenant_id
+        return cls(
+            members=[
+                AssigneeMemberType(
+                    id=strawberry.ID(str(m.user_id)),
+                    name=m.display_name,
+                    email=m.email,
+                    role=m.role,
+                    tenant_id=tenant,
+                )
+                for m in found.members
+            ],
+            workers=[
+                AssigneeWorkerType(
+                    id=strawberry.ID(str(w.id)),
+                    name=w.name,
+                    employee_number=w.employee_number,
+                    site_id=None if w.site_id is None else strawberry.ID(str(w.site_id)),
+                    tenant_id=tenant,
+                )
+                for w in found.workers
+            ],
+        )
+
+
+def _optional_id(value: strawberry.ID | None, what: str) -> uuid.UUID | None:
+    return None if value is None else parse_id(value, what)
+
+
 @strawberry.type
 class AlarmsQuery:
+    @strawberry.field(permission_classes=[IsAuthenticated], description="One alarm, by id.")
+    async def alarm(self, info: Info, id: strawberry.ID) -> AlarmType:
+        alarm = await service.get_alarm(
+            session=info.context.session, alarm_id=parse_id(id, "alarm")
+        )
+        return AlarmType.of(alarm)
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Whom an alarm of the site can be dispatched to: the tenant's enabled "
+        "members, and its workers of this site or of none; names masked per the caller's "
+        "role. For those who may dispatch there (FORBIDDEN otherwise).",
+    )
+    async def assignees(self, info: Info, site_id: strawberry.ID) -> AssigneesType:
+        ctx = info.context
+        found = await list_assignees(
+            session=ctx.session,
+            authz=ctx.rt.authz,
+            principal=ctx.principal,
+            site_id=parse_id(site_id, "site"),
+        )
+        return AssigneesType.of(found)
+
     @strawberry.field(
         permission_classes=[IsAuthenticated], description="Alarms the caller may see, newest first."
     )
@@ -269,19 +543,31 @@ class AlarmsMutation:
             )
         return await _after_change(info, alarm)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Send someone to the alarm: a name (assignee), or a member "
+        "(assigneeUserId) or worker (assigneeWorkerId) from assignees(siteId). Exactly one.",
+    )
     async def dispatch_alarm(
-        self, info: Info, id: strawberry.ID, assignee: str, note: str | None = None
+        self,
+        info: Info,
+        id: strawberry.ID,
+        assignee: str | None = None,
+        note: str | None = None,
+        assignee_user_id: strawberry.ID | None = None,
+        assignee_worker_id: strawberry.ID | None = None,
     ) -> AlarmType:
         ctx = info.context
         async with ctx.write() as session:
-            alarm = await service.dispatch_alarm(
+            alarm = await dispatch_alarm(
                 session=session,
                 authz=ctx.rt.authz,
                 principal=ctx.principal,
                 alarm_id=parse_id(id, "alarm"),
                 assignee=assignee,
                 note=note,
+                assignee_user_id=_optional_id(assignee_user_id, "user"),
+                assignee_worker_id=_optional_id(assignee_worker_id, "worker"),
             )
         return await _after_change(info, alarm)
 
