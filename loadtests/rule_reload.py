@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+ANJIAN = str(Path(sys.executable).parent / "anjian")
 
 
 def anjian(env: dict[str, str], *args: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "backend.cli", *args, "--json"],
+        [ANJIAN, *args, "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -46,7 +47,7 @@ def anjian(env: dict[str, str], *args: str) -> dict[str, Any]:
 
 def provision(data_dir: Path, devices: int, sensors: int) -> dict[str, str]:
     env = {**os.environ, "ANJIAN_DATA_DIR": str(data_dir)}
-    subprocess.run([sys.executable, "-m", "backend.cli", "migrate"], env=env, check=True)
+    subprocess.run([ANJIAN, "migrate"], env=env, check=True, capture_output=True)
     tenant = anjian(
         env,
         *("tenant", "create", "--name", "规则重载", "--division", "320100"),
