@@ -152,6 +152,22 @@ async def test_a_new_leak_after_a_clear_raises_a_new_alarm(
     assert rows[1]["status"] == "CLEARED"
 
 
+async def test_a_cleared_alarm_keeps_the_highest_reading_it_saw(
+    api: GraphQLClient, dev: IngestDevice, owner: str
+) -> None:
+    """30 raises ORANGE, 45 stays ORANGE (RED is 50), 10 clears: the peak is 45, not the value
+    of the raise (30) or of the clear (10)."""
+    alarm = await raise_alarm(api, owner, dev, 30.0)
+    await send(api, dev, 45.0, 33.0)
+    await send(api, dev, 10.0)
+    result = await api.query(
+        "query($id: ID!) { alarm(id: $id) { status value peakValue } }",
+        {"id": alarm["id"]},
+        as_user=owner,
+    )
+    assert result.data["alarm"] == {"status": "CLEARED", "value": 10.0, "peakValue": 45.0}
+
+
 # --- people -----------------------------------------------------------------------------------
 
 

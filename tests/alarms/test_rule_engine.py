@@ -197,6 +197,32 @@ def test_restore_then_value_drops_clears() -> None:
     assert (clear.kind, clear.rule_id, clear.sensor_id) == ("clear", rig.rule, rig.sensor)
 
 
+def test_a_clear_carries_the_most_extreme_reading_of_the_episode() -> None:
+    """The alarm's peak: the highest reading of a high alarm, the lowest of a low one, not
+    just the values at which it raised or changed level."""
+    rig = Rig(threshold())
+    assert kinds(rig.read((0, 30.0), (1, 44.0), (2, 38.0))) == ["raise"]
+    [clear] = rig.read((3, 10.0))
+    assert (clear.kind, clear.value, clear.peak) == ("clear", 10.0, 44.0)
+    # The next episode starts its own peak.
+    rig.read((4, 26.0))
+    [clear] = rig.read((5, 0.0))
+    assert clear.peak == 26.0
+
+    low = Rig(threshold(O2_LEVELS))
+    low.read((0, 19.0), (1, 17.2), (2, 18.9))
+    [clear] = low.read((3, 20.9))
+    assert clear.peak == 17.2
+
+
+def test_after_a_restore_the_peak_counts_from_the_first_reading() -> None:
+    rig = Rig(threshold())
+    rig.engine.restore(rig.rule, rig.sensor, "1st level")
+    rig.read((0, 24.0), (1, 23.0))
+    [clear] = rig.read((2, 5.0))
+    assert clear.peak == 24.0
+
+
 def test_restore_before_the_rules_are_loaded_is_applied_when_they_are() -> None:
     rig = Rig()
     rig.engine.restore(rig.rule, rig.sensor, "1st level")

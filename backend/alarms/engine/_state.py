@@ -31,6 +31,8 @@ class Signal:
     severity: Severity | None
     value: float | None  # the reading; the rate per minute; seconds stale or inside
     ts_ms: int  # the reading / event time that caused it (tick time for time-driven ones)
+    # A threshold's clear: the most extreme reading since the raise (or since a restart).
+    peak: float | None = None
 
 
 @dataclass(slots=True)

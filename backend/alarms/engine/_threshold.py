@@ -25,6 +25,7 @@ class ThresholdRule(Rule):
         "keys",
         "lo_max",
         "n",
+        "peak",
         "pending",
         "ranks",
         "setpoints",
@@ -64,6 +65,7 @@ class ThresholdRule(Rule):
         self.timing = False  # some level's on-delay is running
         self.cur = -1  # active level index (-1: no open alarm)
         self.engaged = 0  # bit mask of the levels reached during the open episode
+        self.peak: float | None = None  # the most extreme reading of the open episode
 
     @property
     def active(self) -> bool:
@@ -95,8 +97,11 @@ class ThresholdRule(Rule):
         if cur < 0:
             if best < 0:
                 return None
-            self.cur, self.engaged = best, reached | 1 << best
+            self.cur, self.engaged, self.peak = best, reached | 1 << best, v
             return self._level_signal("raise", best, v, ts)
+        peak = self.peak
+        if peak is None or (v > peak if highs[cur] else v < peak):
+            self.peak = v
         self.engaged |= reached
         if best >= 0 and self.ranks[best] > self.ranks[cur]:
             self.cur = best
@@ -108,7 +113,9 @@ class ThresholdRule(Rule):
             if engaged >> i & 1 and (v >= clear_ats[i] if highs[i] else v <= clear_ats[i]):
                 return None  # inside a deadband
         self.cur, self.engaged = -1, 0
-        return self._signal("clear", None, None, v, ts)
+        return Signal(
+            self.rule_id, self.sensor_id, self.device_id, "clear", None, None, v, ts, self.peak
+        )
 
     def _level_signal(self, kind: SignalKind, i: int, v: float, ts: int) -> Signal:
         level = self.spec.levels[i]
@@ -127,10 +134,10 @@ class ThresholdRule(Rule):
                 self.setpoints[j] <= edge if high else self.setpoints[j] >= edge
             ):
                 engaged |= 1 << j
-        self.cur, self.engaged = i, engaged
+        self.cur, self.engaged, self.peak = i, engaged, None
 
     def release(self) -> None:
-        self.cur, self.engaged = -1, 0
+        self.cur, self.engaged, self.peak = -1, 0, None
 
     def level_name(self) -> str | None:
         return self.spec.levels[self.cur].name if self.cur >= 0 else None

@@ -219,9 +219,9 @@ class AlarmType:
     )
     incident_id: strawberry.ID | None
     peak_value: float | None = strawberry.field(
-        description="The value at the raise or at the latest upgrade: the most severe level "
-        "crossing. Readings between level crossings are not tracked (the sensor's telemetry "
-        "around the alarm shows them)."
+        description="The most extreme reading of the alarm (highest for a high alarm, lowest "
+        "for a low one): while active, the value at the raise or the latest upgrade; from the "
+        "clear, every reading in between."
     )
     sensor_id: strawberry.Private[uuid.UUID | None]
     site_id: strawberry.Private[uuid.UUID]

@@ -88,10 +88,22 @@ async def apply_signal(
         alarm.cleared_at = at
         alarm.status = AlarmStatus.CLEARED
         alarm.value = signal.value
+        alarm.peak_value = _farther(alarm.peak_value, signal.peak, signal.value)
         stop_paging(alarm)
         await leave_incident(session, alarm, at)
         await announce(session=session, alarm=alarm, kind="CLEARED", actor=ENGINE_ACTOR, at=at)
     return alarm
+
+
+def _farther(stored: float | None, peak: float | None, cleared_at: float | None) -> float | None:
+    """The more extreme of the stored peak and the engine's, on the alarm's side of the value
+    it cleared at (above it for a high alarm, below for a low one). The engine's covers the
+    readings since the raise, or only since a restart: then the stored one may be farther."""
+    if peak is None or cleared_at is None:
+        return stored
+    if stored is None:
+        return peak
+    return max(stored, peak) if peak >= cleared_at else min(stored, peak)
 
 
 async def _raise(
