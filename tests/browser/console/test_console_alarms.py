@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.browser.console.pages import (
+    Watched,
     assert_nothing_foreign,
     close,
     error_codes,
@@ -62,10 +63,17 @@ async def test_a_leak_appears_live_and_an_operator_acknowledges_it(
     world: World, chromium: Any
 ) -> None:
     watched = await sign_in(chromium, world, world.users["operator"])
+    # The overview too, open beside the console in the same session (another tab).
+    overview = Watched(await watched.page.context.new_page())
+    await overview.page.goto(f"{world.url}/app/")
+    tile = overview.page.get_by_role("link", name=re.compile("DJ-GT-101"))
+    await tile.wait_for(timeout=15_000)
+    assert "正常" in await tile.inner_text()
     page = watched.page
     await _open_alarm_console(page)
     # Something a reload would wipe out.
-    await page.evaluate("() => { window.__stillTheSamePage = true }")
+    for tab in (page, overview.page):
+        await tab.evaluate("() => { window.__stillTheSamePage = true }")
     row = _row(page, "DJ-GT-101", "红色")
     assert await row.count() == 0
 
@@ -80,6 +88,11 @@ async def test_a_leak_appears_live_and_an_operator_acknowledges_it(
     await page.get_by_role("alert").get_by_text(re.compile("新的红色报警")).wait_for(timeout=5_000)
     assert seconds < 10, seconds
     await screenshot(page, "console-alarms-zh.png")
+    await overview.page.get_by_role("link", name=re.compile("DJ-GT-101.*红色报警")).wait_for(
+        timeout=10_000
+    )
+    assert await overview.page.evaluate("() => window.__stillTheSamePage === true")
+    await overview.assert_clean(world.url)
 
     await row.get_by_role("button", name="确认报警 DJ-GT-101").click()
     dialog = page.get_by_role("dialog", name=re.compile("确认报警：DJ-GT-101"))
