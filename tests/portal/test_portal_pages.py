@@ -2,9 +2,12 @@
 in Chinese and in English, served from the build under the contract's security headers.
 
 The server here is the portal router with the app's security middleware, and a stand-in for
-``/graphql`` that answers as today's server does before ``signIn`` exists: ``me`` refuses an
-anonymous caller (UNAUTHENTICATED) and ``signIn`` is an unknown field (BAD_USER_INPUT). Every
-request the pages make is recorded and must stay on the server's own origin.
+``/graphql`` that refuses as the real server does: ``me`` an anonymous caller
+(UNAUTHENTICATED), ``signIn`` wrong credentials (UNAUTHENTICATED, one message whatever was
+wrong), a throttled address (RATE_LIMITED with ``retryAfterSeconds``), and a request without
+the CSRF header (FORBIDDEN). Signing in for real, against the real server, is
+``tests/browser/console``. Every request the pages make is recorded and must stay on the
+server's own origin.
 """
 
 from __future__ import annotations
@@ -40,17 +43,29 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 AXE = DIST_DIR.parent / "node_modules" / "axe-core" / "axe.min.js"
-SIGN_IN_UNKNOWN = "Cannot query field 'signIn' on type 'Mutation'. Did you mean 'login'?"
+THROTTLED = "throttled@example.cn"  # the stand-in's signIn answers RATE_LIMITED for it
+SUSPENDED = "suspended@example.cn"  # and an error of another kind, in its own words, for it
+SUSPENDED_MESSAGE = "the tenant is suspended"
+
+
+def _error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
+    error = {"message": message, "extensions": {"code": code, **extensions}}
+    return {"data": None, "errors": [error]}
 
 
 @post("/graphql", status_code=200)
 async def graphql_stand_in(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    query = (await request.json()).get("query", "")
-    if "signIn" in query:
-        error = {"message": SIGN_IN_UNKNOWN, "extensions": {"code": "BAD_USER_INPUT"}}
-    else:
-        error = {"message": "sign in first", "extensions": {"code": "UNAUTHENTICATED"}}
-    return {"data": None, "errors": [error]}
+    body = await request.json()
+    if request.headers.get("x-anjian-csrf") != "1":
+        return _error("a request must carry the header X-Anjian-CSRF: 1", "FORBIDDEN")
+    if "signIn" not in body.get("query", ""):
+        return _error("sign in first", "UNAUTHENTICATED")
+    email = (body.get("variables") or {}).get("email")
+    if email == THROTTLED:
+        return _error("too many attempts", "RATE_LIMITED", retryAfterSeconds=42)
+    if email == SUSPENDED:
+        return _error(SUSPENDED_MESSAGE, "BAD_USER_INPUT")
+    return _error("wrong e-mail or password", "UNAUTHENTICATED")
 
 
 @pytest.fixture(scope="module")
@@ -202,17 +217,23 @@ async def test_the_sign_in_page_in_chinese(server: str, browser: Any) -> None:
     assert await page.title() == "安监 · 企业端"
     await _screenshot(page, "portal-sign-in-zh.png")
 
-    await email.fill("operator@example.cn")
-    await password.fill("secret-pass")
-    await submit.click()
     alert = page.get_by_role("alert")
-    await alert.wait_for()
-    # Until the server has signIn, its refusal is shown in its own words.
-    assert await alert.inner_text() == f"登录失败：{SIGN_IN_UNKNOWN}"
-    assert await password.input_value() == ""
+    # Wrong credentials: one plain sentence, whatever was wrong; a throttled attempt says how
+    # long to wait; any other refusal is shown in the server's own words.
+    for address, shown in (
+        ("operator@example.cn", "邮箱或密码不正确。"),
+        (THROTTLED, "尝试次数过多，请 42 秒后再试。"),
+        (SUSPENDED, f"登录失败：{SUSPENDED_MESSAGE}"),
+    ):
+        await email.fill(address)
+        await password.fill("secret-pass")
+        await submit.click()
+        await alert.get_by_text(shown, exact=True).wait_for()
+        assert await password.input_value() == ""
+        if address == "operator@example.cn":
+            await _screenshot(page, "portal-sign-in-failed-zh.png")
     stored = await page.evaluate("() => JSON.stringify(Object.assign({}, localStorage))")
     assert "secret-pass" not in stored
-    await _screenshot(page, "portal-sign-in-failed-zh.png")
     await _no_serious_accessibility_violation(page)
     await _no_csp_violation(page)
     watched.assert_clean(server)
