@@ -91,17 +91,7 @@ async def test_the_console_pages_on_a_screen(world: World, chromium: Any, screen
     "lang",
     [
         "zh-CN",
-        pytest.param(
-            "en",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "page bug: in English the tile's state badge ('Orange alarm', flex: none) "
-                    "leaves the sensor code (.tile__code, ellipsis) a few pixels at 1280 px: "
-                    "DJ-GT-102 shows as 'DJ-…'"
-                ),
-            ),
-        ),
+        "en",
     ],
 )
 async def test_a_tile_shows_its_whole_sensor_code(world: World, chromium: Any, lang: str) -> None:
