@@ -79,7 +79,12 @@ export function historyOption(buckets: readonly TelemetryBucket[], setpoints: re
             name: s.name,
             yAxis: s.setpoint,
             lineStyle: { color: SETPOINT_COLOURS[s.severity], type: 'dashed' },
-            label: { formatter: `${s.name} ${s.setpoint}`, color: SETPOINT_COLOURS[s.severity] },
+            // Inside the plot, above the line: at the end outside it the label is cut off.
+            label: {
+              formatter: `${s.name} ${s.setpoint}`,
+              color: SETPOINT_COLOURS[s.severity],
+              position: 'insideEndTop',
+            },
           })),
         },
       },
