@@ -8,7 +8,7 @@ import { cutPage, CursorTrail } from '@/app/logic/pager'
 import { invitableRoles, looksLikeEmail, mayRemove } from '@/app/logic/people'
 import { expiryAfter, inForce } from '@/app/logic/permits'
 import { may } from '@/app/logic/roles'
-import { isWorkable, localInputToIso, needsNote, nextStatuses, openItemCount, parseChecklist } from '@/app/logic/work-orders'
+import { assigneeOf, isWorkable, localInputToIso, needsNote, nextStatuses, openItemCount, parseChecklist } from '@/app/logic/work-orders'
 import { GraphQLRequestError, ServerUnreachableError } from '@/shared/graphql/client'
 
 describe('permissions mirror the role templates', () => {
@@ -63,6 +63,12 @@ describe('work order moves', () => {
     expect(parseChecklist('  关阀门 \n\n检测浓度\n  ')).toEqual(['关阀门', '检测浓度'])
     const item = (done: boolean) => ({ index: 0, text: 'x', done, doneBy: null, doneAt: null })
     expect(openItemCount([item(true), item(false), item(false)])).toBe(2)
+  })
+
+  it('sends the picked assignee as a member or a worker, or none', () => {
+    expect(assigneeOf('user:u-1')).toEqual({ assigneeUserId: 'u-1', assigneeWorkerId: null })
+    expect(assigneeOf('worker:w-1')).toEqual({ assigneeUserId: null, assigneeWorkerId: 'w-1' })
+    expect(assigneeOf('')).toEqual({ assigneeUserId: null, assigneeWorkerId: null })
   })
 
   it('turns a local date-time into an instant and refuses nonsense', () => {

@@ -98,7 +98,8 @@ describe('WorkOrdersPage', () => {
     const { asked } = graphqlFetch({
       ConsoleWorkOrders: { data: { workOrders: [] } },
       ConsoleRuleReviewStats: RULES,
-      ConsoleOpenIncidents: { data: { alarmIncidents: [] } },
+      ConsoleOpenIncidents: { data: { alarmIncidents: [{ id: 'inc-1', severity: 'RED', alarmCount: 3, openedAt: '2026-12-02T07:00:00.000Z' }] } },
+      ConsoleWorkers: { data: { workers: [{ id: 'w-7', name: '王*', mobile: null, idNumber: null, employeeNumber: 'E-7', siteId: null }] } },
       CreateWorkOrder: { data: { createWorkOrder: { id: 'new-1' } } },
     })
     const { router } = await mountPage(WorkOrdersPage, 'operator', '/work-orders')
@@ -113,10 +114,40 @@ describe('WorkOrdersPage', () => {
       alarmId: null,
       incidentId: null,
       description: null,
+      assigneeUserId: null,
+      assigneeWorkerId: null,
       dueAt: null,
       checklist: ['断电', '校准'],
     })
+    // An operator reads workers, not members: those are the assignees offered.
+    expect(asked.some((a) => a.operation === 'ConsoleMembers')).toBe(false)
     expect(router.currentRoute.value.fullPath).toBe('/work-orders/new-1')
+  })
+
+  it('creates an order from an open incident, assigned to a worker', async () => {
+    const { asked } = graphqlFetch({
+      ConsoleWorkOrders: { data: { workOrders: [] } },
+      ConsoleRuleReviewStats: RULES,
+      ConsoleOpenIncidents: { data: { alarmIncidents: [{ id: 'inc-1', severity: 'RED', alarmCount: 3, openedAt: '2026-12-02T07:00:00.000Z' }] } },
+      ConsoleWorkers: { data: { workers: [{ id: 'w-7', name: '王*', mobile: null, idNumber: null, employeeNumber: 'E-7', siteId: null }] } },
+      CreateWorkOrder: gqlError('the due time is in the past', 'BAD_USER_INPUT'),
+    })
+    await mountPage(WorkOrdersPage, 'operator', '/work-orders')
+    await click('新建工单')
+    await shown('select[name="incident"] option[value="inc-1"]')
+    await shown('select[name="assignee"] option[value="worker:w-7"]')
+    fill('select[name="incident"]', 'inc-1')
+    fill('select[name="assignee"]', 'worker:w-7')
+    fill('input[name="title"]', '事件处置')
+    await submit('.el-dialog form')
+    expect(asked.find((a) => a.operation === 'CreateWorkOrder')!.variables).toMatchObject({
+      incidentId: 'inc-1',
+      siteId: null,
+      alarmId: null,
+      assigneeUserId: null,
+      assigneeWorkerId: 'w-7',
+    })
+    expect(document.body.textContent).toContain('未完成：the due time is in the past')
   })
 })
 
@@ -220,6 +251,7 @@ describe('work orders from the alarm console', () => {
   it('is offered to an operator and creates the order from the alarm', async () => {
     const { asked } = graphqlFetch({
       ConsoleAlarms: { data: { alarms: [alarm] } },
+      ConsoleWorkers: { data: { workers: [] } },
       CreateWorkOrder: { data: { createWorkOrder: { id: 'wo-9' } } },
     })
     const { router } = await mountPage(AlarmsPage, 'operator', '/alarms')

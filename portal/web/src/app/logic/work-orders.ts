@@ -45,3 +45,12 @@ export function localInputToIso(value: string): string | null {
   const date = new Date(value)
   return Number.isNaN(date.getTime()) ? null : date.toISOString()
 }
+
+/** The picked assignee (`user:<id>`, `worker:<id>` or nothing) as the mutation's arguments. */
+export function assigneeOf(picked: string): { assigneeUserId: string | null; assigneeWorkerId: string | null } {
+  const [kind, id] = picked.split(':', 2)
+  return {
+    assigneeUserId: kind === 'user' && id ? id : null,
+    assigneeWorkerId: kind === 'worker' && id ? id : null,
+  }
+}

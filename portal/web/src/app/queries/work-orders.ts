@@ -93,9 +93,11 @@ export interface WorkOrderSource {
 }
 
 export const CREATE_WORK_ORDER_MUTATION = `mutation CreateWorkOrder($title: String!, $siteId: ID, $alarmId: ID,
-  $incidentId: ID, $description: String, $dueAt: DateTime, $checklist: [String!]) {
+  $incidentId: ID, $description: String, $assigneeUserId: ID, $assigneeWorkerId: ID, $dueAt: DateTime,
+  $checklist: [String!]) {
   createWorkOrder(title: $title, siteId: $siteId, alarmId: $alarmId, incidentId: $incidentId,
-    description: $description, dueAt: $dueAt, checklist: $checklist) { id }
+    description: $description, assigneeUserId: $assigneeUserId, assigneeWorkerId: $assigneeWorkerId,
+    dueAt: $dueAt, checklist: $checklist) { id }
 }`
 
 export const SET_WORK_ORDER_STATUS_MUTATION = `mutation SetWorkOrderStatus($id: ID!, $status: WorkOrderStatus!, $note: String) {

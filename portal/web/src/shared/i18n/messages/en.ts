@@ -239,6 +239,9 @@ export default {
     CANCELLED: 'Cancel order',
   },
   workOrders: {
+    assignee: 'Assignee',
+    unassigned: 'Unassigned',
+    workerId: 'Worker #{id}',
     heading: 'Work orders',
     filters: 'Work order filters',
     status: 'Status',
@@ -305,6 +308,7 @@ export default {
     rate: 'Rate',
   },
   handovers: {
+    whatWasOpen: 'What was open at the handover',
     heading: 'Shift handover',
     newLabel: 'Hand over',
     note: 'Handover note',
@@ -370,6 +374,10 @@ export default {
     tokenDone: 'I have saved it',
   },
   rules: {
+    directions: {
+      high: 'Above',
+      low: 'Below',
+    },
     title: 'Alarm rules of {code}',
     none: 'This sensor has no alarm rules.',
     overridden: 'Site setpoints',

@@ -236,6 +236,9 @@ export default {
     CANCELLED: '取消工单',
   },
   workOrders: {
+    assignee: '处理人',
+    unassigned: '未指派',
+    workerId: '作业人员 #{id}',
     heading: '工单',
     filters: '工单筛选',
     status: '状态',
@@ -302,6 +305,7 @@ export default {
     rate: '误报率',
   },
   handovers: {
+    whatWasOpen: '交班时未关闭的事项',
     heading: '交接班',
     newLabel: '交班',
     note: '交班说明',
@@ -367,6 +371,10 @@ export default {
     tokenDone: '我已保存',
   },
   rules: {
+    directions: {
+      high: '高于',
+      low: '低于',
+    },
     title: '{code} 的报警规则',
     none: '此传感器没有报警规则。',
     overridden: '本厂设定',
