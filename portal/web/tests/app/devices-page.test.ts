@@ -21,7 +21,7 @@ const DEVICES: { data: DevicesData } = {
       name: '一号厂区',
       tenantId: TENANT,
       zones: [{ id: 'z1', name: '罐区' }],
-      sensors: [{ id: 's1', code: 'GT-101', kind: 'combustible_gas', unit: '%LEL', zone: '罐区', deviceId: 'd1' }],
+      sensors: [{ id: 's1', code: 'GT-101', kind: 'combustible_gas', unit: '%LEL', zone: '罐区', deviceId: 'd1', latest: { ts: '2026-12-02T11:58:00.000Z' } }],
     },
     siteStatus: {
       asOf: '2026-12-02T12:00:00.000Z',
@@ -54,6 +54,7 @@ describe('DevicesPage', () => {
     expect(wrapper.text()).toContain('在线设备 1/2')
     expect(wrapper.text()).toContain('从未上报')
     expect(wrapper.text()).toContain('GT-101')
+    expect(wrapper.find('time[datetime="2026-12-02T11:58:00.000Z"]').exists()).toBe(true)
     expect(buttons('新建设备')).toHaveLength(0)
     expect(buttons('吊销')).toHaveLength(0)
     document.querySelector<HTMLButtonElement>('button[aria-label="GT-101 的报警规则"]')!.click()

@@ -8,6 +8,8 @@ export interface DeviceSensor {
   unit: string
   zone: string | null
   deviceId: string
+  /** The sensor's latest reading: when it last reported. */
+  latest?: { ts: string } | null
 }
 
 export interface DevicesData {
@@ -21,7 +23,7 @@ export interface DevicesData {
 }
 
 export const DEVICES_QUERY = `query ConsoleDevices($siteId: ID!) {
-  site(id: $siteId) { id name tenantId zones { id name } sensors { id code kind unit zone deviceId } }
+  site(id: $siteId) { id name tenantId zones { id name } sensors { id code kind unit zone deviceId latest { ts } } }
   siteStatus(siteId: $siteId) { asOf devicesTotal devicesOnline devices { id name online lastSeen } }
 }`
 

@@ -330,6 +330,7 @@ export default {
     accept: 'Accept',
   },
   devices: {
+    lastReading: 'Last reading',
     heading: 'Devices',
     onlineCount: 'Devices online {online}/{total}',
     new: 'New device',

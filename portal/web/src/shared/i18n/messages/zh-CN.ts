@@ -327,6 +327,7 @@ export default {
     accept: '接班',
   },
   devices: {
+    lastReading: '最新读数',
     heading: '设备管理',
     onlineCount: '在线设备 {online}/{total}',
     new: '新建设备',
