@@ -36,9 +36,29 @@ export interface OverviewAlarm {
 }
 
 export interface OverviewData {
-  site: { id: string; name: string; sensors: OverviewSensor[] }
+  site: { id: string; name: string; sensors: OverviewSensor[]; zones?: { id: string; name: string }[] }
   siteStatus: { asOf: string; offlineAfterSeconds: number } | null
   alarms: OverviewAlarm[]
+  /** The permits and silences in force, shown above the tiles. */
+  workPermits?: RestrictionPermit[]
+  silences?: RestrictionSilence[]
+}
+
+export interface RestrictionPermit {
+  id: string
+  zoneId: string
+  kind: string
+  expiresAt: string
+  closedAt: string | null
+}
+
+export interface RestrictionSilence {
+  id: string
+  zoneId: string | null
+  sensorId: string | null
+  startsAt: string
+  expiresAt: string
+  cancelledAt: string | null
 }
 
 // Alarms active on one site: more than a page's worth would be a plant on fire; the overview
@@ -49,11 +69,14 @@ export const OVERVIEW_QUERY = `query ConsoleOverview($siteId: ID!, $alarmLimit: 
   site(id: $siteId) {
     id name
     sensors { id code kind unit zone latest { ts value } }
+    zones { id name }
   }
   siteStatus(siteId: $siteId) { asOf offlineAfterSeconds }
   alarms(status: ACTIVE, siteId: $siteId, first: $alarmLimit) {
     id severity status acknowledged sensor { id }
   }
+  workPermits(siteId: $siteId, openOnly: true, first: 100) { id zoneId kind expiresAt closedAt }
+  silences(siteId: $siteId) { id zoneId sensorId startsAt expiresAt cancelledAt }
 }`
 
 export interface ConsoleAlarm {

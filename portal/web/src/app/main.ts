@@ -13,6 +13,23 @@ startPortal('app', [
       { path: 'alarms', name: 'alarms', component: AlarmsPage, meta: { ownSiteFilter: true } },
       // The chart page carries ECharts: loaded when first opened.
       { path: 'sensors/:id?', name: 'sensor-history', component: () => import('./pages/SensorHistoryPage.vue') },
+      // The management pages, each loaded when first opened.
+      {
+        path: 'work-orders',
+        name: 'work-orders',
+        component: () => import('./pages/WorkOrdersPage.vue'),
+        meta: { ownSiteFilter: true },
+      },
+      {
+        path: 'work-orders/:id',
+        name: 'work-order',
+        component: () => import('./pages/WorkOrderDetailPage.vue'),
+        meta: { ownSiteFilter: true, menu: 'work-orders' },
+      },
+      { path: 'handovers', name: 'handovers', component: () => import('./pages/HandoversPage.vue') },
+      { path: 'devices', name: 'devices', component: () => import('./pages/DevicesPage.vue') },
+      { path: 'people', name: 'people', component: () => import('./pages/PeoplePage.vue') },
+      { path: 'permits', name: 'permits', component: () => import('./pages/PermitsPage.vue') },
     ],
   },
 ])

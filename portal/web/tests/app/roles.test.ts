@@ -10,8 +10,15 @@ const OTHER = '6c1f0a4e-0000-4000-8000-000000000002'
 const as = (role: string) => [{ domain: `tenant:${TENANT}`, role }]
 
 describe('menuFor', () => {
-  it.each(['owner', 'safety_manager', 'operator', 'viewer'] as const)('gives %s the three pages', (role) => {
-    expect(menuFor([role]).map((item) => item.key)).toEqual(['overview', 'alarms', 'history'])
+  const reading = ['overview', 'alarms', 'history', 'workOrders', 'handovers', 'devices']
+
+  it.each(['owner', 'safety_manager'] as const)('gives %s every page, people included', (role) => {
+    expect(menuFor([role]).map((item) => item.key)).toEqual([...reading, 'people', 'permits'])
+  })
+
+  it('gives an operator the workers (people) but a viewer not', () => {
+    expect(menuFor(['operator']).map((item) => item.key)).toEqual([...reading, 'people', 'permits'])
+    expect(menuFor(['viewer']).map((item) => item.key)).toEqual([...reading, 'permits'])
   })
 
   it('gives someone without an enterprise role nothing', () => {

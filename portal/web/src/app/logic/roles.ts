@@ -6,14 +6,67 @@ import type { Membership } from '@/shared/session/portal'
 export const ENTERPRISE_ROLES = ['owner', 'safety_manager', 'operator', 'viewer'] as const
 export type EnterpriseRole = (typeof ENTERPRISE_ROLES)[number]
 
-export type Permission = 'site:read' | 'alarm:read' | 'alarm:update' | 'telemetry:read'
+type Action = 'read' | 'create' | 'update' | 'delete' | 'verify'
+type PermissionObject =
+  | 'site'
+  | 'zone'
+  | 'device'
+  | 'sensor'
+  | 'telemetry'
+  | 'alarm'
+  | 'alarm_rule'
+  | 'worker'
+  | 'membership'
+  | 'work_order'
+  | 'handover'
 
-const PERMISSIONS: Record<EnterpriseRole, readonly Permission[]> = {
-  owner: ['site:read', 'alarm:read', 'alarm:update', 'telemetry:read'],
-  safety_manager: ['site:read', 'alarm:read', 'alarm:update', 'telemetry:read'],
+export type Permission = `${PermissionObject}:${Action}`
+
+// (object, action) pairs, `*` for any, exactly as the server's templates are written.
+type Template = readonly (readonly [PermissionObject | '*', Action | '*'])[]
+
+const READ_OPERATIONS: readonly PermissionObject[] = ['site', 'zone', 'device', 'sensor', 'telemetry', 'alarm', 'alarm_rule']
+const reads = READ_OPERATIONS.map((o) => [o, 'read'] as const)
+
+const TEMPLATES: Record<EnterpriseRole, Template> = {
+  owner: [['*', '*']],
+  safety_manager: [
+    ['site', 'read'],
+    ['site', 'update'],
+    ['zone', '*'],
+    ['device', '*'],
+    ['sensor', '*'],
+    ['worker', '*'],
+    ['telemetry', 'read'],
+    ['alarm', '*'],
+    ['alarm_rule', '*'],
+    ['membership', 'read'],
+    ['membership', 'create'],
+    ['membership', 'delete'],
+    ['work_order', '*'],
+    ['handover', '*'],
+  ],
   // "alarm update" is handling an alarm: acknowledge, dispatch, clear, close.
-  operator: ['site:read', 'alarm:read', 'alarm:update', 'telemetry:read'],
-  viewer: ['site:read', 'alarm:read', 'telemetry:read'],
+  operator: [
+    ...reads,
+    ['worker', 'read'],
+    ['alarm', 'update'],
+    ['work_order', 'read'],
+    ['work_order', 'create'],
+    ['work_order', 'update'],
+    ['handover', 'read'],
+    ['handover', 'create'],
+    ['handover', 'update'],
+  ],
+  viewer: [...reads, ['work_order', 'read'], ['handover', 'read']],
+}
+
+/** The roles each role may hand out in its own tenant (the server's GRANTABLE). */
+export const GRANTABLE: Record<EnterpriseRole, readonly EnterpriseRole[]> = {
+  owner: ENTERPRISE_ROLES,
+  safety_manager: ['operator', 'viewer'],
+  operator: [],
+  viewer: [],
 }
 
 function isEnterpriseRole(role: string): role is EnterpriseRole {
@@ -36,10 +89,17 @@ export function enterpriseRoles(memberships: readonly Membership[]): EnterpriseR
 }
 
 export function may(role: EnterpriseRole | null, permission: Permission): boolean {
-  return role !== null && PERMISSIONS[role].includes(permission)
+  if (role === null) return false
+  const [object, action] = permission.split(':')
+  return TEMPLATES[role].some(([o, a]) => (o === '*' || o === object) && (a === '*' || a === action))
 }
 
-export type MenuKey = 'overview' | 'alarms' | 'history'
+/** The caller's role in the tenant a site belongs to. */
+export function roleForSite(memberships: readonly Membership[], site: { tenantId: string } | null): EnterpriseRole | null {
+  return site ? roleInTenant(memberships, site.tenantId) : null
+}
+
+export type MenuKey = 'overview' | 'alarms' | 'history' | 'workOrders' | 'handovers' | 'devices' | 'people' | 'permits'
 
 export interface MenuItem {
   key: MenuKey
@@ -47,16 +107,22 @@ export interface MenuItem {
   route: string
   /** The message key of its label. */
   label: string
-  needs: Permission
+  /** Shown to a role holding any of these. */
+  needs: readonly Permission[]
 }
 
 const MENU: readonly MenuItem[] = [
-  { key: 'overview', route: 'home', label: 'nav.overview', needs: 'site:read' },
-  { key: 'alarms', route: 'alarms', label: 'nav.alarms', needs: 'alarm:read' },
-  { key: 'history', route: 'sensor-history', label: 'nav.history', needs: 'telemetry:read' },
+  { key: 'overview', route: 'home', label: 'nav.overview', needs: ['site:read'] },
+  { key: 'alarms', route: 'alarms', label: 'nav.alarms', needs: ['alarm:read'] },
+  { key: 'history', route: 'sensor-history', label: 'nav.history', needs: ['telemetry:read'] },
+  { key: 'workOrders', route: 'work-orders', label: 'nav.workOrders', needs: ['work_order:read'] },
+  { key: 'handovers', route: 'handovers', label: 'nav.handovers', needs: ['handover:read'] },
+  { key: 'devices', route: 'devices', label: 'nav.devices', needs: ['device:read'] },
+  { key: 'people', route: 'people', label: 'nav.people', needs: ['membership:read', 'worker:read'] },
+  { key: 'permits', route: 'permits', label: 'nav.permits', needs: ['zone:read'] },
 ]
 
 /** The menu of someone holding these roles: an item shows when any of them may use it. */
 export function menuFor(roles: readonly EnterpriseRole[]): MenuItem[] {
-  return MENU.filter((item) => roles.some((role) => may(role, item.needs)))
+  return MENU.filter((item) => roles.some((role) => item.needs.some((permission) => may(role, permission))))
 }
