@@ -180,7 +180,7 @@ export default {
     cause: '原因',
     closeMissing: '请选择结论并填写原因。',
     workOrder: '建工单',
-    workOrderLabel: '为报警 {code} 创建工单',
+    workOrderLabel: '建工单：报警 {code}',
   },
   range: {
     '1h': '1 小时',
