@@ -1,5 +1,5 @@
-"""Members of a domain: listing them, adding accounts from the command line, removing members,
-and disabling accounts.
+"""Members of a domain: listing them, adding accounts from the command line, changing their
+roles, removing members, and disabling accounts.
 
 Removal follows the rule of inviting: a member may remove only those holding a role it could
 grant (a safety manager removes operators and viewers, never an owner), and the last owner of
@@ -197,6 +197,73 @@ async def unscoped_remove_member_in_own_transaction(
             object_type="user",
             object_id=user.id,
             detail={"role": role},
+        )
+
+
+async def unscoped_change_member_role_in_own_transaction(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    authz: Authorizer,
+    principal: Principal,
+    domain: str,
+    user_id: uuid.UUID,
+    role: str,
+) -> MemberRow:
+    """Give a member of ``domain`` another role there.
+
+    Changing a role is taking one away and granting another, so the caller needs both
+    permissions and must be able to grant the old role as well as the new one: a safety
+    manager moves people between operator and viewer, and never makes or unmakes an owner.
+    Nobody changes their own membership (an owner demoting itself by mistake would lock the
+    tenant out of its own management), and the last owner keeps the role."""
+    changer_role = _check_domain(principal, domain)
+    require(authz, principal, domain, "membership", "create", operation="change member roles")
+    require(authz, principal, domain, "membership", "delete", operation="change member roles")
+    check_role(domain, role)
+    async with unscoped_session(sessions) as session, session.begin():
+        membership = await session.scalar(
+            select(Membership)
+            .where(Membership.user_id == user_id, Membership.domain == domain)
+            .with_for_update()
+        )
+        user = None if membership is None else await session.get(User, user_id)
+        if membership is None or user is None:
+            raise NotFound(f"no such member of {domain}")
+        if principal.id is not None and user_id == principal.id:
+            raise Conflict("you cannot change your own role; ask another member who may")
+        old = membership.role
+        if principal.kind != "system":
+            grantable = GRANTABLE.get(changer_role or "", ())
+            for held in (old, role):
+                if held not in grantable:
+                    raise Forbidden(
+                        f"a {changer_role} may not change a member's role from {old} to {role}"
+                    )
+        if old != role:
+            if old == "owner":
+                owners = await session.scalar(
+                    select(func.count())
+                    .select_from(Membership)
+                    .where(Membership.domain == domain, Membership.role == "owner")
+                )
+                if (owners or 0) <= 1:
+                    raise Conflict(
+                        "the last owner of a tenant keeps the role; make another owner first"
+                    )
+            membership.role = role
+            # The next request of every process re-reads roles: the change holds at once.
+            await bump_version(session)
+            await record(
+                session,
+                principal.actor(domain),
+                "membership.role_change",
+                domain=domain,
+                object_type="user",
+                object_id=user.id,
+                detail={"role": role, "previous_role": old},
+            )
+        return MemberRow(
+            user.id, user.email, domain, membership.role, membership.created_at, user.disabled
         )
 
 

@@ -166,6 +166,14 @@ def _user_id(value: strawberry.ID | None) -> uuid.UUID | None:
         raise BadInput(f"not a user id: {value!r}") from None
 
 
+def _member_id(value: strawberry.ID, domain: str) -> uuid.UUID:
+    """A member's id; one that is not an id names nobody in the domain."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"no such member of {domain}") from None
+
+
 async def _send_mail_now(info: Info) -> None:
     """Hand the mail just committed to the broker. A failure here leaves it in the outbox for
     the server's relay loop: the change it announces has committed, so the caller is told
@@ -441,6 +449,34 @@ class AuthMutation:
             email=email,
         )
         return True
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Give a member another role in a domain. The caller must be able to grant both the "
+            "old and the new role; nobody changes their own role; the last owner stays owner."
+        ),
+    )
+    async def change_member_role(
+        self, info: Info, domain: str, user_id: strawberry.ID, role: str
+    ) -> Member:
+        rt = info.context.rt
+        row = await members.unscoped_change_member_role_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=info.context.principal,
+            domain=domain,
+            user_id=_member_id(user_id, domain),
+            role=role,
+        )
+        return Member(
+            user_id=strawberry.ID(str(row.user_id)),
+            email=row.email,
+            domain=row.domain,
+            role=row.role,
+            since=row.since,
+            disabled=row.disabled,
+        )
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
