@@ -260,8 +260,6 @@ async def unscoped_change_member_role_in_own_transaction(
             raise NotFound(f"no such member of {domain}")
         if principal.id is not None and user_id == principal.id:
             raise Conflict("you cannot change your own role; ask another member who may")
-        if membership.domain != domain:
-            raise Conflict("the membership is suspended: enable it before changing its role")
         old = membership.role
         if principal.kind != "system":
             grantable = GRANTABLE.get(changer_role or "", ())
@@ -270,6 +268,8 @@ async def unscoped_change_member_role_in_own_transaction(
                     raise Forbidden(
                         f"a {changer_role} may not change a member's role from {old} to {role}"
                     )
+        if membership.domain != domain:
+            raise Conflict("the membership is suspended: enable it before changing its role")
         if old != role:
             if old == "owner" and await _last_owner(session, domain):
                 raise Conflict(
