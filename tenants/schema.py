@@ -18,6 +18,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
+from backend.core.errors import BadInput
 from backend.core.graphql import IsAuthenticated
 from backend.core.ids import parse_id
 from tenants import service
@@ -178,7 +179,7 @@ class WorkerType:
     id_number: str | None
     employee_number: str
     site_id: strawberry.ID | None
-    tenant_id: strawberry.Private[uuid.UUID]
+    tenant_id: strawberry.ID
 
     @classmethod
     def of(cls, worker: Worker) -> WorkerType:
@@ -189,7 +190,7 @@ class WorkerType:
             id_number=worker.id_number,
             employee_number=worker.employee_number,
             site_id=None if worker.site_id is None else strawberry.ID(str(worker.site_id)),
-            tenant_id=worker.tenant_id,
+            tenant_id=strawberry.ID(str(worker.tenant_id)),
         )
 
 
@@ -208,10 +209,15 @@ class TenantsQuery:
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
-        description="Workers of the tenants where the caller's role may read them.",
+        description="Workers of the tenants where the caller's role may read them (tenantId: "
+        "of that one only).",
     )
     async def workers(
-        self, info: Info, first: int = 100, after: strawberry.ID | None = None
+        self,
+        info: Info,
+        first: int = 100,
+        after: strawberry.ID | None = None,
+        tenant_id: strawberry.ID | None = None,
     ) -> list[WorkerType]:
         ctx = info.context
         rows = await service.list_workers(
@@ -220,6 +226,7 @@ class TenantsQuery:
             principal=ctx.principal,
             first=first,
             after=None if after is None else parse_id(after, "worker"),
+            tenant_id=None if tenant_id is None else parse_id(tenant_id, "tenant"),
         )
         return [WorkerType.of(w) for w in rows]
 
@@ -307,3 +314,48 @@ class TenantsMutation:
                 site_id=None if site_id is None else parse_id(site_id, "site"),
             )
         return WorkerType.of(worker)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Change what is given of a worker, checked as createWorker checks it; "
+        "mobile, idNumber or siteId sent as null clears it (name and employeeNumber stay).",
+    )
+    async def update_worker(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        name: str | None = strawberry.UNSET,
+        employee_number: str | None = strawberry.UNSET,
+        mobile: str | None = strawberry.UNSET,
+        id_number: str | None = strawberry.UNSET,
+        site_id: strawberry.ID | None = strawberry.UNSET,
+    ) -> WorkerType:
+        if name is None or employee_number is None:
+            raise BadInput(
+                "a worker keeps a name and an employee number: send new ones or leave them out"
+            )
+        ctx = info.context
+        async with ctx.write() as session:
+            worker = await service.update_worker(
+                session=session,
+                authz=ctx.authz,
+                principal=ctx.principal,
+                worker_id=parse_id(id, "worker"),
+                name=_kept(name),
+                employee_number=_kept(employee_number),
+                mobile=_kept(mobile),
+                id_number=_kept(id_number),
+                site_id=(
+                    service.KEEP
+                    if site_id is strawberry.UNSET
+                    else None
+                    if site_id is None
+                    else parse_id(site_id, "site")
+                ),
+            )
+        return WorkerType.of(worker)
+
+
+def _kept(value: T) -> T | service.Keep:
+    """An argument left out keeps the field's value."""
+    return service.KEEP if value is strawberry.UNSET else value

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from backend.auth.models import AuthzState, CasbinRule, Membership
+from backend.auth.models import SUSPENDED_PREFIX, AuthzState, CasbinRule, Membership
 from backend.core.errors import Forbidden
 from tenants.divisions import covers
 
@@ -132,7 +132,9 @@ class _MembershipAdapter(Adapter):
         super().load_policy(model)
         with self._session_scope() as session:
             for user_id, role, domain in session.execute(
-                select(Membership.user_id, Membership.role, Membership.domain)
+                select(Membership.user_id, Membership.role, Membership.domain).where(
+                    ~Membership.domain.startswith(SUSPENDED_PREFIX)
+                )
             ):
                 persist.load_policy_line(f"g, {user_id}, {role}, {domain}", model)
 

@@ -42,6 +42,7 @@ from backend.auth.service import (
     find_user,
     grant_membership,
     normalise_email,
+    refuse_if_suspended,
     require,
 )
 from backend.core.db import utcnow
@@ -134,6 +135,8 @@ async def unscoped_invite_user_in_own_transaction(
     actor = principal.actor(domain)
     async with unscoped_session(sessions) as session, session.begin():
         user = await find_user(session=session, email=address)
+        if user is not None:
+            await refuse_if_suspended(session=session, user_id=user.id, domain=domain)
         if user is not None and principal.kind != "system":
             held = await session.scalar(
                 select(Membership.role).where(

@@ -31,8 +31,19 @@ class User(SealedRecord, IdMixin, Base):
     email = Sealed[str]("email_enc", index="email_index")
 
 
+# A membership suspended in its domain is kept under ``suspended:<domain>``: with its role and
+# history, but matching no query of the domain, so it grants nothing there (no permission, no
+# scope, no alarm mail, no dispatch) until it is enabled again.
+SUSPENDED_PREFIX = "suspended:"
+
+
+def suspended_domain(domain: str) -> str:
+    return SUSPENDED_PREFIX + domain
+
+
 class Membership(IdMixin, Base):
-    """A role in a Casbin domain: ``tenant:<uuid>``, ``gov:<division>`` or ``platform``."""
+    """A role in a Casbin domain: ``tenant:<uuid>``, ``gov:<division>`` or ``platform``; or a
+    suspended one (``SUSPENDED_PREFIX``)."""
 
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("user_id", "domain"),)

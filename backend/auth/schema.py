@@ -78,7 +78,22 @@ class Member:
     domain: str
     role: str
     since: datetime
-    disabled: bool
+    disabled: bool = strawberry.field(description="The account is disabled platform-wide.")
+    suspended: bool = strawberry.field(
+        description="The membership is suspended in this domain: it grants nothing here."
+    )
+
+    @classmethod
+    def of(cls, row: members.MemberRow) -> Member:
+        return cls(
+            user_id=strawberry.ID(str(row.user_id)),
+            email=row.email,
+            domain=row.domain,
+            role=row.role,
+            since=row.since,
+            disabled=row.disabled,
+            suspended=row.suspended,
+        )
 
 
 @strawberry.type(
@@ -166,6 +181,14 @@ def _user_id(value: strawberry.ID | None) -> uuid.UUID | None:
         raise BadInput(f"not a user id: {value!r}") from None
 
 
+def _member_id(value: strawberry.ID, domain: str) -> uuid.UUID:
+    """A member's id; one that is not an id names nobody in the domain."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"no such member of {domain}") from None
+
+
 async def _send_mail_now(info: Info) -> None:
     """Hand the mail just committed to the broker. A failure here leaves it in the outbox for
     the server's relay loop: the change it announces has committed, so the caller is told
@@ -192,17 +215,7 @@ class AuthQuery:
         rows = await members.unscoped_list_members(
             sessions=rt.sessions, authz=rt.authz, principal=info.context.principal, domain=domain
         )
-        return [
-            Member(
-                user_id=strawberry.ID(str(r.user_id)),
-                email=r.email,
-                domain=r.domain,
-                role=r.role,
-                since=r.since,
-                disabled=r.disabled,
-            )
-            for r in rows
-        ]
+        return [Member.of(r) for r in rows]
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
@@ -441,6 +454,55 @@ class AuthMutation:
             email=email,
         )
         return True
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Give a member another role in a domain. The caller must be able to grant both the "
+            "old and the new role; nobody changes their own role; the last owner stays owner."
+        ),
+    )
+    async def change_member_role(
+        self, info: Info, domain: str, user_id: strawberry.ID, role: str
+    ) -> Member:
+        rt = info.context.rt
+        row = await members.unscoped_change_member_role_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=info.context.principal,
+            domain=domain,
+            user_id=_member_id(user_id, domain),
+            role=role,
+        )
+        return Member.of(row)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Suspend a member in a domain (enabled false: the membership grants nothing there; "
+            "the account and its roles elsewhere stay) or enable it again with its role. The "
+            "rules of changeMemberRole apply; the reason goes to the audit trail."
+        ),
+    )
+    async def set_member_enabled(
+        self,
+        info: Info,
+        domain: str,
+        user_id: strawberry.ID,
+        enabled: bool,
+        reason: str | None = None,
+    ) -> Member:
+        rt = info.context.rt
+        row = await members.unscoped_set_member_enabled_in_own_transaction(
+            sessions=rt.sessions,
+            authz=rt.authz,
+            principal=info.context.principal,
+            domain=domain,
+            user_id=_member_id(user_id, domain),
+            enabled=enabled,
+            reason=reason,
+        )
+        return Member.of(row)
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

@@ -23,7 +23,13 @@ from backend.auth.authz import (
     roles_for_domain,
 )
 from backend.auth.mail_outbox import enqueue_mail
-from backend.auth.models import AuthSession, Membership, User
+from backend.auth.models import (
+    SUSPENDED_PREFIX,
+    AuthSession,
+    Membership,
+    User,
+    suspended_domain,
+)
 from backend.auth.principal import Grant, Principal
 from backend.auth.throttle import UNKNOWN_ADDRESS, Attempt, Throttle
 from backend.auth.tokens import TokenClaims, TokenCodec
@@ -142,6 +148,18 @@ async def create_user(
     return user
 
 
+async def refuse_if_suspended(*, session: AsyncSession, user_id: uuid.UUID, domain: str) -> None:
+    """A member suspended in ``domain`` comes back only by being enabled, never by a second,
+    fresh membership beside the suspended one."""
+    suspended = await session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == user_id, Membership.domain == suspended_domain(domain)
+        )
+    )
+    if suspended is not None:
+        raise Conflict(f"the account is suspended in {domain}: enable its membership instead")
+
+
 async def grant_membership(
     *,
     session: AsyncSession,
@@ -154,6 +172,7 @@ async def grant_membership(
     """Give ``user`` ``role`` in ``domain`` (or change the role held there); ``granted_by`` is
     who offered it when that is not the actor (an invitation accepted by its invitee)."""
     check_role(domain, role)
+    await refuse_if_suspended(session=session, user_id=user.id, domain=domain)
     existing = await session.scalar(
         select(Membership).where(Membership.user_id == user.id, Membership.domain == domain)
     )
@@ -494,7 +513,9 @@ async def _unscoped_principal_of_session(
         if user is None or user.disabled:
             raise Unauthenticated("the account is disabled")
         rows = await session.execute(
-            select(Membership.domain, Membership.role).where(Membership.user_id == user.id)
+            select(Membership.domain, Membership.role).where(
+                Membership.user_id == user.id, ~Membership.domain.startswith(SUSPENDED_PREFIX)
+            )
         )
         grants = tuple(Grant(domain, role) for domain, role in rows)
         scope = await scope_for_grants(session=session, grants=grants)

@@ -31,9 +31,11 @@ from tenants.service._tenants import (
     unscoped_site_tenant,
     unscoped_tenant_list,
 )
-from tenants.service._workers import create_worker, list_workers
+from tenants.service._workers import KEEP, Keep, create_worker, list_workers, update_worker
 
 __all__ = [
+    "KEEP",
+    "Keep",
     "NewTenant",
     "TenantListing",
     "check_new_tenant",
@@ -55,5 +57,6 @@ __all__ = [
     "unscoped_set_subscription_status_in_own_transaction",
     "unscoped_site_tenant",
     "unscoped_tenant_list",
+    "update_worker",
     "zones_of_sites",
 ]

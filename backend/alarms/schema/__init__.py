@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 from backend.alarms.schema._alarms import (
+    ActorKindEnum,
+    AlarmActorType,
     AlarmEvent,
     AlarmsMutation,
     AlarmsQuery,
     AlarmsSubscription,
     AlarmType,
     SeverityEnum,
+    actor_of,
     sees_event,
 )
 from backend.alarms.schema._channels import ChannelsMutation, ChannelsQuery
@@ -18,6 +21,8 @@ from backend.alarms.schema._permits import PermitsMutation, PermitsQuery
 from backend.alarms.schema._rules import RulesMutation, RulesQuery
 
 __all__ = [
+    "ActorKindEnum",
+    "AlarmActorType",
     "AlarmEvent",
     "AlarmType",
     "AlarmsMutation",
@@ -30,5 +35,6 @@ __all__ = [
     "RulesMutation",
     "RulesQuery",
     "SeverityEnum",
+    "actor_of",
     "sees_event",
 ]

@@ -143,20 +143,27 @@ class AlarmTransitionType:
     async def actor(self, info: Info) -> AlarmActorType:
         # The transition records a user id, or "engine" for the rule engine and escalation,
         # or nothing for the command line: the last two are the system.
-        try:
-            user_id = uuid.UUID(self.actor_ref) if self.actor_ref else None
-        except ValueError:
-            user_id = None
-        if user_id is None:
-            return AlarmActorType.system(self.tenant_id)
-        user = await _users_loader(info).load(user_id)
-        return AlarmActorType(
-            kind=ActorKindEnum.USER,
-            id=strawberry.ID(str(user_id)),
-            name=None if user is None else user.display_name,
-            email=None if user is None else user.email,
-            tenant_id=self.tenant_id,
-        )
+        return await actor_of(info, self.actor_ref, self.tenant_id)
+
+
+async def actor_of(info: Info, ref: str | uuid.UUID | None, tenant_id: uuid.UUID) -> AlarmActorType:
+    """The actor a record names: a user by id (name and address batch-loaded, to be masked by
+    the privacy pipeline as the tenant's data), anything else (none, "engine", "system") the
+    system. Shared by every timeline that records who acted."""
+    try:
+        user_id = ref if isinstance(ref, uuid.UUID) else uuid.UUID(ref) if ref else None
+    except ValueError:
+        user_id = None
+    if user_id is None:
+        return AlarmActorType.system(tenant_id)
+    user = await _users_loader(info).load(user_id)
+    return AlarmActorType(
+        kind=ActorKindEnum.USER,
+        id=strawberry.ID(str(user_id)),
+        name=None if user is None else user.display_name,
+        email=None if user is None else user.email,
+        tenant_id=tenant_id,
+    )
 
 
 def _transitions_loader(info: Info) -> DataLoader[uuid.UUID, list[AlarmTransition]]:

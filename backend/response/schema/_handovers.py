@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from backend.alarms.schema import SeverityEnum
+from backend.alarms.schema import AlarmActorType, SeverityEnum, actor_of
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
 from backend.core.ids import parse_id
@@ -135,6 +135,16 @@ class HandoverType:
             ],
             tenant_id=tenant,
         )
+
+    @strawberry.field(description="The outgoing shift's signer, named as the caller may see.")
+    async def handed_over_by_actor(self, info: Info) -> AlarmActorType:
+        return await actor_of(info, self.handed_over_by, self.tenant_id)
+
+    @strawberry.field(description="The incoming shift's signer; null until accepted.")
+    async def accepted_by_actor(self, info: Info) -> AlarmActorType | None:
+        if self.accepted_by is None:
+            return None
+        return await actor_of(info, self.accepted_by, self.tenant_id)
 
     @strawberry.field
     def accepted(self) -> bool:

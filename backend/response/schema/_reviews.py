@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 
+from backend.alarms.models import AlarmRule
+from backend.alarms.rules import RuleSpec
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
 from backend.core.ids import parse_id
 from backend.response import service
+from backend.telemetry.models import Sensor
 
 
 @strawberry.type(name="RuleReviewStat")
@@ -16,6 +21,29 @@ class RuleReviewStatType:
     closed: int = strawberry.field(description="Closed alarms of the rule (reviewed).")
     false_positives: int
     rate: float = strawberry.field(description="falsePositives / closed, 0 to 1.")
+
+    async def _rule(self, info: Info) -> AlarmRule | None:
+        return await info.context.rows_by_id(AlarmRule).load(uuid.UUID(self.rule_id))
+
+    @strawberry.field(description="threshold, rate_of_change, event, composite...")
+    async def rule_kind(self, info: Info) -> str | None:
+        rule = await self._rule(info)
+        return None if rule is None else rule.kind
+
+    @strawberry.field(description="The code of the rule's sensor; null for device or zone rules.")
+    async def sensor_code(self, info: Info) -> str | None:
+        rule = await self._rule(info)
+        if rule is None or rule.sensor_id is None:
+            return None
+        sensor = await info.context.rows_by_id(Sensor).load(rule.sensor_id)
+        return None if sensor is None else sensor.code
+
+    @strawberry.field(description="The names of the rule's levels, in its order.")
+    async def level_names(self, info: Info) -> list[str]:
+        rule = await self._rule(info)
+        if rule is None:
+            return []
+        return [level.name for level in RuleSpec.from_json(rule.definition).levels]
 
 
 @strawberry.type

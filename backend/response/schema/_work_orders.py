@@ -10,18 +10,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from backend.alarms.models import Alarm, AlarmIncident
+from backend.alarms.schema import AlarmActorType, actor_of
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
 from backend.core.errors import BadInput
 from backend.core.ids import parse_id
 from backend.response import service
 from backend.response.models import WorkOrder, WorkOrderEvent, WorkOrderStatus
-from tenants.models import Site
+from tenants.models import Site, Worker
 
 if TYPE_CHECKING:
     from backend.alarms.schema import AlarmType
     from backend.alarms.schema._permits import AlarmIncidentType
-    from tenants.schema import SiteType
+    from tenants.schema import SiteType, WorkerType
 
 
 @strawberry.enum(name="WorkOrderStatus")
@@ -85,6 +86,10 @@ class WorkOrderEventType:
             tenant_id=event.tenant_id,
         )
 
+    @strawberry.field(description="Who acted, named as the caller may see; the system too.")
+    async def acted_by(self, info: Info) -> AlarmActorType:
+        return await actor_of(info, self.actor, self.tenant_id)
+
 
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
@@ -110,6 +115,10 @@ class WorkOrderCommentType:
             photos=list(event.photos or []),
             tenant_id=event.tenant_id,
         )
+
+    @strawberry.field(description="Who wrote it, named as the caller may see.")
+    async def written_by(self, info: Info) -> AlarmActorType:
+        return await actor_of(info, self.author, self.tenant_id)
 
 
 async def _timeline(info: Info, work_order_id: uuid.UUID) -> list[WorkOrderEvent]:
@@ -194,6 +203,25 @@ class WorkOrderType:
         site = await info.context.rows_by_id(Site).load(uuid.UUID(self.site_id))
         assert site is not None  # a work order in scope has its site in scope
         return SiteType.of(site)
+
+    @strawberry.field(
+        description="The member doing the job, named as the caller may see (or assigneeWorker)."
+    )
+    async def assignee_user(self, info: Info) -> AlarmActorType | None:
+        if self.assignee_user_id is None:
+            return None
+        return await actor_of(info, str(self.assignee_user_id), self.tenant_id)
+
+    @strawberry.field(description="The worker doing the job (or assigneeUser).")
+    async def assignee_worker(
+        self, info: Info
+    ) -> Annotated[WorkerType, strawberry.lazy("tenants.schema")] | None:
+        if self.assignee_worker_id is None:
+            return None
+        from tenants.schema import WorkerType
+
+        worker = await info.context.rows_by_id(Worker).load(uuid.UUID(self.assignee_worker_id))
+        return None if worker is None else WorkerType.of(worker)
 
     @strawberry.field(
         description="The alarm the order came from, with its review (verdict and cause) once "

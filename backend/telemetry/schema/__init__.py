@@ -18,7 +18,7 @@ from backend.auth.permissions import IsAuthenticated
 from backend.core.errors import BadInput
 from backend.core.ids import parse_id
 from backend.telemetry import readings, service, status
-from backend.telemetry.kinds import parse_sensors
+from backend.telemetry.kinds import catalog, parse_sensors
 from backend.telemetry.models import Sensor
 from backend.telemetry.schema._types import (
     BucketType,
@@ -26,8 +26,11 @@ from backend.telemetry.schema._types import (
     DeviceType,
     LatestType,
     NewDeviceType,
+    SensorGasType,
     SensorInput,
+    SensorKindType,
     SensorType,
+    SiteDeviceType,
     SiteStatusType,
     device_type,
 )
@@ -39,8 +42,11 @@ __all__ = [
     "DeviceType",
     "LatestType",
     "NewDeviceType",
+    "SensorGasType",
     "SensorInput",
+    "SensorKindType",
     "SensorType",
+    "SiteDeviceType",
     "SiteStatusType",
     "TelemetryMutation",
     "TelemetryQuery",
@@ -178,6 +184,39 @@ class TelemetryQuery:
             offline_after_seconds=ctx.rt.settings.offline_after_seconds,
         )
         return SiteStatusType.of(value)
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="A site's devices by name with their sensors, when each was last heard "
+        "from and whether it is online now; revoked devices only with includeRevoked.",
+        metadata={"store_queries": STORE_QUERIES},
+    )
+    async def devices(
+        self, info: Info, site_id: strawberry.ID, include_revoked: bool = False
+    ) -> list[SiteDeviceType]:
+        ctx = info.context
+        listed = await service.devices_of_site(
+            session=ctx.session,
+            authz=ctx.rt.authz,
+            principal=ctx.principal,
+            site_id=parse_id(site_id, "site"),
+            include_revoked=include_revoked,
+        )
+        presence = await status.device_presence(
+            client=ctx.rt.clickhouse,
+            scope=ctx.principal.scope,
+            site=listed.site,
+            devices=listed.devices,
+            offline_after_seconds=ctx.rt.settings.offline_after_seconds,
+        )
+        return [SiteDeviceType.of(d, presence[d.id], listed.sensors[d.id]) for d in listed.devices]
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="The sensor kinds the platform knows, in catalogue order.",
+    )
+    def sensor_kinds(self) -> list[SensorKindType]:
+        return [SensorKindType.of(kind, spec) for kind, spec in catalog().items()]
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],

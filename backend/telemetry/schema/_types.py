@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import anyio
 import strawberry
@@ -156,6 +157,77 @@ class DeviceType:
     name: str
     revoked: bool
     site_id: strawberry.ID
+
+
+@strawberry.type(
+    name="SiteDevice",
+    description="A device of a site as its devices page lists it: with its sensors and "
+    "whether it is heard from (the rule of siteStatus).",
+)
+class SiteDeviceType:
+    id: strawberry.ID
+    name: str
+    revoked: bool
+    site_id: strawberry.ID
+    online: bool = strawberry.field(description="Heard from recently; never when revoked.")
+    last_seen: datetime | None = strawberry.field(
+        description="Last heartbeat or data; null when never heard from."
+    )
+    sensors: list[SensorType]
+
+    @classmethod
+    def of(
+        cls, device: Device, presence: status.DeviceStatus, sensors: list[Sensor]
+    ) -> SiteDeviceType:
+        return cls(
+            id=strawberry.ID(str(device.id)),
+            name=device.name,
+            revoked=device.revoked,
+            site_id=strawberry.ID(str(device.site_id)),
+            online=presence.online,
+            last_seen=presence.last_seen,
+            sensors=[SensorType.of(s) for s in sensors],
+        )
+
+
+@strawberry.type(name="SensorGas", description="A gas a toxic-gas sensor may measure.")
+class SensorGasType:
+    gas: str
+    min: float
+    max: float
+
+
+@strawberry.type(
+    name="SensorKind",
+    description="A kind of sensor the platform knows: its unit, default physical range and "
+    "names (the catalogue createDevice checks sensors against).",
+)
+class SensorKindType:
+    kind: str
+    unit: str
+    min: float
+    max: float
+    name_zh: str | None
+    name_en: str | None
+    requires_gas: bool = strawberry.field(description="A sensor of this kind names its gas.")
+    gases: list[SensorGasType]
+
+    @classmethod
+    def of(cls, kind: str, spec: dict[str, Any]) -> SensorKindType:
+        gases: dict[str, dict[str, Any]] = spec.get("gases") or {}
+        return cls(
+            kind=kind,
+            unit=str(spec["unit"]),
+            min=float(spec["min"]),
+            max=float(spec["max"]),
+            name_zh=spec.get("label_zh"),
+            name_en=spec.get("label_en"),
+            requires_gas=bool(spec.get("requires_gas")),
+            gases=[
+                SensorGasType(gas=gas, min=float(r["min"]), max=float(r["max"]))
+                for gas, r in gases.items()
+            ],
+        )
 
 
 @strawberry.type
