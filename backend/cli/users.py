@@ -220,12 +220,16 @@ def member_list(settings: Settings, domain: str, as_json: bool) -> None:
                 "role": r.role,
                 "since": r.since.isoformat(),
                 "disabled": r.disabled,
+                "suspended": r.suspended,
             }
             for r in rows
         ]
 
     members = run(settings, work)
     text = "\n".join(
-        f"{m['email']}\t{m['role']}{' (disabled)' if m['disabled'] else ''}" for m in members
+        f"{m['email']}\t{m['role']}"
+        + (" (disabled)" if m["disabled"] else "")
+        + (" (suspended)" if m["suspended"] else "")
+        for m in members
     )
     output(as_json, {"domain": domain, "members": members}, text or f"no members in {domain}")

@@ -31,7 +31,7 @@ from backend.alarms.models import (
     NotificationDelivery,
     OutboxMessage,
 )
-from backend.auth.models import AuthSession, Invitation, Membership, User
+from backend.auth.models import AuthSession, Invitation, Membership, User, suspended_domain
 from backend.core import counters
 from backend.core.clock import WALL_CLOCK, Clock
 from backend.core.db import Base
@@ -149,9 +149,10 @@ async def unscoped_erase_tenant(
             owned = {cls.__tablename__ for cls in tenant_owned_classes()}
             if table.name in owned and table.name != TenantDataKey.__tablename__:
                 await session.execute(delete(table).where(table.c.tenant_id == tenant_id))
-        members = select(Membership.user_id).where(Membership.domain == domain)
-        leaving = set(await session.scalars(members))
-        await session.execute(delete(Membership).where(Membership.domain == domain))
+        # Suspended memberships are kept under a domain of their own: they go too.
+        held = Membership.domain.in_((domain, suspended_domain(domain)))
+        leaving = set(await session.scalars(select(Membership.user_id).where(held)))
+        await session.execute(delete(Membership).where(held))
         await session.execute(delete(Invitation).where(Invitation.domain == domain))
         # People whose only role was in this tenant lose their account: its purpose has ended.
         still = set(

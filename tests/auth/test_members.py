@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from backend.auth.members import unscoped_add_member_in_own_transaction
+from backend.auth.members import (
+    unscoped_add_member_in_own_transaction,
+    unscoped_set_member_enabled_in_own_transaction,
+)
 from backend.auth.principal import Principal
 from backend.auth.provisioning import unscoped_provision_tenant_in_own_transaction
 from backend.cli import main
@@ -234,3 +238,26 @@ async def test_command_line_removes_members_and_disables_accounts(
         cli, runtime, "member", "remove", "--domain", solo, "--email", owner
     )
     assert code == 2 and "last owner" in out, out
+
+
+async def test_command_line_member_list_marks_suspended_members(runtime: Runtime) -> None:
+    solo, _ = await solo_tenant(runtime)
+    email = await person(runtime, solo, "operator")
+    code, out = await asyncio.to_thread(cli, runtime, "member", "list", "--domain", solo, "--json")
+    (member,) = [m for m in json.loads(out)["members"] if m["email"] == email]
+    assert member["suspended"] is False
+    await unscoped_set_member_enabled_in_own_transaction(
+        sessions=runtime.sessions,
+        authz=runtime.authz,
+        principal=Principal.system(),
+        domain=solo,
+        user_id=uuid.UUID(member["user_id"]),
+        enabled=False,
+        reason="on leave",
+    )
+    code, out = await asyncio.to_thread(cli, runtime, "member", "list", "--domain", solo, "--json")
+    assert code == 0, out
+    (member,) = [m for m in json.loads(out)["members"] if m["email"] == email]
+    assert member["suspended"] is True
+    code, text = await asyncio.to_thread(cli, runtime, "member", "list", "--domain", solo)
+    assert f"{email}\toperator (suspended)" in text

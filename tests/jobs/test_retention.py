@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import select, update
 
 from backend.alarms.models import OutboxMessage
+from backend.auth.members import unscoped_set_member_enabled_in_own_transaction
+from backend.auth.models import User
 from backend.auth.principal import Principal
 from backend.core.clock import SimulatedClock
 from backend.core.db import utcnow
@@ -24,6 +26,7 @@ from privacy.retention import telemetry_retention_days
 from tenants.models import Tenant, TenantStatus, Worker
 from tenants.scope import Scope, scoped_session, unscoped_session
 from tenants.service import create_worker, unscoped_offboard_tenant_in_own_transaction
+from tests.alarm_helpers import user_id
 from tests.factories import World, build_tenant
 
 # Outbox rows of a topic nobody subscribes to, shaped like alarm events for the tests that
@@ -105,6 +108,17 @@ async def test_an_offboarded_tenant_is_erased_only_after_the_floor_and_then_unre
     readings_of(runtime, a.tenant_id, a.site_id, 500)
     readings_of(runtime, b.tenant_id, b.site_id, 300)
     b_before = erasure.tenant_row_counts(runtime.clickhouse, b.tenant_id)
+    # A suspended member's account goes with the tenant like every other member's.
+    viewer = await user_id(runtime, a.users["viewer"])
+    await unscoped_set_member_enabled_in_own_transaction(
+        sessions=runtime.sessions,
+        authz=runtime.authz,
+        principal=Principal.system(),
+        domain=f"tenant:{a.tenant_id}",
+        user_id=viewer,
+        enabled=False,
+        reason="on leave",
+    )
 
     with pytest.raises(BadInput):
         await unscoped_offboard_tenant_in_own_transaction(
@@ -146,6 +160,7 @@ async def test_an_offboarded_tenant_is_erased_only_after_the_floor_and_then_unre
             await session.scalar(select(Worker.id).where(Worker.tenant_id == a.tenant_id)) is None
         )
         assert await session.scalar(select(Worker.id).where(Worker.tenant_id == b.tenant_id))
+        assert await session.get(User, viewer) is None
         erased = await session.scalar(
             select(AuditEntry).where(
                 AuditEntry.action == "tenant.erased", AuditEntry.object_id == str(a.tenant_id)
