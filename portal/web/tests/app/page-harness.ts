@@ -32,6 +32,7 @@ export async function mountPage(page: Component, role: string, path: string, ext
     routes: [
       ...names.map((name) => ({ path: `/${name}`, name, component: stub })),
       { path: '/work-orders/:id', name: 'work-order', component: stub },
+      { path: '/alarms/:id', name: 'alarm', component: stub },
       { path: '/page', name: 'page-under-test', component: stub },
     ],
   })
