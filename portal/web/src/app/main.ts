@@ -36,6 +36,7 @@ startPortal('app', [
       { path: 'devices', name: 'devices', component: () => import('./pages/DevicesPage.vue') },
       { path: 'people', name: 'people', component: () => import('./pages/PeoplePage.vue') },
       { path: 'permits', name: 'permits', component: () => import('./pages/PermitsPage.vue') },
+      { path: 'audit', name: 'audit', component: () => import('./pages/AuditPage.vue') },
     ],
   },
 ])
