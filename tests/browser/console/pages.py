@@ -181,7 +181,7 @@ async def assert_accessible(page: Any) -> None:
             .filter((v) => v.impact === 'serious' || v.impact === 'critical')
             .map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', '))"""
     )
-    assert violations == []
+    assert violations == [], violations
 
 
 async def assert_no_horizontal_scroll(page: Any) -> None:

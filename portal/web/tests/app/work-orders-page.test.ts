@@ -255,7 +255,7 @@ describe('work orders from the alarm console', () => {
       CreateWorkOrder: { data: { createWorkOrder: { id: 'wo-9' } } },
     })
     const { router } = await mountPage(AlarmsPage, 'operator', '/alarms')
-    document.querySelector<HTMLButtonElement>('button[aria-label="为报警 GT-9 创建工单"]')!.click()
+    document.querySelector<HTMLButtonElement>('button[aria-label="建工单：报警 GT-9"]')!.click()
     await shown('input[name="title"]')
     await settle()
     expect(document.querySelector<HTMLInputElement>('input[name="title"]')!.value).toBe('处置报警 GT-9')
@@ -272,6 +272,6 @@ describe('work orders from the alarm console', () => {
   it('is not offered to a viewer', async () => {
     graphqlFetch({ ConsoleAlarms: { data: { alarms: [alarm] } } })
     await mountPage(AlarmsPage, 'viewer', '/alarms')
-    expect(document.querySelector('button[aria-label="为报警 GT-9 创建工单"]')).toBeNull()
+    expect(document.querySelector('button[aria-label="建工单：报警 GT-9"]')).toBeNull()
   })
 })

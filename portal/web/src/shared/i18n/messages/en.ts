@@ -186,7 +186,7 @@ export default {
     cause: 'Cause',
     closeMissing: 'Choose a verdict and give the cause.',
     workOrder: 'Work order',
-    workOrderLabel: 'Create a work order for alarm {code}',
+    workOrderLabel: 'Work order for alarm {code}',
   },
   levelName: {
     first: '1st-level alarm',

@@ -183,7 +183,7 @@ export default {
     cause: '原因',
     closeMissing: '请选择结论并填写原因。',
     workOrder: '建工单',
-    workOrderLabel: '为报警 {code} 创建工单',
+    workOrderLabel: '建工单：报警 {code}',
   },
   levelName: {
     first: '一级报警',
@@ -233,7 +233,7 @@ export default {
   alarmDetail: {
     back: '← 返回报警列表',
     open: '详情',
-    openLabel: '查看报警 {code} 的详情',
+    openLabel: '详情：报警 {code}',
     peak: '峰值',
     assignee: '处置人',
     zone: '区域',
