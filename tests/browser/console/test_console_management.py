@@ -11,9 +11,11 @@ import uuid
 from typing import Any
 
 from tests.browser.console.pages import (
+    assert_accessible,
     assert_nothing_foreign,
     body_text,
     close,
+    new_page,
     open_page,
     sign_in,
 )
@@ -110,8 +112,33 @@ async def test_no_management_page_of_a_shows_b(world: World, chromium: Any) -> N
         await open_page(watched, f"{world.url}/app/{path}")
         await page.get_by_role("heading", name=re.compile(heading)).first.wait_for(timeout=WAIT)
         assert_nothing_foreign(await body_text(page), world, f"/app/{path}")
+        if path.startswith(("audit", "alarms/")):
+            await assert_accessible(page)
     # The audit trail shows A's own entries: the worker created for the suite at least.
     await open_page(watched, f"{world.url}/app/audit")
     await page.get_by_role("table", name="审计记录").wait_for(timeout=WAIT)
     await watched.assert_clean(world.url)
     await close(watched)
+
+
+async def test_a_forgotten_password_gets_the_same_answer_for_any_address(
+    world: World, chromium: Any
+) -> None:
+    """Whether the address has an account must not show: both get the same sentence."""
+    answers = []
+    for email in (world.users["viewer"], f"nobody-{uuid.uuid4().hex[:6]}@dongjiang.example.cn"):
+        watched = await new_page(chromium)
+        page = watched.page
+        await open_page(watched, f"{world.url}/app/login")
+        await page.get_by_label("邮箱", exact=True).fill(email)
+        await page.get_by_role("link", name="忘记密码？").click()
+        await page.wait_for_url(re.compile(r"/app/forgot-password"), timeout=WAIT)
+        assert await page.get_by_label("邮箱", exact=True).input_value() == email
+        await page.get_by_role("button", name="发送重设邮件").click()
+        notice = page.get_by_role("status").filter(has_text="如果该邮箱有账号")
+        await notice.wait_for(timeout=WAIT)
+        answers.append(await notice.inner_text())
+        await assert_accessible(page)
+        await watched.assert_clean(world.url)
+        await close(watched)
+    assert answers[0] == answers[1]
