@@ -32,7 +32,7 @@ describe('the connection banner', () => {
     session.status = 'signed-in'
     const router = createRouter({
       history: createMemoryHistory(),
-      routes: [{ path: '/', component: SignedInLayout, props: { portal: 'app' } }, { path: '/login', name: 'login', component: { render: () => '' } }],
+      routes: [{ path: '/', component: SignedInLayout, props: { portal: 'app' } }, { path: '/login', name: 'login', component: { render: () => '' } }, { path: '/password', name: 'change-password', component: { render: () => '' } }],
     })
     await router.push('/')
     const wrapper = mount(SignedInLayout, { props: { portal: 'app' }, global: { plugins: [pinia, createPortalI18n('zh-CN'), router] } })
@@ -109,7 +109,7 @@ describe('a page opened while the server was away', () => {
       expect(session.status).toBe('unreachable')
       const router = createRouter({
         history: createMemoryHistory(),
-        routes: [{ path: '/', component: SignedInLayout, props: { portal: 'app' } }, { path: '/login', name: 'login', component: { render: () => '' } }],
+        routes: [{ path: '/', component: SignedInLayout, props: { portal: 'app' } }, { path: '/login', name: 'login', component: { render: () => '' } }, { path: '/password', name: 'change-password', component: { render: () => '' } }],
       })
       await router.push('/')
       const wrapper = mount(SignedInLayout, { props: { portal: 'app' }, global: { plugins: [pinia, createPortalI18n('en'), router] } })

@@ -15,6 +15,7 @@ async function mountSignIn(locale: 'zh-CN' | 'en') {
       { path: '/login', name: 'login', component: SignInPage, props: { portal: 'app' } },
       { path: '/', name: 'home', component: { render: () => 'home' } },
       { path: '/alarms/:id', name: 'alarm', component: { render: () => 'alarm' } },
+      { path: '/forgot-password', name: 'forgot-password', component: { render: () => 'forgot' } },
     ],
   })
   await router.push('/login?next=/alarms/7')
@@ -52,6 +53,14 @@ describe('SignInPage', () => {
     expect(labelled(wrapper, '密码').attributes('type')).toBe('password')
     expect(wrapper.findAll('input')).toHaveLength(2)
     expect(wrapper.findAll('button').filter((b) => b.text() === '登录')).toHaveLength(1)
+  })
+
+  it('links a forgotten password to its form, carrying the address typed', async () => {
+    const { wrapper } = await mountSignIn('zh-CN')
+    const email = labelled(wrapper, '邮箱')
+    await email.setValue('a@example.cn')
+    const link = wrapper.findAll('a').find((a) => a.text() === '忘记密码？')
+    expect(link?.attributes('href')).toBe('/forgot-password?email=a@example.cn')
   })
 
   it('labels them in English', async () => {

@@ -31,6 +31,8 @@ from tests.browser.console.world import (
     SITES_B,
     TENANT_A,
     TENANT_B,
+    WORKER_A,
+    WORKER_B,
     World,
     graphql,
 )
@@ -166,11 +168,27 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 *(s["code"] for s in SENSORS_B),
                 *{s["zone"] for s in SENSORS_B},
                 owner_b,
+                WORKER_B["name"],
+                WORKER_B["employeeNumber"],
             ],
         )
         world.owner_token = world.bearer(users["owner"])
+        _add_worker(world, world.owner_token, tenant_a, WORKER_A)
+        _add_worker(world, world.bearer(owner_b), tenant_b, WORKER_B)
         _wait_for_alarms(world)
         yield world
+
+
+def _add_worker(world: World, token: str, tenant: str, worker: dict[str, str]) -> None:
+    answer = graphql(
+        world.url,
+        """mutation($t: ID!, $n: String!, $e: String!, $m: String) {
+            createWorker(tenantId: $t, name: $n, employeeNumber: $e, mobile: $m) { id }
+        }""",
+        {"t": tenant, "n": worker["name"], "e": worker["employeeNumber"], "m": worker["mobile"]},
+        token=token,
+    )
+    assert not answer.get("errors"), answer
 
 
 def _wait_for_alarms(world: World) -> None:

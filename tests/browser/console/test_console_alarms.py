@@ -1,10 +1,7 @@
 """The alarm console, live: a leak reported through the device API appears in an open console
 without a reload, an operator acknowledges it with a note, a viewer has no control to do so
 and the server refuses the viewer's forged request, as it refuses any cookie request without
-the CSRF header.
-
-An operator's page showing masked mobiles (the issue's "Tests that must exist") needs the
-workers page, which the console does not have yet: that test is skipped below, by name.
+the CSRF header. (Masked mobiles on an operator's people page: test_console_management.py.)
 """
 
 from __future__ import annotations
@@ -13,8 +10,6 @@ import re
 import time
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from tests.browser.console.pages import (
     Watched,
@@ -159,8 +154,3 @@ async def test_a_cookie_request_without_the_csrf_header_is_forbidden(
     allowed = await graphql_from_page(page, "query { me { email } }")
     assert allowed["body"]["data"]["me"]["email"] == world.users["operator"]
     await close(watched)
-
-
-@pytest.mark.skip(reason="the console has no workers page yet (people, issue 11 item 8)")
-async def test_an_operator_sees_masked_mobiles_only() -> None:
-    """Wanted: an operator's workers page shows masked mobiles (138****5678) and no raw one."""

@@ -26,6 +26,9 @@ SENSORS_B = [
     {"code": "XL-CH4-902", "kind": "methane", "unit": "%VOL", "zone": "西岭巷道"},
 ]
 ROLES = ("owner", "safety_manager", "operator", "viewer")
+# A worker in each tenant, with a mobile an operator must only ever see masked.
+WORKER_A = {"name": "东江巡检员周", "employeeNumber": "DJ-E-0017", "mobile": "13912345678"}
+WORKER_B = {"name": "西岭掘进工韩", "employeeNumber": "XL-E-0093", "mobile": "13787654321"}
 
 
 @dataclass

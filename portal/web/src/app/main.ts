@@ -11,6 +11,12 @@ startPortal('app', [
     children: [
       { path: '', name: 'home', component: OverviewPage },
       { path: 'alarms', name: 'alarms', component: AlarmsPage, meta: { ownSiteFilter: true } },
+      {
+        path: 'alarms/:id',
+        name: 'alarm',
+        component: () => import('./pages/AlarmDetailPage.vue'),
+        meta: { ownSiteFilter: true, menu: 'alarms' },
+      },
       // The chart page carries ECharts: loaded when first opened.
       { path: 'sensors/:id?', name: 'sensor-history', component: () => import('./pages/SensorHistoryPage.vue') },
       // The management pages, each loaded when first opened.
@@ -30,6 +36,7 @@ startPortal('app', [
       { path: 'devices', name: 'devices', component: () => import('./pages/DevicesPage.vue') },
       { path: 'people', name: 'people', component: () => import('./pages/PeoplePage.vue') },
       { path: 'permits', name: 'permits', component: () => import('./pages/PermitsPage.vue') },
+      { path: 'audit', name: 'audit', component: () => import('./pages/AuditPage.vue') },
     ],
   },
 ])

@@ -56,6 +56,7 @@ async function mountAlarms(role: string, path = '/alarms') {
     history: createMemoryHistory(),
     routes: [
       { path: '/alarms', name: 'alarms', component: AlarmsPage },
+      { path: '/alarms/:id', name: 'alarm', component: { render: () => 'detail' } },
       { path: '/sensors/:id?', name: 'sensor-history', component: { render: () => 'chart' } },
     ],
   })

@@ -12,8 +12,8 @@ const as = (role: string) => [{ domain: `tenant:${TENANT}`, role }]
 describe('menuFor', () => {
   const reading = ['overview', 'alarms', 'history', 'workOrders', 'handovers', 'devices']
 
-  it.each(['owner', 'safety_manager'] as const)('gives %s every page, people included', (role) => {
-    expect(menuFor([role]).map((item) => item.key)).toEqual([...reading, 'people', 'permits'])
+  it.each(['owner', 'safety_manager'] as const)('gives %s every page, people and audit included', (role) => {
+    expect(menuFor([role]).map((item) => item.key)).toEqual([...reading, 'people', 'permits', 'audit'])
   })
 
   it('gives an operator the workers (people) but a viewer not', () => {

@@ -19,6 +19,7 @@ type PermissionObject =
   | 'membership'
   | 'work_order'
   | 'handover'
+  | 'audit'
 
 export type Permission = `${PermissionObject}:${Action}`
 
@@ -43,6 +44,7 @@ const TEMPLATES: Record<EnterpriseRole, Template> = {
     ['membership', 'read'],
     ['membership', 'create'],
     ['membership', 'delete'],
+    ['audit', 'read'],
     ['work_order', '*'],
     ['handover', '*'],
   ],
@@ -99,7 +101,7 @@ export function roleForSite(memberships: readonly Membership[], site: { tenantId
   return site ? roleInTenant(memberships, site.tenantId) : null
 }
 
-export type MenuKey = 'overview' | 'alarms' | 'history' | 'workOrders' | 'handovers' | 'devices' | 'people' | 'permits'
+export type MenuKey = 'overview' | 'alarms' | 'history' | 'workOrders' | 'handovers' | 'devices' | 'people' | 'permits' | 'audit'
 
 export interface MenuItem {
   key: MenuKey
@@ -120,6 +122,7 @@ const MENU: readonly MenuItem[] = [
   { key: 'devices', route: 'devices', label: 'nav.devices', needs: ['device:read'] },
   { key: 'people', route: 'people', label: 'nav.people', needs: ['membership:read', 'worker:read'] },
   { key: 'permits', route: 'permits', label: 'nav.permits', needs: ['zone:read'] },
+  { key: 'audit', route: 'audit', label: 'nav.audit', needs: ['audit:read'] },
 ]
 
 /** The menu of someone holding these roles: an item shows when any of them may use it. */
