@@ -467,7 +467,9 @@ async def test_a_disabled_rule_stops_raising_and_the_switch_is_audited(
     async with unscoped_session(runtime.sessions) as session:
         actions = list(
             await session.scalars(
-                select(AuditEntry.action).where(AuditEntry.object_id == rule["id"])
+                select(AuditEntry.action)
+                .where(AuditEntry.object_id == rule["id"])
+                .order_by(AuditEntry.seq)
             )
         )
     assert actions == ["alarm_rule.disable", "alarm_rule.enable"]
