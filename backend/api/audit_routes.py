@@ -14,35 +14,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.datastructures import State
 
 from backend.api.errors import http_status_for
+from backend.api.rest import json_reply, runtime_of, signed_in_user
 from backend.api.scalars import parse_datetime
-from backend.auth.browser import unscoped_caller
-from backend.auth.principal import Principal
 from backend.auth.service import audit_entries_csv
-from backend.core.errors import AnjianError, BadInput, Forbidden, NotFound, Unauthenticated
+from backend.core.errors import AnjianError, BadInput, NotFound
 from privacy.audit import EntryFilter
 from tenants.scope import scoped_session
 
 log = logging.getLogger("anjian.audit")
-_json = msgspec.json.Encoder()
-
-
-async def _user(request: Request[Any, Any, State]) -> Principal:
-    """The signed-in user: a bearer token, or the session cookie with the CSRF header (a
-    link or a form on another site cannot add it, so it cannot make a browser export)."""
-    caller = await unscoped_caller(stores=request.app.state.runtime, connection=request)
-    if caller.refusal is not None:
-        raise Forbidden(caller.refusal)
-    if not caller.principal.authenticated:
-        raise Unauthenticated(
-            caller.error
-            or "sign in first: send Authorization: Bearer <token>, or sign in with signIn"
-        )
-    return caller.principal
 
 
 def _time(params: Any, name: str) -> datetime | None:
@@ -74,9 +57,9 @@ def _tenant(params: Any) -> uuid.UUID | None:
 @get("/api/v1/audit.csv")
 async def audit_csv(request: Request[Any, Any, State]) -> Response[bytes]:
     """``?from=&to=&action=&actorEmail=&objectType=&tenantId=``, as ``auditEntries``."""
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     try:
-        principal = await _user(request)
+        principal = await signed_in_user(request)
         params = request.query_params
         where = EntryFilter(
             start=_time(params, "from"),
@@ -99,11 +82,7 @@ async def audit_csv(request: Request[Any, Any, State]) -> Response[bytes]:
     except AnjianError as exc:
         status = http_status_for(exc)
         log.info("audit export refused %s: %s", status, exc.message)
-        return Response(
-            _json.encode({"error": exc.message}),
-            status_code=status,
-            media_type="application/json",
-        )
+        return json_reply(status, {"error": exc.message})
     stamp = runtime.clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return Response(
         body,
