@@ -11,6 +11,7 @@ satisfies.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -99,6 +100,7 @@ class RequestContext(BaseContext, kw_only=True):
     edges: Any = None  # GraphEdges, set by the API's schema extension before execution
     _session: AsyncSession | None = None
     _loaders: dict[str, Any] = {}  # noqa: RUF012 - msgspec copies mutable defaults
+    _session_turn: Any = None  # asyncio.Lock, made on first use (inside the event loop)
 
     @property
     def rt(self) -> Wiring:
@@ -132,6 +134,16 @@ class RequestContext(BaseContext, kw_only=True):
         async with session.begin():
             yield session
 
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """One query at a time on the request's session. Sibling fields resolve concurrently,
+        and their loaders dispatch in the same tick; an AsyncSession takes one operation at a
+        time (after a mutation's commit two loaders would both provision its connection)."""
+        if self._session_turn is None:
+            self._session_turn = asyncio.Lock()
+        async with self._session_turn:
+            yield
+
     def loader(self, name: str, factory: Callable[[], T]) -> T:
         """A per-request loader (created on first use, so results never leak across requests)."""
         if name not in self._loaders:
@@ -142,10 +154,12 @@ class RequestContext(BaseContext, kw_only=True):
         self, name: str, fetch: Callable[[list[K]], Awaitable[Mapping[K, V]]], *, missing: V
     ) -> DataLoader[K, V]:
         """The per-request loader ``name`` over a batch query that answers a mapping by key;
-        a key the mapping lacks gets ``missing``."""
+        a key the mapping lacks gets ``missing``. ``fetch`` runs holding the session's turn:
+        it queries the session itself and never waits on another loader."""
 
         async def load(keys: list[K]) -> list[V]:
-            found = await fetch(keys)
+            async with self._turn():
+                found = await fetch(keys)
             return [found.get(key, missing) for key in keys]
 
         return self.loader(name, lambda: DataLoader(load_fn=load))
@@ -156,7 +170,8 @@ class RequestContext(BaseContext, kw_only=True):
 
         async def load(keys: list[uuid.UUID]) -> list[Row | None]:
             column = model.id  # type: ignore[attr-defined]
-            rows = (await self.session.scalars(select(model).where(column.in_(keys)))).all()
+            async with self._turn():
+                rows = (await self.session.scalars(select(model).where(column.in_(keys)))).all()
             found = {row.id: row for row in rows}  # type: ignore[attr-defined]
             return [found.get(key) for key in keys]
 

@@ -24,6 +24,7 @@ from tenants.scope import Scope, scoped_session
 from tests.alarm_helpers import (
     ACKNOWLEDGE,
     CLOSE,
+    GAS_CODE,
     gas_device,
     mutate,
     ok,
@@ -400,3 +401,26 @@ async def test_a_page_of_alarms_with_timelines_costs_the_same_for_10_and_100(
         counts[first] = len(statements)
     assert counts[10] == counts[100], counts
     assert 0 < counts[100] <= MAX_QUERIES, counts
+
+
+ACKNOWLEDGE_WITH_EVERYTHING = """mutation($id: ID!) { acknowledgeAlarm(id: $id, note: "on it") {
+  id status peakValue site { id name } sensor { id code zone latest { value } }
+  rule { id kind } incident { id } device { id } zone { id }
+  transitions { kind note actor { kind name } } } }"""
+
+
+async def test_a_mutation_answer_with_many_nested_fields_resolves_them_all(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    """After the mutation commits, sibling fields' loaders all want the request's session at
+    once: they take turns instead of racing for its connection (an internal error before)."""
+    owner = world.a.users["owner"]
+    for _ in range(5):
+        dev = await gas_device(api, runtime, world.a.tenant_id, world.a.site_id)
+        alarm = await raise_alarm(api, owner, dev, 30.0)
+        result = await api.query(ACKNOWLEDGE_WITH_EVERYTHING, {"id": alarm["id"]}, as_user=owner)
+        assert result.code is None, result.body
+        answer = result.data["acknowledgeAlarm"]
+        assert answer["status"] == "ACKNOWLEDGED"
+        assert answer["site"]["id"] == str(dev.site_id) and answer["sensor"]["code"] == GAS_CODE
+        assert [t["kind"] for t in answer["transitions"]] == ["RAISED", "ACKNOWLEDGED"]

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
 from backend.alarms import service
@@ -181,8 +182,9 @@ def _rules_loader(info: Info) -> DataLoader[uuid.UUID, AlarmRuleType | None]:
     async def fetch(keys: list[uuid.UUID]) -> dict[uuid.UUID, AlarmRuleType]:
         from backend.alarms.schema._rules import AlarmRuleType
 
-        rules = await ctx.rows_by_id(AlarmRule).load_many(keys)
-        found = [r for r in rules if r is not None]
+        # Straight from the session: a loader's fetch holds the request session's turn, so it
+        # must not wait on another loader.
+        found = list(await ctx.session.scalars(select(AlarmRule).where(AlarmRule.id.in_(keys))))
         revisions = await list_revisions(session=ctx.session, rule_ids=[r.id for r in found])
         return {r.id: AlarmRuleType.of(r, revisions) for r in found}
 
