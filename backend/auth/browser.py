@@ -17,6 +17,10 @@ What keeps another site from riding on the cookie:
   the cookie counts only when ``Origin`` is the server's own origin (cross-site WebSocket
   hijacking); otherwise only the bearer of ``connection_init`` does.
 
+A session in use stays signed in: past half its life the cookie's token is replaced by a fresh
+one for the same session, set on whatever answer the request gets (``renewed_cookie``); a
+session left unused for the idle timeout ends (``backend.auth.service``).
+
 A request with ``Authorization: Bearer`` is the bearer's and the cookie is not looked at: API
 clients never need the CSRF header.
 
@@ -40,9 +44,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
-from backend.auth.service import unscoped_resolve_token
+from backend.auth.service import (
+    SessionWentIdle,
+    unscoped_resolve_browser_session,
+    unscoped_resolve_token,
+)
 from backend.auth.tokens import TokenCodec, bearer_token
 from backend.core.errors import AnjianError, Forbidden
+from backend.core.settings import Settings
 
 SESSION_COOKIE = "anjian_session"
 CSRF_HEADER = "X-Anjian-CSRF"
@@ -61,6 +70,8 @@ FOREIGN_ORIGIN = (
     "elsewhere send the token in connection_init as authorization"
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Where a request's renewed session cookie waits for its answer (the ASGI scope's state).
+_RENEWED = "anjian.renewed_session_cookie"
 
 Network = str | ipaddress.IPv4Network | ipaddress.IPv6Network
 Via = Literal["bearer", "cookie"]
@@ -196,6 +207,12 @@ def session_token_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | No
     return token or None
 
 
+def renewed_cookie(scope: Mapping[str, Any]) -> Cookie | None:
+    """The fresh session cookie this request's answer must carry, if its token was renewed."""
+    cookie = scope.get("state", {}).get(_RENEWED)
+    return cookie if isinstance(cookie, Cookie) else None
+
+
 # --- who is asking -----------------------------------------------------------------------------
 
 
@@ -219,6 +236,8 @@ class Stores(Protocol):
     def tokens(self) -> TokenCodec: ...
     @property
     def authz(self) -> Authorizer: ...
+    @property
+    def settings(self) -> Settings: ...
 
 
 async def unscoped_caller(
@@ -240,7 +259,7 @@ async def unscoped_caller(
                 "bearer",
                 error="the Authorization header must be 'Bearer <token>'",
             )
-        return await _resolved(stores, token, "bearer")
+        return await _bearer(stores, token)
     token = session_token_of(connection)
     if token is None:
         return Caller(Principal.anonymous())
@@ -248,16 +267,32 @@ async def unscoped_caller(
         return Caller(Principal.anonymous(), error=FOREIGN_ORIGIN)
     if csrf_required and not has_csrf_header(connection.headers):
         return Caller(Principal.anonymous(), "cookie", refusal=CSRF_MISSING)
-    return await _resolved(stores, token, "cookie")
+    return await _cookie(stores, token, connection)
 
 
-async def _resolved(stores: Stores, token: str, via: Via) -> Caller:
+async def _bearer(stores: Stores, token: str) -> Caller:
     try:
         principal = await unscoped_resolve_token(
             sessions=stores.sessions, codec=stores.tokens, authz=stores.authz, token=token
         )
     except AnjianError as exc:
-        return Caller(
-            Principal.anonymous(), via, error=SESSION_ENDED if via == "cookie" else exc.message
+        return Caller(Principal.anonymous(), "bearer", error=exc.message)
+    return Caller(principal, "bearer")
+
+
+async def _cookie(
+    stores: Stores, token: str, connection: ASGIConnection[Any, Any, Any, Any]
+) -> Caller:
+    try:
+        principal, fresh = await unscoped_resolve_browser_session(
+            sessions=stores.sessions, codec=stores.tokens, authz=stores.authz, token=token
         )
-    return Caller(principal, via)
+    except SessionWentIdle as exc:
+        return Caller(Principal.anonymous(), "cookie", error=exc.message)
+    except AnjianError:
+        return Caller(Principal.anonymous(), "cookie", error=SESSION_ENDED)
+    if fresh is not None:
+        secure = is_tls(connection, stores.settings.trusted_proxies)
+        cookie = session_cookie(fresh, max_age=stores.tokens.ttl_seconds, secure=secure)
+        connection.scope.setdefault("state", {})[_RENEWED] = cookie
+    return Caller(principal, "cookie")

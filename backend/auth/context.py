@@ -73,6 +73,7 @@ class Wiring(Protocol):
 
 
 SiteSensors = Callable[["Info", uuid.UUID], Awaitable[Sequence[Any]]]
+SiteHazardUnits = Callable[["Info", uuid.UUID], Awaitable[Sequence[Any]]]
 
 
 def _edge_not_assembled(*_args: object) -> Any:
@@ -86,6 +87,7 @@ class GraphEdges:
     nothing above it)."""
 
     site_sensors: SiteSensors = _edge_not_assembled
+    site_hazard_units: SiteHazardUnits = _edge_not_assembled
 
 
 class RequestContext(BaseContext, kw_only=True):
@@ -180,6 +182,10 @@ class RequestContext(BaseContext, kw_only=True):
     @property
     def site_sensors(self) -> SiteSensors:
         return (self.edges or GraphEdges()).site_sensors  # type: ignore[no-any-return]
+
+    @property
+    def site_hazard_units(self) -> SiteHazardUnits:
+        return (self.edges or GraphEdges()).site_hazard_units  # type: ignore[no-any-return]
 
     async def close(self) -> None:
         if self._session is not None:

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth import passwords
 from backend.auth.authz import GRANTABLE, Authorizer, domain_matches
+from backend.auth.links import portal_for_domain, portal_link
 from backend.auth.mail_outbox import enqueue_mail
 from backend.auth.models import Invitation, Membership, User
 from backend.auth.principal import Principal
@@ -84,25 +85,27 @@ async def _domain_label(session: AsyncSession, domain: str) -> str:
     return domain
 
 
-def _mail_body(label: str, role: str, token: str, expires: datetime, has_account: bool) -> str:
+def _mail_body(
+    label: str, role: str, link: str, token: str, expires: datetime, has_account: bool
+) -> str:
     until = expires.strftime("%Y-%m-%d %H:%M")
     if has_account:
         zh = (
-            f"您被邀请以「{role}」角色加入「{label}」。请先用您现有的账户登录，再接受邀请"
-            "（acceptInvitation，只填邀请令牌）。"
+            f"您被邀请以「{role}」角色加入「{label}」。请打开下面的链接，"
+            f"用您现有的账户登录后接受邀请：\n{link}"
         )
         en = (
-            f"You are invited to join {label} as {role}. Sign in with your existing account "
-            "first, then accept the invitation (acceptInvitation with the token alone)."
+            f"You are invited to join {label} as {role}. Open this link, sign in with your "
+            f"existing account and accept the invitation:\n{link}"
         )
     else:
         zh = (
-            f"您被邀请以「{role}」角色加入「{label}」。接受邀请时请为新账户设置密码"
-            "（acceptInvitation，填邀请令牌和密码）。"
+            f"您被邀请以「{role}」角色加入「{label}」。请打开下面的链接，"
+            f"为新账户设置密码并接受邀请：\n{link}"
         )
         en = (
-            f"You are invited to join {label} as {role}. Accepting sets the password of your "
-            "new account (acceptInvitation with the token and a password)."
+            f"You are invited to join {label} as {role}. Open this link to choose the password "
+            f"of your new account and accept the invitation:\n{link}"
         )
     return (
         f"{zh}\n邀请令牌：{token}\n有效期至 {until}（UTC）。如果您不认识邀请方，请忽略本邮件。\n\n"
@@ -119,8 +122,10 @@ async def unscoped_invite_user_in_own_transaction(
     domain: str,
     email: str,
     role: str,
+    public_url: str,
 ) -> InvitationSent:
-    """Offer ``role`` in ``domain`` to ``email``; the token goes only into the mail."""
+    """Offer ``role`` in ``domain`` to ``email``; the token goes only into the mail, in a link
+    on ``public_url`` (ANJIAN_PUBLIC_URL) to the accept page of the domain's portal."""
     check_role(domain, role)
     address = normalise_email(email)
     inviter_role = principal.role_in(domain)
@@ -185,6 +190,7 @@ async def unscoped_invite_user_in_own_transaction(
             body=_mail_body(
                 await _domain_label(session, domain),
                 role,
+                portal_link(public_url, portal_for_domain(domain), "accept-invitation", token),
                 token,
                 invitation.expires_at,
                 has_account,

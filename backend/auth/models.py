@@ -66,6 +66,9 @@ class AuthSession(IdMixin, Base):
     )
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # When a request last used it (written at most once a minute): sessions end after the
+    # idle timeout of the tenants their account belongs to.
+    last_seen_at: Mapped[datetime | None]
 
 
 class Invitation(SealedRecord, IdMixin, Base):

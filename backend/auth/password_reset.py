@@ -49,13 +49,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth import passwords
+from backend.auth.links import portal_for_account, portal_link
 from backend.auth.mail_outbox import enqueue_mail
-from backend.auth.models import AuthSession, User
+from backend.auth.models import AuthSession, Membership, User
 from backend.auth.service import check_password_strength, find_user, normalise_email
 from backend.auth.throttle import UNKNOWN_ADDRESS, Policy, Throttle, address_subject
 from backend.core.db import retry_lost_race, utcnow
@@ -67,7 +68,6 @@ from tenants.scope import unscoped_session
 log = logging.getLogger("anjian.auth")
 
 RESET_TTL = timedelta(hours=1)
-RESET_PATH = "/app/reset-password"
 _PURPOSE = "password-reset"
 _PAYLOAD_BYTES = 32  # user id 16, expiry (epoch seconds) 8, nonce 8
 _GONE = "the reset link is invalid, was used, or has expired; ask for a new one"
@@ -154,11 +154,11 @@ def _valid(keyring: Keyring, claims: _Claims, user: User | None, now: datetime) 
 def _mail_body(link: str, token: str, expires: datetime) -> str:
     until = expires.strftime("%Y-%m-%d %H:%M")
     return (
-        "有人（希望是您本人）请求重置您的安监平台账户密码。请在安监平台的地址后打开下面的链接，"
-        f"设置新密码：\n{link}\n链接只能使用一次，有效期至 {until}（UTC）。"
+        "有人（希望是您本人）请求重置您的安监平台账户密码。请打开下面的链接设置新密码：\n"
+        f"{link}\n链接只能使用一次，有效期至 {until}（UTC）。"
         "如果不是您本人的请求，请忽略本邮件，您的密码不会改变。\n\n"
         "Someone (we hope you) asked to reset the password of your Anjian account. Open this "
-        f"link on your Anjian server's address to choose a new password:\n{link}\n"
+        f"link to choose a new password:\n{link}\n"
         f"The link works once and until {until} (UTC). If it was not you, ignore this mail; "
         "your password stays as it is.\n\n"
         f"重置令牌 / Reset token: {token}\n"
@@ -166,10 +166,15 @@ def _mail_body(link: str, token: str, expires: datetime) -> str:
 
 
 async def _mail_link_in_own_transaction(
-    sessions: async_sessionmaker[AsyncSession], keyring: Keyring, subject: str, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    keyring: Keyring,
+    public_url: str,
+    subject: str,
+    now: datetime,
 ) -> bool:
     """Mail a link to the account of ``subject``, if it has one that can sign in; audited
-    either way. True when a mail was queued."""
+    either way. True when a mail was queued. The link is on ``public_url`` and opens the
+    reset page of the portal the account signs in to (``backend.auth.links``)."""
     async with unscoped_session(sessions) as session, session.begin():
         user = await find_user(session=session, email=subject)
         usable = user is not None and not user.disabled and user.password_hash is not None
@@ -185,7 +190,11 @@ async def _mail_link_in_own_transaction(
             return False
         assert user is not None
         token, expires = issue_token(keyring, user, now)
-        link = f"{RESET_PATH}?token={token}"
+        domains = await session.scalars(
+            select(Membership.domain).where(Membership.user_id == user.id)
+        )
+        portal = portal_for_account(domains.all())
+        link = portal_link(public_url, portal, "reset-password", token)
         await enqueue_mail(
             session=session,
             to=user.email,
@@ -218,6 +227,7 @@ async def unscoped_request_password_reset(
     *,
     sessions: async_sessionmaker[AsyncSession],
     keyring: Keyring,
+    public_url: str,
     throttle: Throttle,
     email: str,
     client_address: str | None,
@@ -225,7 +235,8 @@ async def unscoped_request_password_reset(
 ) -> None:
     """Count the request, then mail a reset link to the address's account, if any, after the
     answer (see the module docstring). ``RateLimited`` over the throttle, for any address;
-    ``send_mail`` hands queued mail to the broker."""
+    ``send_mail`` hands queued mail to the broker. The mailed link is on ``public_url`` (the
+    configured ANJIAN_PUBLIC_URL), whatever the request's headers say."""
     try:
         subject = normalise_email(email)
     except BadInput:
@@ -250,7 +261,7 @@ async def unscoped_request_password_reset(
     now = throttle.now()
 
     async def mail() -> None:
-        if await _mail_link_in_own_transaction(sessions, keyring, subject, now):
+        if await _mail_link_in_own_transaction(sessions, keyring, public_url, subject, now):
             await send_mail()
 
     _detach(mail())

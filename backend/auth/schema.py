@@ -365,8 +365,9 @@ class AuthMutation:
 
     @strawberry.mutation(
         description=(
-            "Forgotten password: mails the address a link to /app/reset-password with a token "
-            "good once, for an hour. Always true, whether or not the address has an account; "
+            "Forgotten password: mails the address a link to the reset page of its portal "
+            "(on ANJIAN_PUBLIC_URL, never the request's Host) with a token good once, for an "
+            "hour. Always true, whether or not the address has an account; "
             "RATE_LIMITED when asked too often for one address or from one client."
         )
     )
@@ -375,6 +376,7 @@ class AuthMutation:
         await password_reset.unscoped_request_password_reset(
             sessions=rt.sessions,
             keyring=rt.keyring,
+            public_url=rt.settings.link_base,
             throttle=password_reset.reset_throttle(rt.login_throttle.clock),
             email=email,
             client_address=_client_address(info),
@@ -399,7 +401,10 @@ class AuthMutation:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        description="Offer a role to an address; the invitee accepts with the mailed token.",
+        description=(
+            "Offer a role to an address; the mail links to the portal's accept-invitation page "
+            "(on ANJIAN_PUBLIC_URL) with the token the invitee accepts with."
+        ),
     )
     async def invite_user(self, info: Info, domain: str, email: str, role: str) -> Invitation:
         rt = info.context.rt
@@ -410,6 +415,7 @@ class AuthMutation:
             domain=domain,
             email=email,
             role=role,
+            public_url=rt.settings.link_base,
         )
         await _send_mail_now(info)
         return Invitation(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -46,7 +46,8 @@ from privacy.audit import (
     record,
     record_read,
 )
-from tenants.divisions import covers
+from tenants.divisions import covers, validate_division
+from tenants.models import Tenant
 from tenants.scope import Scope, unscoped_jurisdiction_tenants, unscoped_session
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -67,6 +68,9 @@ def check_password_strength(password: str, email: str | None = None) -> None:
 
 
 def check_role(domain: str, role: str) -> None:
+    """``role`` exists in ``domain``'s kind, and a ``gov:`` domain names a real division."""
+    if domain.startswith("gov:"):
+        validate_division(domain.removeprefix("gov:"))
     allowed = roles_for_domain(domain)
     if role not in allowed:
         raise BadInput(
@@ -468,6 +472,15 @@ async def scope_for_grants(
     )
 
 
+class SessionWentIdle(Unauthenticated):
+    """The session was unused for longer than its idle timeout, and is now ended."""
+
+
+# A session's last use is written at most this often: one write a minute per signed-in page,
+# not one per request.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
 async def unscoped_resolve_token(
     *,
     sessions: async_sessionmaker[AsyncSession],
@@ -476,7 +489,32 @@ async def unscoped_resolve_token(
     token: str,
 ) -> Principal:
     claims = codec.read(token)
-    return await _unscoped_principal_of_session(sessions, authz, claims.session_id, claims.user_id)
+    return await _unscoped_principal_of_session(
+        sessions, authz, claims, idle=timedelta(seconds=codec.idle_seconds)
+    )
+
+
+async def unscoped_resolve_browser_session(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    codec: TokenCodec,
+    authz: Authorizer,
+    token: str,
+) -> tuple[Principal, str | None]:
+    """The caller of a session cookie, and a fresh token for the same session when this one is
+    past half its life (the session's expiry moves with it): a page in use is never signed
+    out, one left alone is after the idle timeout."""
+    claims = codec.read(token)
+    now = utcnow()
+    renew = codec.past_half_life(token, now.timestamp())
+    principal = await _unscoped_principal_of_session(
+        sessions,
+        authz,
+        claims,
+        idle=timedelta(seconds=codec.idle_seconds),
+        extend_to=now + timedelta(seconds=codec.ttl_seconds) if renew else None,
+    )
+    return principal, codec.issue(claims) if renew else None
 
 
 async def unscoped_refresh_principal(
@@ -487,29 +525,38 @@ async def unscoped_refresh_principal(
 ) -> Principal:
     """The caller as the store knows it now: a long-lived connection (a subscription) re-reads
     it, so a revoked session, a disabled account or a removed membership ends what it may see
-    without waiting for a reconnect. Raises ``Unauthenticated`` when the session is over."""
+    without waiting for a reconnect. Raises ``Unauthenticated`` when the session is over. An
+    open subscription is a page in use: it keeps the session from going idle."""
     if principal.kind != "user" or principal.session_id is None or principal.id is None:
         return principal
-    return await _unscoped_principal_of_session(sessions, authz, principal.session_id, principal.id)
+    claims = TokenClaims(principal.session_id, principal.id)
+    return await _unscoped_principal_of_session(sessions, authz, claims, idle=None)
 
 
 async def _unscoped_principal_of_session(
     sessions: async_sessionmaker[AsyncSession],
     authz: Authorizer,
-    session_id: uuid.UUID,
-    user_id: uuid.UUID,
+    claims: TokenClaims,
+    *,
+    idle: timedelta | None,
+    extend_to: datetime | None = None,
 ) -> Principal:
+    """The principal of a live session, marked used now. A session unused for longer than the
+    idle timeout (``idle``, or the strictest of its tenants') is ended for good: raising the
+    timeout later does not bring it back."""
+    now = utcnow()
+    idle_minutes: int | None = None
     # Resolving the caller precedes any scope: this is what computes it.
     async with unscoped_session(sessions) as session, session.begin():
-        auth_session = await session.get(AuthSession, session_id)
+        auth_session = await session.get(AuthSession, claims.session_id)
         if (
             auth_session is None
-            or auth_session.user_id != user_id
+            or auth_session.user_id != claims.user_id
             or auth_session.revoked_at is not None
-            or auth_session.expires_at <= utcnow()
+            or auth_session.expires_at <= now
         ):
             raise Unauthenticated("the token is invalid, expired or revoked")
-        user = await session.get(User, user_id)
+        user = await session.get(User, claims.user_id)
         if user is None or user.disabled:
             raise Unauthenticated("the account is disabled")
         rows = await session.execute(
@@ -519,8 +566,38 @@ async def _unscoped_principal_of_session(
         )
         grants = tuple(Grant(domain, role) for domain, role in rows)
         scope = await scope_for_grants(session=session, grants=grants)
-        await authz.ensure_fresh(session)
+        last_seen = auth_session.last_seen_at or auth_session.created_at
+        if idle is not None:
+            limit = await _idle_timeout(session, scope.tenant_ids, idle)
+            if now - last_seen > limit:
+                auth_session.revoked_at = now
+                idle_minutes = int(limit.total_seconds() // 60)
+        if idle_minutes is None:
+            if auth_session.last_seen_at is None or now - last_seen >= _TOUCH_EVERY:
+                auth_session.last_seen_at = now
+            if extend_to is not None and extend_to > auth_session.expires_at:
+                auth_session.expires_at = extend_to
+            await authz.ensure_fresh(session)
+    if idle_minutes is not None:
+        raise SessionWentIdle(
+            f"the session ended after {idle_minutes} minutes without use; sign in again"
+        )
     return Principal("user", user.id, user.email, grants, scope, auth_session.id)
+
+
+async def _idle_timeout(
+    session: AsyncSession, tenant_ids: frozenset[uuid.UUID], default: timedelta
+) -> timedelta:
+    """The strictest idle timeout of the tenants an account belongs to; ``default`` where a
+    tenant chose none, and for accounts of no tenant (regulators, the platform)."""
+    if not tenant_ids:
+        return default
+    chosen = await session.scalars(
+        select(Tenant.idle_timeout_minutes).where(Tenant.id.in_(tenant_ids))
+    )
+    return min(
+        (timedelta(minutes=m) if m is not None else default for m in chosen), default=default
+    )
 
 
 # --- the audit trail, read by a tenant ---------------------------------------------------------

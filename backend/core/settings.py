@@ -6,13 +6,18 @@ in-process, MQTT off. Bad values fail fast with a message naming the variable.
 ``ANJIAN_ENV`` says what the process is for: ``production`` (the default) or ``test``. Settings
 that exist only for tests (``ANJIAN_TEST_CLOCK``) are refused with a ``ConfigurationError``
 unless it is ``test``, so a production server cannot be started with a clock anyone can move.
+
+``ANJIAN_PUBLIC_URL`` is the address people open the portals at (``https://anjian.example.com``):
+the links in mails are built on it and never on a request's ``Host`` header, which whoever
+sends the request chooses (a reset link pointing at the sender's own site would hand it the
+token). Unset, the server links to the address it binds (``served_at``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +35,10 @@ _CLICKHOUSE_SCHEMES = {"chdb", "http", "https"}
 _BROKER_SCHEMES = {"stub", "redis", "rediss", "amqp", "amqps"}
 _MQTT_SCHEMES = {"mqtt", "mqtts"}
 _ENVIRONMENTS = ("production", "test")
+_PUBLIC_SCHEMES = {"http", "https"}
+# Where mails link when nothing says otherwise: ``anjian serve``'s own default address.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+_WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -45,6 +54,8 @@ class Settings:
     mqtt_admin_url: str | None
     master_key_file: Path
     token_ttl_seconds: int = 12 * 3600
+    # Minutes without a request after which a session ends, unless its tenants set their own.
+    session_idle_minutes: int = 30
     max_request_bytes: int = 4 * 1024 * 1024
     # scrypt cost as log2(N); 15 is about 80 ms a hash. Lowered only by test fixtures.
     password_log2_n: int = 15
@@ -68,7 +79,27 @@ class Settings:
     environment: str = "production"
     # Test only: the server's timers read a clock that ``POST /api/v1/test/clock`` moves ahead.
     test_clock: bool = False
+    # ANJIAN_PUBLIC_URL: the origin mails link to (scheme, host, port; no trailing slash).
+    # None until set or until the server fills in the address it binds (``served_at``).
+    public_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def link_base(self) -> str:
+        """The origin that mailed links start with."""
+        return self.public_url or DEFAULT_PUBLIC_URL
+
+    def served_at(self, host: str, port: int, *, https: bool) -> Settings:
+        """These settings for a server bound to ``host:port``: without ANJIAN_PUBLIC_URL, mails
+        link to that address (a wildcard bind links to the loopback address: set
+        ANJIAN_PUBLIC_URL for anyone else to reach the links)."""
+        if self.public_url is not None:
+            return self
+        name = "127.0.0.1" if host in _WILDCARD_HOSTS else host
+        if ":" in name and not name.startswith("["):
+            name = f"[{name}]"
+        scheme = "https" if https else "http"
+        return replace(self, public_url=f"{scheme}://{name}:{port}")
 
     @property
     def embedded_clickhouse(self) -> bool:
@@ -135,6 +166,10 @@ def _check_scheme(name: str, url: str, allowed: set[str]) -> None:
         raise ConfigurationError(f"{name} must start with one of {choices}; got {url!r}")
 
 
+# The idle timeouts an owner (or the platform's default) may choose: from five minutes to a day.
+IDLE_TIMEOUT_MINUTES = (5, 24 * 60)
+
+
 def _positive_int(name: str, raw: str | None, default: int) -> int:
     if raw is None or raw == "":
         return default
@@ -167,6 +202,38 @@ def _networks(name: str, raw: str | None) -> tuple[Network, ...]:
                 f"{item.strip()!r}: {exc}"
             ) from None
     return tuple(networks)
+
+
+def _public_url(raw: str | None) -> str | None:
+    """ANJIAN_PUBLIC_URL as an origin without a trailing slash, or a clear refusal."""
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    example = "such as https://anjian.example.com"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigurationError(f"ANJIAN_PUBLIC_URL is not a URL ({exc}): {raw!r}") from None
+    if parts.scheme not in _PUBLIC_SCHEMES or not parts.hostname:
+        raise ConfigurationError(
+            f"ANJIAN_PUBLIC_URL must be an http:// or https:// address {example}; got {raw!r}"
+        )
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        raise ConfigurationError(
+            f"ANJIAN_PUBLIC_URL may not have a query or a fragment ({example}); got {raw!r}"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(f"ANJIAN_PUBLIC_URL may not carry a user or password; got {raw!r}")
+    if parts.path not in ("", "/"):
+        raise ConfigurationError(
+            "ANJIAN_PUBLIC_URL is the server's origin only: the portals live at /app/ and "
+            f"/gov/ of it, so a path cannot be served ({example}); got {raw!r}"
+        )
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + ("" if port is None else f":{port}")
 
 
 def _flag(name: str, raw: str | None) -> bool:
@@ -242,6 +309,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         token_ttl_seconds=_positive_int(
             "ANJIAN_TOKEN_TTL_SECONDS", values.get("ANJIAN_TOKEN_TTL_SECONDS"), 12 * 3600
         ),
+        session_idle_minutes=_bounded(
+            "ANJIAN_SESSION_IDLE_MINUTES",
+            values.get("ANJIAN_SESSION_IDLE_MINUTES"),
+            30,
+            *IDLE_TIMEOUT_MINUTES,
+        ),
         spool_dir=(
             Path(values["ANJIAN_SPOOL_DIR"]).expanduser().resolve()
             if values.get("ANJIAN_SPOOL_DIR")
@@ -266,4 +339,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         limits=load_limits(values),
         environment=environment,
         test_clock=test_clock,
+        public_url=_public_url(values.get("ANJIAN_PUBLIC_URL")),
     )

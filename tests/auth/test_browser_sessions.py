@@ -333,6 +333,7 @@ async def test_sign_out_is_idempotent(browser: Browser, api: GraphQLClient, worl
 # --- throttling --------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("throttle_clock_stands_still")
 async def test_failed_sign_ins_lock_login_too(
     browser: Browser, api: GraphQLClient, runtime: Runtime, world: World
 ) -> None:
@@ -344,6 +345,7 @@ async def test_failed_sign_ins_lock_login_too(
     assert limited.body["errors"][0]["extensions"]["retryAfterSeconds"] >= 1
 
 
+@pytest.mark.usefixtures("throttle_clock_stands_still")
 async def test_failed_logins_lock_sign_in_too(
     browser: Browser, api: GraphQLClient, runtime: Runtime, world: World
 ) -> None:

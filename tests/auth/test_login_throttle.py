@@ -244,6 +244,7 @@ async def test_every_failed_sign_in_costs_the_same_scrypt_work(
         domain=f"tenant:{world.a.tenant_id}",
         email=invited,
         role="viewer",
+        public_url=runtime.settings.link_base,
     )
     # An account left by an invitation of the old kind: a row with no password at all.
     legacy = f"legacy.{unique('l')}@example.cn"

@@ -14,17 +14,19 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from backend.auth.members import unscoped_add_member_in_own_transaction
 from backend.auth.models import User
-from backend.auth.password_reset import RESET_PATH, issue_token
+from backend.auth.password_reset import issue_token
 from backend.auth.principal import Principal
 from backend.core.db import utcnow
 from backend.runtime import Runtime
 from privacy.audit import AuditEntry
 from tests.alarm_helpers import user_id
 from tests.alarms.test_query_counts import counted_statements
+from tests.conftest import PUBLIC_URL
 from tests.factories import PASSWORD, World, unique
 from tests.graphql import GraphQLClient, Result
 from tests.ingest_helpers import eventually
@@ -103,6 +105,7 @@ async def test_a_wrong_current_password_or_a_weak_new_one_changes_nothing(
     assert anonymous.code == "UNAUTHENTICATED"
 
 
+@pytest.mark.usefixtures("throttle_clock_stands_still")
 async def test_guessing_the_current_password_is_throttled_like_signing_in(
     api: GraphQLClient, runtime: Runtime, world: World
 ) -> None:
@@ -135,7 +138,7 @@ async def mailed_tokens(rt: Runtime, email: str, count: int = 1) -> list[str]:
         body = body_of(message)
         match = _TOKEN.search(body)
         assert match, body
-        assert f"{RESET_PATH}?token={match.group(1)}" in body
+        assert f"{PUBLIC_URL}/app/reset-password?token={match.group(1)}" in body
         tokens.append(match.group(1))
     assert len(tokens) >= count, tokens
     return tokens

@@ -187,3 +187,76 @@ def test_the_test_clock_is_refused_outside_test_mode(workdir: Path) -> None:
             load_settings({**environment, "ANJIAN_TEST_CLOCK": "1"})
     assert not load_settings({"ANJIAN_TEST_CLOCK": "0"}).test_clock
     assert load_settings({"ANJIAN_ENV": "test", "ANJIAN_TEST_CLOCK": "1"}).test_clock
+
+
+# --- ANJIAN_PUBLIC_URL: where mailed links point ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "origin"),
+    [
+        ("https://anjian.example.com", "https://anjian.example.com"),
+        ("https://anjian.example.com/", "https://anjian.example.com"),
+        ("  http://Anjian.Example.com:8080 ", "http://anjian.example.com:8080"),
+        ("https://[2001:db8::7]:8443", "https://[2001:db8::7]:8443"),
+    ],
+)
+def test_a_public_url_is_kept_as_an_origin(workdir: Path, value: str, origin: str) -> None:
+    settings = load_settings({"ANJIAN_PUBLIC_URL": value})
+    assert settings.public_url == origin
+    assert settings.link_base == origin
+    # A configured address wins over the one the server binds.
+    assert settings.served_at("0.0.0.0", 9000, https=False).link_base == origin
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("anjian.example.com", "http:// or https://"),
+        ("ftp://anjian.example.com", "http:// or https://"),
+        ("javascript:alert(1)", "http:// or https://"),
+        ("https://", "http:// or https://"),
+        ("https://anjian.example.com/?next=x", "query or a fragment"),
+        ("https://anjian.example.com#top", "query or a fragment"),
+        ("https://anjian.example.com:99999", "not a URL"),
+        ("https://admin:secret@anjian.example.com", "user or password"),
+        ("https://example.com/anjian", "origin only"),
+    ],
+)
+def test_a_bad_public_url_is_refused(workdir: Path, value: str, says: str) -> None:
+    with pytest.raises(ConfigurationError, match="ANJIAN_PUBLIC_URL") as refused:
+        load_settings({"ANJIAN_PUBLIC_URL": value})
+    assert says in refused.value.message
+    assert value.strip() in refused.value.message or repr(value) in refused.value.message
+
+
+def test_without_a_public_url_mails_link_to_the_served_address(workdir: Path) -> None:
+    settings = load_settings({})
+    assert settings.public_url is None
+    assert settings.link_base == "http://127.0.0.1:8000"  # `anjian serve`'s default address
+    assert settings.served_at("127.0.0.1", 8123, https=False).link_base == "http://127.0.0.1:8123"
+    assert settings.served_at("anjian.lan", 443, https=True).link_base == "https://anjian.lan:443"
+    assert settings.served_at("::1", 8000, https=False).link_base == "http://[::1]:8000"
+    # Every address: the links name the loopback one (the server logs a warning).
+    assert settings.served_at("0.0.0.0", 8000, https=False).link_base == "http://127.0.0.1:8000"
+
+
+def test_serve_refuses_a_bad_public_url_before_starting(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANJIAN_")}
+    env.update(
+        ANJIAN_DATA_DIR=str(tmp_path / "data"),
+        ANJIAN_ENV_FILE=str(tmp_path / "none.env"),
+        ANJIAN_PUBLIC_URL="https://anjian.example.com/?token=",
+    )
+    done = subprocess.run(
+        [str(ANJIAN), "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "ANJIAN_PUBLIC_URL" in done.stderr and "query" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "data").exists(), "nothing may be created before the check"
