@@ -32,6 +32,7 @@ from privacy.crypto import Sealed, SealedRecord
 MAX_SILENCE_REASON = 500
 MAX_CHANNEL_TARGET = 500
 MAX_DELIVERY_ERROR = 500
+MAX_SNAPSHOT_KEY = 255
 
 
 def severity_column() -> Enum:
@@ -183,6 +184,9 @@ class Alarm(SiteOwned, Base):
     incident_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("alarm_incidents.id", ondelete="SET NULL"), index=True
     )
+    # An event alarm's camera frame: the snapshot key of the event that raised it, or of the
+    # latest one that raised it again (served, faces pixelated, by GET /api/v1/snapshots/…).
+    snapshot_key: Mapped[str | None] = mapped_column(String(MAX_SNAPSHOT_KEY))
 
     @hybrid_property
     def acknowledged(self) -> bool:
@@ -238,6 +242,12 @@ class AlarmTransition(TenantOwned, Base):
     actor: Mapped[str | None] = mapped_column(String(64))  # user id, or "engine"
     note: Mapped[str | None] = mapped_column(String(2000))
     severity: Mapped[Severity | None] = mapped_column(severity_column())
+    # A DISPATCHED step picked from the assignees: the member or worker sent (the alarm keeps
+    # only the name), so the person can be linked from the timeline or a work order.
+    assignee_user_id: Mapped[uuid.UUID | None]
+    assignee_worker_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("workers.id", ondelete="SET NULL")
+    )
 
 
 class OutboxMessage(Base):

@@ -54,6 +54,7 @@ class ScopedSelect:
     conditions: list[str] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
     group_by: list[str] = field(default_factory=list)
+    having: list[str] = field(default_factory=list)
     order_by: list[str] = field(default_factory=list)
     limit: int | None = None
 
@@ -87,6 +88,11 @@ class ScopedSelect:
         self.group_by.extend(expressions)
         return self
 
+    def keeping(self, condition: str, **parameters: Any) -> Self:
+        """A condition on the groups (``HAVING``), after the scope's filter on the rows."""
+        self.having.append(condition)
+        return self.bind(**parameters)
+
     def ordered(self, *expressions: str) -> Self:
         self.order_by.extend(expressions)
         return self
@@ -104,6 +110,8 @@ class ScopedSelect:
         ]
         if self.group_by:
             sql.append(f"GROUP BY {', '.join(self.group_by)}")
+        if self.having:
+            sql.append("HAVING " + "\n  AND ".join(f"({c})" for c in self.having))
         if self.order_by:
             sql.append(f"ORDER BY {', '.join(self.order_by)}")
         if self.limit is not None:

@@ -52,6 +52,8 @@ ASSIGNEES = """query($site: ID!) { assignees(siteId: $site) {
 DISPATCH_TO = """mutation($id: ID!, $member: ID, $worker: ID, $assignee: String, $note: String) {
   dispatchAlarm(id: $id, assigneeUserId: $member, assigneeWorkerId: $worker, assignee: $assignee,
                 note: $note) { id status assignee } }"""
+SENT = """query($id: ID!) { alarm(id: $id) {
+  transitions { kind assigneeUserId assigneeWorkerId } } }"""
 NAMES = {"owner": "王建国", "safety_manager": "李安全", "operator": "赵值班", "viewer": "钱看看"}
 ZONE = "罐区B"
 ACK_NOTE = "已通知班长 13812345678"
@@ -273,6 +275,23 @@ async def test_dispatching_a_member_records_their_name(
     # The contract's plain name still works.
     again = await ok(api, world.a.users["owner"], DISPATCH_TO, id=alarm, assignee="  班组二 ")
     assert again["assignee"] == "班组二"
+    worker = str(world.a.worker_id)
+    await ok(api, world.a.users["owner"], DISPATCH_TO, id=alarm, worker=worker)
+    # The timeline keeps whom each dispatch sent, to link the person (the name is masked).
+    result = await api.query(SENT, {"id": alarm}, as_user=world.a.users["viewer"])
+    assert result.data is not None, result.body
+    sent = [
+        (step["assigneeUserId"], step["assigneeWorkerId"])
+        for step in result.data["alarm"]["transitions"]
+        if step["kind"] == "DISPATCHED"
+    ]
+    assert sent == [(sm, None), (None, None), (None, worker)]
+    others = [
+        step
+        for step in result.data["alarm"]["transitions"]
+        if step["kind"] != "DISPATCHED" and (step["assigneeUserId"] or step["assigneeWorkerId"])
+    ]
+    assert others == []
 
 
 async def test_dispatching_someone_of_another_tenant_is_not_found(

@@ -492,6 +492,18 @@ def test_event_rule_with_clear_after_clears_after_a_quiet_spell() -> None:
     assert kinds(engine.on_event(device, None, "ppe.no_helmet", at(60), {})) == ["raise"]
 
 
+def test_an_event_raise_carries_the_events_snapshot_and_a_clear_none() -> None:
+    engine, device, rule = RuleEngine(), uuid.uuid4(), uuid.uuid4()
+    engine.set_event_rules(device, [(rule, event_rule("fire.smoke", clear_after_s=30))])
+    key = f"snapshots/{uuid.uuid4()}/{uuid.uuid4()}/{uuid.uuid4()}.jpg"
+    [signal] = engine.on_event(device, None, "fire.smoke", at(0), {}, key)
+    assert (signal.kind, signal.snapshot) == ("raise", key)
+    [clear] = engine.tick(at(30))
+    assert (clear.kind, clear.snapshot) == ("clear", None)
+    [again] = engine.on_event(device, None, "fire.smoke", at(40), {})
+    assert (again.kind, again.snapshot) == ("raise", None)
+
+
 def test_event_rule_restricted_to_a_zone_kind() -> None:
     engine, device, rule = RuleEngine(), uuid.uuid4(), uuid.uuid4()
     engine.set_zone_kinds({"TANK-3": "confined_space", "YARD": "outdoor"})

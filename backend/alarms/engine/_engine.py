@@ -207,6 +207,9 @@ class RuleEngine:
     def has_rules(self, sensor_id: uuid.UUID) -> bool:
         return sensor_id in self._sensors
 
+    def has_device_rules(self, device_id: uuid.UUID) -> bool:
+        return device_id in self._devices
+
     def set_zone_kinds(self, kinds: Mapping[Any, str]) -> None:
         """Zone (as events name it in ``attributes["zone"]``) → kind, e.g. "confined_space"."""
         self._zone_kinds.update(kinds)
@@ -315,8 +318,10 @@ class RuleEngine:
         event_type: str,
         ts_ms: int,
         attributes: Mapping[str, Any],
+        snapshot: str | None = None,
     ) -> list[Signal]:
-        """A wearable or camera event: device-level rules, then the sensor's own event rules."""
+        """A wearable or camera event: device-level rules, then the sensor's own event rules.
+        ``snapshot`` is the key of the frame the event referenced, carried by a raise."""
         device = self._devices.get(device_id)
         sensor = self._sensors.get(sensor_id) if sensor_id is not None else None
         if device is None and sensor is None:
@@ -327,7 +332,7 @@ class RuleEngine:
         for owner in (device, sensor):
             if owner is not None:
                 for rule in owner.events:
-                    signal = rule.on_event(event_type, ts_ms, attributes, zone_kind)
+                    signal = rule.on_event(event_type, ts_ms, attributes, zone_kind, snapshot)
                     if signal is not None:
                         out.append(signal)
         self.stats.signals += len(out)

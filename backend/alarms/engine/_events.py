@@ -22,7 +22,8 @@ def _zone_ok(params: Mapping[str, Any], zone: object, zone_kind: str | None) -> 
 
 class EventRule(SingleLevelRule):
     """Raised by a matching event; cleared after ``clear_after_s`` without one (via tick),
-    otherwise left for people to clear (``release``)."""
+    otherwise left for people to clear (``release``). The raise carries the event's snapshot
+    (a camera's frame), which the alarm keeps."""
 
     __slots__ = ("clear_after", "event_type", "last")
 
@@ -41,7 +42,12 @@ class EventRule(SingleLevelRule):
         self.last: int | None = None  # latest matching event
 
     def on_event(
-        self, event_type: str, ts: int, attributes: Mapping[str, Any], zone_kind: str | None
+        self,
+        event_type: str,
+        ts: int,
+        attributes: Mapping[str, Any],
+        zone_kind: str | None,
+        snapshot: str | None = None,
     ) -> Signal | None:
         if event_type != self.event_type or not _zone_ok(
             self.spec.params, attributes.get("zone"), zone_kind
@@ -52,7 +58,7 @@ class EventRule(SingleLevelRule):
         if self.active:
             return None  # a repeat refreshes the open alarm
         value = attributes.get("value")
-        return self._raise(float(value) if isinstance(value, int | float) else None, ts)
+        return self._raise(float(value) if isinstance(value, int | float) else None, ts, snapshot)
 
     def tick(self, now: int) -> Signal | None:
         if not self.active or self.clear_after is None:
@@ -84,7 +90,12 @@ class PresenceRule(SingleLevelRule):
         self.zone: Hashable | None = None  # the zone the open alarm is about (None after restore)
 
     def on_event(
-        self, event_type: str, ts: int, attributes: Mapping[str, Any], zone_kind: str | None
+        self,
+        event_type: str,
+        ts: int,
+        attributes: Mapping[str, Any],
+        zone_kind: str | None,
+        snapshot: str | None = None,
     ) -> Signal | None:
         zone = attributes.get("zone")
         if event_type == ZONE_ENTER and _zone_ok(self.spec.params, zone, zone_kind):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from backend.alarms.rules import RuleSpec, Severity
@@ -33,6 +33,8 @@ class Signal:
     ts_ms: int  # the reading / event time that caused it (tick time for time-driven ones)
     # A threshold's clear: the most extreme reading since the raise (or since a restart).
     peak: float | None = None
+    # An event rule's raise: the camera snapshot the event referenced (its object key).
+    snapshot: str | None = None
 
 
 @dataclass(slots=True)
@@ -119,9 +121,10 @@ class SingleLevelRule(Rule):
             self.name = str(spec.params.get("level", spec.params.get("event_type", name)))
             self.severity = Severity(spec.params.get("severity", severity))
 
-    def _raise(self, value: float | None, ts: int) -> Signal:
+    def _raise(self, value: float | None, ts: int, snapshot: str | None = None) -> Signal:
         self.active = True
-        return self._signal("raise", self.name, self.severity, value, ts)
+        signal = self._signal("raise", self.name, self.severity, value, ts)
+        return signal if snapshot is None else replace(signal, snapshot=snapshot)
 
     def _clear(self, value: float | None, ts: int) -> Signal:
         self.active = False

@@ -88,7 +88,7 @@ class AlarmEvaluator:
             sensor = None if event.sensor_id is None else uuid.UUID(bytes=event.sensor_id)
             attributes = json.loads(event.attributes)
             for signal in self.engine.on_event(
-                device.id, sensor, event.type, event.ts_ms, attributes
+                device.id, sensor, event.type, event.ts_ms, attributes, event.snapshot
             ):
                 self._enqueue(signal, device)
 

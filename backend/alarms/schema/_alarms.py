@@ -30,8 +30,10 @@ from backend.auth.principal import Principal
 from backend.core.ids import parse_id
 from backend.telemetry import service as telemetry_service
 from backend.telemetry.models import Device, Sensor
+from backend.telemetry.snapshots import SNAPSHOT_PERMISSION, snapshot_url
 from tenants.divisions import covers
 from tenants.models import Site, Worker, Zone
+from tenants.service import site_domain
 
 if TYPE_CHECKING:
     from backend.alarms.schema._permits import AlarmIncidentType
@@ -118,6 +120,10 @@ def _users_loader(info: Info) -> DataLoader[uuid.UUID, User | None]:
     )
 
 
+def _id(value: uuid.UUID | None) -> strawberry.ID | None:
+    return None if value is None else strawberry.ID(str(value))
+
+
 @strawberry.type(name="AlarmTransition", description="One step of an alarm's timeline.")
 class AlarmTransitionType:
     kind: AlarmEventKind
@@ -126,6 +132,13 @@ class AlarmTransitionType:
     )
     at: datetime
     note: str | None
+    assignee_user_id: strawberry.ID | None = strawberry.field(
+        description="DISPATCHED to a member picked from the assignees: the user's id."
+    )
+    assignee_worker_id: strawberry.ID | None = strawberry.field(
+        description="DISPATCHED to a worker picked from the assignees: the worker's id (null "
+        "once the worker is deleted)."
+    )
     actor_ref: strawberry.Private[str | None]
     tenant_id: strawberry.Private[uuid.UUID]
 
@@ -136,6 +149,8 @@ class AlarmTransitionType:
             severity=None if row.severity is None else SeverityEnum(row.severity.value),
             at=row.at,
             note=row.note,
+            assignee_user_id=_id(row.assignee_user_id),
+            assignee_worker_id=_id(row.assignee_worker_id),
             actor_ref=row.actor,
             tenant_id=row.tenant_id,
         )
@@ -239,6 +254,7 @@ class AlarmType:
     device_id: strawberry.Private[uuid.UUID | None]
     zone_id: strawberry.Private[uuid.UUID | None]
     incident_ref: strawberry.Private[uuid.UUID | None]
+    snapshot_key: strawberry.Private[str | None] = None
 
     @classmethod
     def of(cls, alarm: Alarm) -> AlarmType:
@@ -271,6 +287,7 @@ class AlarmType:
             device_id=alarm.device_id,
             zone_id=alarm.zone_id,
             incident_ref=alarm.incident_id,
+            snapshot_key=alarm.snapshot_key,
         )
 
     @strawberry.field
@@ -338,6 +355,24 @@ class AlarmType:
 
         zone = await info.context.rows_by_id(Zone).load(self.zone_id)
         return None if zone is None else ZoneType.of(zone)
+
+    @strawberry.field(
+        description="The camera frame of the event that raised the alarm (PPE, smoke, fire, "
+        "SOS...), or raised it again: its address, served with faces pixelated unless the "
+        "caller may see them. Null for alarms without one (threshold alarms) and for callers "
+        "who may not read the site's telemetry."
+    )
+    async def snapshot_url(self, info: Info) -> str | None:
+        if self.snapshot_key is None:
+            return None
+        ctx = info.context
+        site = await ctx.rows_by_id(Site).load(self.site_id)
+        if site is None:
+            return None
+        domain = site_domain(ctx.principal.scope, site)
+        if not auth_service.may(ctx.authz, ctx.principal, domain, *SNAPSHOT_PERMISSION):
+            return None
+        return snapshot_url(self.snapshot_key)
 
     @strawberry.field(description="The worker wearing the device (wearables: SOS, fall).")
     async def wearer(

@@ -102,7 +102,8 @@ async def dispatch_alarm(
 ) -> Alarm:
     """Send someone to the alarm: a name as typed (``assignee``, the contract's argument), or a
     member or worker of the alarm's tenant picked from ``list_assignees``, whose name is then
-    what the alarm records. Anyone of another tenant is not found."""
+    what the alarm records and whose id the DISPATCHED transition keeps. Anyone of another
+    tenant is not found."""
     named = [v for v in (assignee, assignee_user_id, assignee_worker_id) if v is not None]
     if len(named) != 1:
         raise BadInput(
@@ -127,7 +128,13 @@ async def dispatch_alarm(
     alarm.dispatched_at = utcnow()
     alarm.assignee = name[:MAX_ASSIGNEE]
     await announce(
-        session=session, alarm=alarm, kind="DISPATCHED", actor=_actor(principal), note=_note(note)
+        session=session,
+        alarm=alarm,
+        kind="DISPATCHED",
+        actor=_actor(principal),
+        note=_note(note),
+        assignee_user_id=assignee_user_id,
+        assignee_worker_id=assignee_worker_id,
     )
     return alarm
 

@@ -6,6 +6,7 @@ changes that were committed — no more, no fewer.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +78,8 @@ async def announce(
     note: str | None = None,
     at: datetime | None = None,
     extra: dict[str, Any] | None = None,
+    assignee_user_id: uuid.UUID | None = None,
+    assignee_worker_id: uuid.UUID | None = None,
 ) -> None:
     """A state change of the alarm: its transition row and its outbox event."""
     session.add(
@@ -88,6 +91,8 @@ async def announce(
             actor=actor,
             note=note,
             severity=alarm.severity,
+            assignee_user_id=assignee_user_id,
+            assignee_worker_id=assignee_worker_id,
         )
     )
     await add_outbox_event(session=session, alarm=alarm, kind=kind, actor=actor, extra=extra)

@@ -68,6 +68,8 @@ async def apply_signal(
             alarm.repeats += 1
             alarm.refreshed_at = at
             alarm.value = signal.value
+            if signal.snapshot is not None:
+                alarm.snapshot_key = signal.snapshot
             return alarm
         return await _raise(session, signal, where, at)
     if alarm is None:
@@ -78,6 +80,8 @@ async def apply_signal(
         alarm.level = signal.level
         alarm.value = signal.value
         alarm.peak_value = signal.value
+        if signal.snapshot is not None:
+            alarm.snapshot_key = signal.snapshot
         if alarm.status in (AlarmStatus.ACKNOWLEDGED, AlarmStatus.DISPATCHED):
             await _reannunciate(session, alarm, at)
         await raise_incident_severity(session, alarm)
@@ -126,6 +130,7 @@ async def _raise(
         refreshed_at=at,
         escalation_step=0,
         reminders=0,
+        snapshot_key=signal.snapshot,
     )
     silence = await _covering_silence(session, where, signal.sensor_id, at)
     alarm.silence_id = None if silence is None else silence.id
