@@ -15,7 +15,9 @@
   figure hstspreload.org and OWASP recommend; without ``includeSubDomains``, because other
   services of a customer's domain (a plant's intranet hosts) are not ours to pin.
 
-Headers a handler set itself are left as they are.
+Headers a handler set itself are left as they are. A browser session renewed while the request
+was answered (``backend.auth.browser.renewed_cookie``) gets its fresh cookie here, on whatever
+answer it is, unless the handler set the session cookie itself (signing in or out).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.auth.browser import Network, is_tls
+from backend.auth.browser import SESSION_COOKIE, Network, is_tls, renewed_cookie
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -66,6 +68,13 @@ def security_headers(app: ASGIApp) -> ASGIApp:
                         headers[name] = value
                 if tls and "Strict-Transport-Security" not in headers:
                     headers["Strict-Transport-Security"] = HSTS
+                cookie = renewed_cookie(scope)
+                already = any(
+                    value.startswith(f"{SESSION_COOKIE}=")
+                    for value in headers.getall("set-cookie", [])
+                )
+                if cookie is not None and not already:
+                    headers.add("set-cookie", cookie.to_header(header="").strip())
             await send(message)
 
         await app(scope, receive, send_with_headers)

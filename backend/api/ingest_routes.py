@@ -29,6 +29,7 @@ from backend.telemetry.ingest import (
     IngestError,
 )
 from backend.telemetry.registry import DeviceInfo
+from backend.telemetry.snapshots import SNAPSHOT_PERMISSION, SNAPSHOT_READ_PATH
 from privacy.audit import record
 from tenants.scope import scoped_session
 from tenants.service import get_site, site_domain
@@ -141,8 +142,6 @@ async def snapshots(request: Request[Any, Any, State]) -> Response[bytes]:
     return json_reply(201, {"snapshot": key})
 
 
-# Whoever may read a site's telemetry may see its camera snapshots, faces pixelated.
-SNAPSHOT_PERMISSION = ("telemetry", "read")
 # An unpixelated face is biometric data about a worker: only the roles that manage worker
 # records (owner, safety manager) may see it; operators, viewers and regulators may not.
 ORIGINAL_SNAPSHOT_PERMISSION = ("worker", "update")
@@ -209,7 +208,7 @@ async def _snapshot_object(
     return stored, media
 
 
-@get("/api/v1/snapshots/{key:path}")
+@get(f"{SNAPSHOT_READ_PATH}/{{key:path}}")
 async def snapshot(request: Request[Any, Any, State], key: Path) -> Response[bytes]:
     """A snapshot for a signed-in user: faces pixelated, or whole with ``?original=1`` for the
     roles that may see faces."""

@@ -1,6 +1,7 @@
 """Photos people attach (CONTRACT.md, web portals): ``POST /api/v1/photos`` stores one upload,
 sanitised (``backend/response/photos.py``), and answers its key; ``GET /api/v1/photos/{key}``
-shows it to whoever may read its tenant's work orders."""
+shows it to whoever may read its tenant's work orders, and to whoever reads a rectification
+notice answered with it (a regulator of the site's jurisdiction)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.api.errors import http_status_for
 from backend.api.rest import json_reply, runtime_of, signed_in_user
 from backend.auth.authz import Authorizer
-from backend.core.errors import AnjianError, BadInput
+from backend.auth.principal import Principal
+from backend.core.errors import AnjianError, BadInput, NotFound
 from backend.core.objects import ObjectStore
+from backend.oversight.notices.service import photo_of_a_readable_notice
 from backend.response import photos
 from tenants.scope import scoped_session
 
@@ -81,7 +84,10 @@ async def photo(request: Request[Any, Any, State], key: Path) -> Response[bytes]
     name = str(key).lstrip("/")
     try:
         principal = await signed_in_user(request)
-        media = photos.readable_photo(services.authz, principal, services.objects, name)
+        try:
+            media = photos.readable_photo(services.authz, principal, services.objects, name)
+        except NotFound:
+            media = await _notice_photo(services, principal, name)
         data = await anyio.to_thread.run_sync(services.objects.get, name)
     except AnjianError as exc:
         return _refused("photo read", exc)
@@ -90,6 +96,20 @@ async def photo(request: Request[Any, Any, State], key: Path) -> Response[bytes]
         media_type=media,
         headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
     )
+
+
+async def _notice_photo(services: PhotoServices, principal: Principal, key: str) -> str:
+    """The media type of a photo of a notice answer the caller reads; else not found."""
+    extension = key.rsplit(".", 1)[-1]
+    if extension not in photos.MEDIA_TYPES or not principal.scope.jurisdictions:
+        raise NotFound(f"photo {key} not found")
+    async with scoped_session(services.sessions, principal.scope) as session:
+        seen = await photo_of_a_readable_notice(
+            session=session, authz=services.authz, principal=principal, key=key
+        )
+    if not seen or not services.objects.exists(key):
+        raise NotFound(f"photo {key} not found")
+    return photos.MEDIA_TYPES[extension]
 
 
 ROUTES = [upload_photo, photo]

@@ -219,7 +219,51 @@ describe('WorkOrderDetailPage', () => {
     fill('textarea[name="comment"]', '已到现场')
     await flushPromises()
     await submit('.comment-form')
-    expect(asked.find((a) => a.operation === 'CommentWorkOrder')!.variables).toEqual({ id: 'wo-1', text: '已到现场' })
+    expect(asked.find((a) => a.operation === 'CommentWorkOrder')!.variables).toEqual({ id: 'wo-1', text: '已到现场', photos: null })
+  })
+
+  it('edits the title only: nothing else is sent, and the page shows the new title', async () => {
+    const { asked } = graphqlFetch({
+      ConsoleWorkOrder: { data: { workOrder: detail({ dueAt: '2020-01-01T00:00:00.000Z' }) } },
+      ConsoleMembers: { data: { members: [] } },
+      ConsoleWorkers: { data: { workers: [] } },
+      UpdateWorkOrder: (v) => ({ data: { updateWorkOrder: detail({ title: v.title as string }) } }),
+    })
+    const { wrapper } = await mountPage(WorkOrderDetailPage, 'operator', '/work-orders/wo-1')
+    await click('编辑')
+    await settle()
+    fill('.edit-work-order input[name="title"]', '更换罐区探头')
+    await submit('.edit-work-order')
+    // The overdue due time is left as it was: sending it again would be refused as past.
+    expect(asked.find((a) => a.operation === 'UpdateWorkOrder')!.variables).toEqual({ id: 'wo-1', title: '更换罐区探头' })
+    expect(wrapper.find('h1').text()).toBe('更换罐区探头')
+  })
+
+  it('refuses an empty title before sending, and says when nothing changed', async () => {
+    const { asked } = graphqlFetch({
+      ConsoleWorkOrder: { data: { workOrder: detail() } },
+      ConsoleMembers: { data: { members: [] } },
+      ConsoleWorkers: { data: { workers: [] } },
+    })
+    await mountPage(WorkOrderDetailPage, 'operator', '/work-orders/wo-1')
+    await click('编辑')
+    await settle()
+    await submit('.edit-work-order')
+    expect(document.body.textContent).toContain('没有改动。')
+    fill('.edit-work-order input[name="title"]', '  ')
+    await submit('.edit-work-order')
+    expect(document.body.textContent).toContain('请填写标题')
+    expect(asked.some((a) => a.operation === 'UpdateWorkOrder')).toBe(false)
+  })
+
+  it('offers no edit to a viewer, nor on a finished order', async () => {
+    graphqlFetch({ ConsoleWorkOrder: { data: { workOrder: detail() } } })
+    await mountPage(WorkOrderDetailPage, 'viewer', '/work-orders/wo-1')
+    expect(buttons('编辑')).toHaveLength(0)
+    document.body.innerHTML = ''
+    graphqlFetch({ ConsoleWorkOrder: { data: { workOrder: detail({ status: 'DONE' }) } } })
+    await mountPage(WorkOrderDetailPage, 'safety_manager', '/work-orders/wo-1')
+    expect(buttons('编辑')).toHaveLength(0)
   })
 
   it('says a refusal is a refusal when the server answers FORBIDDEN', async () => {

@@ -1,6 +1,7 @@
 // Fetching a file the server only hands out with the session's CSRF header (a plain link
 // cannot send it), then saving it as the browser saves a download.
 import { CSRF_HEADER } from '@/shared/graphql/client'
+import { refusal } from '@/shared/rest/refusal'
 
 export class DownloadError extends Error {
   constructor(
@@ -10,19 +11,6 @@ export class DownloadError extends Error {
     super(message)
     this.name = 'DownloadError'
   }
-}
-
-/** The body of a refused download: the server's `message` when it sent JSON, else its text. */
-async function refusal(response: Response): Promise<string> {
-  const text = await response.text()
-  try {
-    const body = JSON.parse(text) as { message?: unknown; detail?: unknown }
-    if (typeof body.message === 'string') return body.message
-    if (typeof body.detail === 'string') return body.detail
-  } catch {
-    // Not JSON: the text itself says what went wrong.
-  }
-  return text.trim() || `HTTP ${response.status}`
 }
 
 export async function fetchDownload(url: string): Promise<{ blob: Blob; disposition: string | null }> {

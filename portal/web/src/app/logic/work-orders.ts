@@ -54,3 +54,72 @@ export function assigneeOf(picked: string): { assigneeUserId: string | null; ass
     assigneeWorkerId: kind === 'worker' && id ? id : null,
   }
 }
+
+/** An instant as a `datetime-local` value in the browser's zone (to the minute), or ''. */
+export function isoToLocalInput(iso: string | null): string {
+  if (!iso) return ''
+  const date = new Date(iso)
+  if (Number.isNaN(date.getTime())) return ''
+  const pad = (n: number): string => String(n).padStart(2, '0')
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}`
+  )
+}
+
+/** The assignee of an order as the picker names it. */
+export function pickedAssignee(order: { assigneeUserId: string | null; assigneeWorkerId: string | null }): string {
+  if (order.assigneeUserId) return `user:${order.assigneeUserId}`
+  if (order.assigneeWorkerId) return `worker:${order.assigneeWorkerId}`
+  return ''
+}
+
+export interface WorkOrderEdit {
+  title: string
+  description: string
+  assignee: string
+  /** A `datetime-local` value; '' removes the due time. */
+  due: string
+}
+
+export interface EditableOrder {
+  title: string
+  description: string | null
+  assigneeUserId: string | null
+  assigneeWorkerId: string | null
+  dueAt: string | null
+}
+
+/** What the form as it was opened shows for an order. */
+export function editFormOf(order: EditableOrder): WorkOrderEdit {
+  return {
+    title: order.title,
+    description: order.description ?? '',
+    assignee: pickedAssignee(order),
+    due: isoToLocalInput(order.dueAt),
+  }
+}
+
+export type EditProblem = 'needTitle' | 'badDue'
+
+/** The arguments of updateWorkOrder for what was changed, only those (a due time left as it
+ * was is not sent again: the server refuses a due time in the past, and an overdue order keeps
+ * its own); or why the form cannot be sent. */
+export function workOrderChanges(
+  order: EditableOrder,
+  form: WorkOrderEdit,
+): { problem: EditProblem } | { changes: Record<string, string | null> } {
+  const title = form.title.trim()
+  if (!title) return { problem: 'needTitle' }
+  const changes: Record<string, string | null> = {}
+  if (title !== order.title) changes.title = title
+  const description = form.description.trim() || null
+  if (description !== (order.description || null)) changes.description = description
+  if (form.assignee !== pickedAssignee(order)) Object.assign(changes, assigneeOf(form.assignee))
+  if (form.due !== isoToLocalInput(order.dueAt)) {
+    const due = localInputToIso(form.due)
+    if (form.due && !due) return { problem: 'badDue' }
+    changes.dueAt = due
+  }
+  return { changes }
+}

@@ -108,8 +108,16 @@ export const CHECK_WORK_ORDER_ITEM_MUTATION = `mutation CheckWorkOrderItem($id: 
   checkWorkOrderItem(id: $id, index: $index, done: $done) { ${DETAIL_FIELDS} }
 }`
 
-export const COMMENT_WORK_ORDER_MUTATION = `mutation CommentWorkOrder($id: ID!, $text: String!) {
-  commentWorkOrder(id: $id, text: $text) { ${DETAIL_FIELDS} }
+export const COMMENT_WORK_ORDER_MUTATION = `mutation CommentWorkOrder($id: ID!, $text: String!, $photos: [String!]) {
+  commentWorkOrder(id: $id, text: $text, photos: $photos) { ${DETAIL_FIELDS} }
+}`
+
+/** Send only the variables that change: one left out keeps its value, one sent as null
+ * clears it (never the title). */
+export const UPDATE_WORK_ORDER_MUTATION = `mutation UpdateWorkOrder($id: ID!, $title: String, $description: String,
+  $assigneeUserId: ID, $assigneeWorkerId: ID, $dueAt: DateTime) {
+  updateWorkOrder(id: $id, title: $title, description: $description, assigneeUserId: $assigneeUserId,
+    assigneeWorkerId: $assigneeWorkerId, dueAt: $dueAt) { ${DETAIL_FIELDS} }
 }`
 
 export interface IncidentOption {
