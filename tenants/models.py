@@ -45,6 +45,8 @@ class Tenant(IdMixin, Base):
         string_enum(TenantStatus), default=TenantStatus.ACTIVE
     )
     offboarded_at: Mapped[datetime | None]
+    # Minutes without use after which its members' sessions end; None: the platform default.
+    idle_timeout_minutes: Mapped[int | None]
 
 
 class Plan(Base):

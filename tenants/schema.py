@@ -21,6 +21,7 @@ from strawberry.dataloader import DataLoader
 from backend.core.errors import BadInput
 from backend.core.graphql import IsAuthenticated
 from backend.core.ids import parse_id
+from backend.core.settings import Settings
 from tenants import service
 from tenants.acting import Acting, Permissions
 from tenants.models import Site, Subscription, Tenant, Worker, Zone
@@ -35,6 +36,8 @@ V = TypeVar("V")
 class _Wiring(Protocol):
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]: ...
+    @property
+    def settings(self) -> Settings: ...
 
 
 class TenantsContext(Protocol):
@@ -68,6 +71,10 @@ class TenantType:
     industry: str
     division_code: str
     status: str
+    idle_timeout_minutes: int | None = strawberry.field(
+        description="Minutes without use after which members' sessions end; null: the "
+        "platform's default (sessionIdleDefaultMinutes)."
+    )
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantType:
@@ -77,7 +84,12 @@ class TenantType:
             industry=tenant.industry.value,
             division_code=tenant.division_code,
             status=tenant.status.value,
+            idle_timeout_minutes=tenant.idle_timeout_minutes,
         )
+
+    @strawberry.field(description="The platform's idle timeout, for tenants that set none.")
+    def session_idle_default_minutes(self, info: Info) -> int:
+        return info.context.rt.settings.session_idle_minutes
 
 
 @strawberry.type(name="Zone")
@@ -165,6 +177,17 @@ class SiteType:
         self, info: Info
     ) -> list[Annotated[SensorType, strawberry.lazy("backend.telemetry.schema")]]:  # noqa: F821
         return list(await info.context.site_sensors(info, uuid.UUID(self.id)))
+
+    @strawberry.field(
+        description="The site's hazard units (重大危险源辨识单元), by name; its majorHazardGrade "
+        "follows them once it has any."
+    )
+    async def hazard_units(
+        self, info: Info
+    ) -> list[
+        Annotated[HazardUnitType, strawberry.lazy("backend.oversight.hazards.schema")]  # noqa: F821
+    ]:
+        return list(await info.context.site_hazard_units(info, uuid.UUID(self.id)))
 
 
 @strawberry.type(name="Worker")
@@ -314,6 +337,26 @@ class TenantsMutation:
                 site_id=None if site_id is None else parse_id(site_id, "site"),
             )
         return WorkerType.of(worker)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="The owner sets after how many minutes without use (5 to 1440) its "
+        "members' sessions end; null returns to the platform's default. A page left open and "
+        "in use stays signed in. Audited.",
+    )
+    async def set_tenant_idle_timeout(
+        self, info: Info, tenant_id: strawberry.ID, minutes: int | None
+    ) -> TenantType:
+        ctx = info.context
+        async with ctx.write() as session:
+            tenant = await service.set_idle_timeout(
+                session=session,
+                authz=ctx.authz,
+                principal=ctx.principal,
+                tenant_id=parse_id(tenant_id, "tenant"),
+                minutes=minutes,
+            )
+        return TenantType.of(tenant)
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

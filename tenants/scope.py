@@ -119,6 +119,20 @@ def _scope_orm_statements(state: ORMExecuteState) -> None:
     )
 
 
+def _writable(obj: TenantOwned, scope: Scope) -> bool:
+    """A row the scope may write: its own tenants' rows, and rows of the site-owned classes
+    regulators write (``__regulator_writes__``: rectification notices) of the tenants owning a
+    site in its jurisdiction. The service checks the site itself is in the jurisdiction; the
+    composite foreign key keeps the row on a site of its tenant."""
+    if obj.tenant_id in scope.tenant_ids:
+        return True
+    return (
+        isinstance(obj, SiteOwned)
+        and getattr(type(obj), "__regulator_writes__", False)
+        and obj.tenant_id in scope.jurisdiction_tenant_ids
+    )
+
+
 @event.listens_for(Session, "before_flush")
 def _stamp_tenant(session: Session, _context: object, _instances: object) -> None:
     if session.info.get(UNSCOPED_KEY):
@@ -135,12 +149,12 @@ def _stamp_tenant(session: Session, _context: object, _instances: object) -> Non
                     f"insert of {type(obj).__name__}: the scope does not name one tenant"
                 )
             obj.tenant_id = next(iter(scope.tenant_ids))
-        elif obj.tenant_id not in scope.tenant_ids:
+        elif not _writable(obj, scope):
             raise ScopeRequired(f"insert of {type(obj).__name__} into a tenant out of scope")
     for obj in session.dirty:
         if isinstance(obj, TenantOwned):
             scope = session.info.get(SCOPE_KEY)
-            if scope is None or obj.tenant_id not in scope.tenant_ids:
+            if scope is None or not _writable(obj, scope):
                 raise ScopeRequired(f"update of {type(obj).__name__} in a tenant out of scope")
 
 

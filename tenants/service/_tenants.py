@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from backend.core import counters
 from backend.core.db import utcnow
 from backend.core.errors import BadInput, Conflict, NotFound
+from backend.core.settings import IDLE_TIMEOUT_MINUTES
 from privacy.audit import record_change
 from tenants.acting import Acting, Permissions
 from tenants.divisions import validate_division
@@ -188,6 +189,40 @@ async def unscoped_offboard_tenant_in_own_transaction(
             object_id=tenant_id,
             detail={"reason": why},
         )
+    return tenant
+
+
+async def set_idle_timeout(
+    *,
+    session: AsyncSession,
+    authz: Permissions,
+    principal: Acting,
+    tenant_id: uuid.UUID,
+    minutes: int | None,
+) -> Tenant:
+    """The owner chooses after how many minutes without use its members' sessions end (None:
+    the platform's default). A member of several tenants gets the strictest of them."""
+    if tenant_id not in principal.scope.tenant_ids:
+        raise NotFound(f"tenant {tenant_id} not found")
+    domain = tenant_domain(tenant_id)
+    authz.require(principal, domain, "tenant", "update")
+    low, high = IDLE_TIMEOUT_MINUTES
+    if minutes is not None and not low <= minutes <= high:
+        raise BadInput(f"the idle timeout is from {low} to {high} minutes, got {minutes}")
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    previous = tenant.idle_timeout_minutes
+    tenant.idle_timeout_minutes = minutes
+    await record_change(
+        session,
+        principal.actor(domain),
+        "tenant.idle_timeout",
+        domain=domain,
+        object_type="tenant",
+        object_id=tenant_id,
+        detail={"minutes": minutes, "previous": previous},
+    )
     return tenant
 
 

@@ -1,0 +1,66 @@
+"""Hazard units (重大危险源辨识单元) and the substances each holds.
+
+A unit keeps what the enterprise entered (its name, the people within 500 m, each substance's
+identification and quantity) beside what the server computed from it (Σq/Q, α, R, the grade),
+so a regulator reads the same figures the enterprise filed. Substances are site-owned too, so
+a regulator's scope reaches exactly the substances of the sites it sees.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.db import Base, SiteOwned, utcnow
+
+MAX_UNIT_NAME = 200
+MAX_SUBSTANCE_NAME = 200
+
+
+class HazardUnit(SiteOwned, Base):
+    """One production or storage unit of a site, assessed after GB 18218-2018."""
+
+    __tablename__ = "hazard_units"
+    __site_table_args__ = (
+        UniqueConstraint("site_id", "name"),
+        CheckConstraint("grade BETWEEN 1 AND 4", name="grade"),
+        CheckConstraint("people_within_500m >= 0", name="people_within_500m"),
+    )
+
+    name: Mapped[str] = mapped_column(String(MAX_UNIT_NAME))
+    # People outside the unit's boundary within 500 m (GB 18218 Table 5 reads α from it).
+    people_within_500m: Mapped[int]
+    alpha: Mapped[float]
+    sum_q_over_Q: Mapped[float]  # the standard's S = Σq/Q
+    r_value: Mapped[float]
+    is_major: Mapped[bool]
+    grade: Mapped[int | None]  # 1 (I, the most severe) to 4 (IV); None when not major
+    created_by: Mapped[uuid.UUID | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HazardSubstance(SiteOwned, Base):
+    """One substance of a unit: as entered (exactly one of a CAS number, a Table 1 entry or a
+    Table 2 category, and its quantity) and as the standard read it (Q, β, q/Q)."""
+
+    __tablename__ = "hazard_substances"
+    __site_table_args__ = (Index("ix_hazard_substances_unit_position", "unit_id", "position"),)
+
+    unit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("hazard_units.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    name: Mapped[str | None] = mapped_column(String(MAX_SUBSTANCE_NAME))
+    cas_number: Mapped[str | None] = mapped_column(String(32))
+    entry: Mapped[int | None]  # the Table 1 entry the substance was identified as
+    category: Mapped[str | None] = mapped_column(String(16))  # the Table 2 code
+    beta_category: Mapped[str | None] = mapped_column(String(16))
+    quantity_tonnes: Mapped[float]
+    standard_name_zh: Mapped[str] = mapped_column(String(200))
+    standard_name_en: Mapped[str] = mapped_column(String(200))
+    critical_quantity_tonnes: Mapped[float]
+    beta: Mapped[float]
+    q_over_Q: Mapped[float]
