@@ -51,6 +51,7 @@ from backend.core.settings import Settings, load_settings
 from backend.jobs.alarm_pipeline import AlarmPipeline
 from backend.jobs.broker import start_worker
 from backend.jobs.mail_outbox import MailRelay
+from backend.jobs.notice_overdue import OverdueNotices
 from backend.jobs.outbox_relay import OutboxRelay
 from backend.runtime import Runtime
 from backend.telemetry.mqtt import DynsecError, MqttConsumer, sync_from_registry
@@ -286,6 +287,10 @@ def create_app(
         relay.start()
         mail_relay = MailRelay(runtime.sessions, runtime.jobs.deliver_mail)
         mail_relay.start()
+        overdue_notices = OverdueNotices(
+            runtime.sessions, runtime.clock, queued_mail=mail_relay.wake
+        )
+        overdue_notices.loop.start()
         app.state.alarms = alarms
         retention = asyncio.create_task(runtime.retention.loop(), name="retention")
         consumer = await _start_mqtt(runtime)
@@ -305,6 +310,7 @@ def create_app(
             runtime.ingest.subscribers.remove(alarms.evaluator)
             await alarms.stop()
             await relay.stop()
+            await overdue_notices.loop.stop()
             await mail_relay.stop()
             if worker is not None:
                 worker.stop()

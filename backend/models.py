@@ -26,6 +26,13 @@ from backend.auth.models import (
     User,
 )
 from backend.core.db import Base
+from backend.oversight.hazards.models import HazardSubstance, HazardUnit
+from backend.oversight.notices.models import (
+    NoticeEvent,
+    NoticeItem,
+    NoticeResponse,
+    RectificationNotice,
+)
 from backend.response.models import Handover, WorkOrder, WorkOrderEvent
 from backend.telemetry.models import Device, Sensor
 from privacy.audit import AuditEntry, AuditHead
@@ -48,15 +55,21 @@ __all__ = [
     "Device",
     "EscalationNotice",
     "Handover",
+    "HazardSubstance",
+    "HazardUnit",
     "Invitation",
     "LoginThrottle",
     "MailOutboxMessage",
     "Membership",
+    "NoticeEvent",
+    "NoticeItem",
+    "NoticeResponse",
     "NotificationChannel",
     "NotificationDelivery",
     "OutboxMessage",
     "Plan",
     "PlatformDataKey",
+    "RectificationNotice",
     "RuleRevision",
     "Sensor",
     "Silence",

@@ -72,7 +72,11 @@ class Runtime:
 
     @cached_property
     def tokens(self) -> TokenCodec:
-        return TokenCodec(self.keyring, self.settings.token_ttl_seconds)
+        return TokenCodec(
+            self.keyring,
+            self.settings.token_ttl_seconds,
+            idle_seconds=self.settings.session_idle_minutes * 60,
+        )
 
     @cached_property
     def authz(self) -> Authorizer:

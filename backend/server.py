@@ -33,6 +33,8 @@ def serve(
     An unreachable or unmigrated store is refused before anything starts (``NotMigrated`` or
     ``StoreUnavailable``), instead of a server that answers every request with an error."""
     require_migrated(settings)
+    guessed = settings.public_url is None
+    settings = settings.served_at(host, port, https=tls is not None)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Casbin logs every role link (user ids, domains) at INFO on each policy load.
     logging.getLogger("casbin").setLevel(logging.WARNING)
@@ -42,8 +44,17 @@ def serve(
         from backend.demo.live import attach_simulator
 
         attach_simulator(app, sessions=lambda: runtime.sessions, ingest=lambda: runtime.ingest)
+    log = logging.getLogger(__name__)
+    if guessed and host in ("0.0.0.0", "::"):
+        log.warning(
+            "listening on every address, but mails link to %s: set ANJIAN_PUBLIC_URL to the "
+            "address people open the portals at",
+            settings.link_base,
+        )
+    else:
+        log.info("mails link to %s (ANJIAN_PUBLIC_URL)", settings.link_base)
     if tls is not None:
-        logging.getLogger(__name__).info(
+        log.info(
             "HTTPS with %s (SHA-256 %s, valid until %s)", tls.subject, tls.sha256, tls.not_after
         )
     # No per-request access log: devices post hundreds of batches a second.

@@ -22,6 +22,9 @@ from tests.graphql import GraphQLClient
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("ANJIAN_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ANJIAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Where the tests' mails link to (ANJIAN_PUBLIC_URL): no request of a test is addressed to it,
+# so a link built from a request's Host header cannot pass for it.
+PUBLIC_URL = "https://anjian.example.cn"
 
 
 def service_unavailable(what: str, reason: str) -> None:
@@ -38,6 +41,7 @@ def make_settings(data_dir: Path, chdb_dir: Path, **overrides: str) -> Settings:
         "ANJIAN_CLICKHOUSE_URL": f"chdb://{chdb_dir}",
         "ANJIAN_PASSWORD_SCRYPT_LOG2N": "10",
         "ANJIAN_ENV_FILE": str(data_dir / "absent.env"),
+        "ANJIAN_PUBLIC_URL": PUBLIC_URL,
         **overrides,
     }
     return load_settings(env)
@@ -123,3 +127,13 @@ async def api(runtime: Runtime) -> AsyncIterator[GraphQLClient]:
 
     async with AsyncTestClient(app=create_app(runtime=runtime)) as client:
         yield GraphQLClient(client)
+
+
+@pytest.fixture
+def throttle_clock_stands_still(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sign-in throttle's clock held still: a test of a one-second lock is not undone by a
+    busy machine taking longer than that between two requests."""
+    from backend.core.db import utcnow
+
+    still = utcnow()
+    monkeypatch.setattr(runtime.login_throttle, "clock", lambda: still)

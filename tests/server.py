@@ -58,12 +58,17 @@ class Served:
 
 
 @contextmanager
-def served(data_dir: Path, *args: str, timeout: float = 60) -> Iterator[Served]:
-    """``anjian serve`` (or another serving command) until the block ends."""
+def served(
+    data_dir: Path, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """``anjian serve`` (or another serving command) until the block ends; ``env`` adds
+    settings of this server's own."""
     port = free_port()
     command = [ANJIAN, *(args or ("serve",)), "--port", str(port)]
     log = open(data_dir / f"server-{port}.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(command, env=cli_env(data_dir), stdout=log, stderr=log)
+    process = subprocess.Popen(
+        command, env=cli_env(data_dir, **(env or {})), stdout=log, stderr=log
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

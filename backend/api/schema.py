@@ -38,6 +38,13 @@ from backend.api.scalars import DateTimeScalar
 from backend.auth.context import GraphEdges, RequestContext
 from backend.auth.schema import AuthMutation, AuthQuery, ProvisioningMutation
 from backend.core.errors import Forbidden
+from backend.oversight.hazards.schema import (
+    HazardUnitsMutation,
+    HazardUnitsQuery,
+    hazard_units_of_site,
+)
+from backend.oversight.notices.schema import NoticesMutation, NoticesQuery
+from backend.oversight.schema import OversightQuery
 from backend.response.schema import (
     HandoversMutation,
     HandoversQuery,
@@ -61,6 +68,9 @@ Query = merge_types(
         WorkOrdersQuery,
         HandoversQuery,
         ReviewsQuery,
+        OversightQuery,
+        HazardUnitsQuery,
+        NoticesQuery,
     ),
 )
 Mutation = merge_types(
@@ -76,12 +86,14 @@ Mutation = merge_types(
         PermitsMutation,
         WorkOrdersMutation,
         HandoversMutation,
+        HazardUnitsMutation,
+        NoticesMutation,
     ),
 )
 Subscription = merge_types("Subscription", (AlarmsSubscription,))
 
 # Fields of a lower domain's type whose data lives in a higher one (see GraphEdges).
-EDGES = GraphEdges(site_sensors=sensors_of_site)
+EDGES = GraphEdges(site_sensors=sensors_of_site, site_hazard_units=hazard_units_of_site)
 
 
 class SuppliesEdges(SchemaExtension):

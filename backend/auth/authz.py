@@ -44,6 +44,8 @@ ALL_ROLES = ENTERPRISE_ROLES + GOVERNMENT_ROLES + PLATFORM_ROLES
 # work_order and handover (the response domain, enterprise roles only): "update" on a work
 # order is editing, ticking, commenting and moving it along; "verify" signs a finished one
 # off; "update" on a handover is accepting it.
+# hazard_unit (the register of major hazard sources): the enterprise's owner and safety
+# manager register, change and remove units; its other roles and regulators read them.
 _READ_OPERATIONS = ["site", "zone", "device", "sensor", "telemetry", "alarm", "alarm_rule"]
 ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
     "owner": [("*", "*")],
@@ -64,6 +66,10 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("audit", "read"),
         ("work_order", "*"),
         ("handover", "*"),
+        ("hazard_unit", "*"),
+        # Answering a rectification notice is its update; regulators issue (create) them.
+        ("notice", "read"),
+        ("notice", "update"),
     ],
     "operator": [
         *((o, "read") for o in _READ_OPERATIONS),
@@ -71,21 +77,38 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("alarm", "update"),
         *(("work_order", a) for a in ("read", "create", "update")),
         *(("handover", a) for a in ("read", "create", "update")),
+        ("hazard_unit", "read"),
+        ("notice", "read"),
     ],
     "viewer": [
         *((o, "read") for o in _READ_OPERATIONS),
         ("work_order", "read"),
         ("handover", "read"),
+        ("hazard_unit", "read"),
+        ("notice", "read"),
     ],
     "director": [
         *((o, "read") for o in _READ_OPERATIONS),
+        ("hazard_unit", "read"),
+        *(("notice", a) for a in ("read", "create", "update")),
         ("worker", "read"),
         ("membership", "read"),
         ("membership", "create"),
         ("membership", "delete"),
     ],
-    "inspector": [*((o, "read") for o in _READ_OPERATIONS), ("worker", "read")],
-    "analyst": [("site", "read"), ("telemetry", "read"), ("alarm", "read")],
+    "inspector": [
+        *((o, "read") for o in _READ_OPERATIONS),
+        ("worker", "read"),
+        ("hazard_unit", "read"),
+        *(("notice", a) for a in ("read", "create", "update")),
+    ],
+    "analyst": [
+        ("site", "read"),
+        ("telemetry", "read"),
+        ("alarm", "read"),
+        ("hazard_unit", "read"),
+        ("notice", "read"),
+    ],
     "platform_admin": [
         ("tenant", "*"),
         ("plan", "read"),

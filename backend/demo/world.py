@@ -16,36 +16,42 @@ from typing import Any
 
 from faker import Faker
 
+from tenants.divisions import ancestors, division
+
 SEED = 2026
 PASSWORD = "anjian-demo-2026"
 MAIL_ROOT = "demo.anjian.cn"
 ADMIN_EMAIL = f"admin@{MAIL_ROOT}"
 
-CITIES = {
-    "320000": "江苏省",
-    "320100": "南京市",
-    "320200": "无锡市",
-    "320300": "徐州市",
-    "320500": "苏州市",
+# County code → latitude, longitude of a point inside it (names come from ``tenants.divisions``).
+COUNTIES: dict[str, tuple[float, float]] = {
+    "320102": (32.048, 118.797),  # 玄武区
+    "320104": (32.016, 118.795),  # 秦淮区
+    "320111": (32.059, 118.627),  # 浦口区
+    "320114": (31.992, 118.779),  # 雨花台区
+    "320115": (31.953, 118.840),  # 江宁区
+    "320116": (32.322, 118.822),  # 六合区
+    "320213": (31.566, 120.296),  # 梁溪区
+    "320281": (31.838, 120.285),  # 江阴市
+    "320305": (34.442, 117.464),  # 贾汪区
+    "320322": (34.721, 116.937),  # 沛县
+    "320505": (31.296, 120.567),  # 虎丘区
+    "320506": (31.263, 120.632),  # 吴中区
+    "320507": (31.369, 120.642),  # 相城区
+    "320582": (31.876, 120.556),  # 张家港市
+    "320583": (31.385, 120.981),  # 昆山市
 }
-# County code → (name, latitude, longitude of a point inside it).
-COUNTIES: dict[str, tuple[str, float, float]] = {
-    "320102": ("玄武区", 32.048, 118.797),
-    "320104": ("秦淮区", 32.016, 118.795),
-    "320111": ("浦口区", 32.059, 118.627),
-    "320114": ("雨花台区", 31.992, 118.779),
-    "320115": ("江宁区", 31.953, 118.840),
-    "320116": ("六合区", 32.322, 118.822),
-    "320213": ("梁溪区", 31.566, 120.296),
-    "320281": ("江阴市", 31.838, 120.285),
-    "320305": ("贾汪区", 34.442, 117.464),
-    "320322": ("沛县", 34.721, 116.937),
-    "320505": ("虎丘区", 31.296, 120.567),
-    "320506": ("吴中区", 31.263, 120.632),
-    "320507": ("相城区", 31.369, 120.642),
-    "320582": ("张家港市", 31.876, 120.556),
-    "320583": ("昆山市", 31.385, 120.981),
-}
+
+
+def place_name(code: str) -> str:
+    """The full name of a division, province first: 320102 → 江苏省南京市玄武区."""
+    return "".join(d.name for d in (*ancestors(code), division(code)))
+
+
+def city_name(code: str) -> str:
+    """The prefecture a division lies in (itself when it is one): 320582 → 苏州市."""
+    return next(d.name for d in (*ancestors(code), division(code)) if d.level == "city")
+
 
 ROLE_LABELS = {
     "platform_admin": "平台管理员 Platform admin",
@@ -303,8 +309,7 @@ def _site(
     fake: Faker, rng: random.Random, slug: str, industry: str, index: int, row: SiteRow
 ) -> SiteSpec:
     division, grade, name = row
-    county, lat, lon = COUNTIES[division]
-    city = CITIES[division[:4] + "00"]
+    lat, lon = COUNTIES[division]
     zones, devices = layout(industry)
     prefix = f"{slug[0].upper()}{slug[-1]}{index:02d}-"
     workers = _workers(fake, rng, prefix, division, 4)
@@ -321,7 +326,7 @@ def _site(
         division=division,
         major_hazard_grade=grade,
         plan="enterprise" if grade in (1, 2) else "standard",
-        address=f"江苏省{city}{county}{fake.street_name()}{rng.randint(1, 399)}号",
+        address=f"{place_name(division)}{fake.street_name()}{rng.randint(1, 399)}号",
         latitude=round(lat + rng.uniform(-0.03, 0.03), 5),
         longitude=round(lon + rng.uniform(-0.03, 0.03), 5),
         zones=zones,
@@ -350,7 +355,7 @@ def build_plan() -> DemoPlan:
     rng.shuffle(brands)
     tenants = []
     for (slug, industry, hq, rows), brand in zip(TENANT_TABLE, brands, strict=False):
-        city = CITIES.get(hq) or CITIES[hq[:4] + "00"]
+        city = city_name(hq)
         tenants.append(
             TenantSpec(
                 slug=slug,

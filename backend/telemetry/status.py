@@ -14,8 +14,9 @@ Regulators require a rate of at least 99.5 % (``REQUIRED_ONLINE_RATE``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
 import anyio
@@ -110,6 +111,67 @@ async def device_presence(
         )
         for d in devices
     }
+
+
+def online_sensors_by_site(
+    client: Client,
+    scope: Scope,
+    *,
+    now: datetime,
+    offline_after_seconds: int,
+    leaving_out: Collection[uuid.UUID] = (),
+) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+    """How many sensors of each site of the scope's tenants are online at ``now`` (their
+    latest reading at most ``offline_after_seconds`` old, the rule of ``site_status``), keyed
+    by (owning tenant, site); sites with none online are absent. One query however many sites:
+    ``sensor_latest`` holds a row per sensor (a few before merges, which ``uniqExact`` counts
+    once), so this never scans history. It counts what reported; callers compare it with the
+    registry's sensors of each site (``site_status`` for one site), which decides the total.
+    Sensors in ``leaving_out`` (those of revoked devices) are not counted."""
+    cutoff = now.astimezone(UTC) - timedelta(seconds=offline_after_seconds)
+    query = select_from(
+        scope, "sensor_latest", "tenant_id", "site_id", "uniqExact(sensor_id)"
+    ).where("last_ts >= {cutoff:DateTime64(3, 'UTC')}", cutoff=cutoff)
+    if leaving_out:
+        query = query.where(
+            "sensor_id NOT IN {leaving_out:Array(UUID)}", leaving_out=[str(s) for s in leaving_out]
+        )
+    rows = query.grouped("tenant_id", "site_id").run(client)
+    return {(tenant_id, site_id): int(n) for tenant_id, site_id, n in rows}
+
+
+def reported_hours_by_day(
+    client: Client,
+    scope: Scope,
+    *,
+    site_ids: Collection[uuid.UUID],
+    since: datetime,
+    timezone: str,
+    leaving_out: Collection[uuid.UUID] = (),
+) -> dict[date, int]:
+    """How many sensor-hours of the given sites had at least one reading, per calendar day in
+    ``timezone`` from ``since`` on: the numerator of a day's online rate (the caller divides by
+    its sensors times the day's hours). From the hourly rollup (a row per sensor and hour, a
+    few before merges, which ``uniqExact`` counts once), so it never scans raw readings.
+    Sensors in ``leaving_out`` (those of revoked devices) are not counted."""
+    if not site_ids:
+        return {}
+    query = (
+        select_from(
+            scope,
+            "readings_1h",
+            "toDate(bucket, {timezone:String}) AS day",
+            "uniqExact(sensor_id, bucket)",
+        )
+        .where("bucket >= {since:DateTime('UTC')}", since=since.astimezone(UTC))
+        .where("site_id IN {sites:Array(UUID)}", sites=[str(s) for s in site_ids])
+        .bind(timezone=timezone)
+    )
+    if leaving_out:
+        query = query.where(
+            "sensor_id NOT IN {leaving_out:Array(UUID)}", leaving_out=[str(s) for s in leaving_out]
+        )
+    return {day: int(n) for day, n in query.grouped("day").run(client)}
 
 
 def _last_seen_and_reported(

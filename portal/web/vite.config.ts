@@ -71,6 +71,8 @@ export default defineConfig({
   test: {
     environment: 'jsdom',
     include: ['tests/**/*.test.ts'],
+    // Page tests mount Element Plus in jsdom: on a busy two-core machine one takes seconds.
+    testTimeout: 20_000,
     // Element Plus components import their stylesheets: let Vite (not Node) load them.
     server: { deps: { inline: ['element-plus'] } },
   },

@@ -114,7 +114,7 @@ async def test_identifiers_in_notes_and_reasons_are_never_stored(
     assert acked.data is not None, acked.body
     stored_note = await _raw(
         runtime,
-        "SELECT note FROM alarm_transitions WHERE alarm_id = :id AND note IS NOT NULL",
+        "SELECT note FROM alarm_transitions WHERE alarm_id = :id AND kind = 'ACKNOWLEDGED'",
         id=alarm.id,
     )
     assert stored_note == pii.redact_text(note)

@@ -92,6 +92,7 @@ async def other(api: GraphQLClient, runtime: Runtime, world: World) -> Other:
         domain=f"tenant:{b.tenant_id}",
         email=email,
         role="viewer",
+        public_url=runtime.settings.link_base,
     )
     token = await invitation_token(runtime, email)  # read from B's invitee's mailbox
     await unscoped_accept_invitation_in_own_transaction(

@@ -129,7 +129,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     # a token for was missing from the store afterwards.
     device_a, device_b = (anjian_json(data_dir, *args) for args in devices)
 
-    with served(data_dir) as running:
+    # The devices report once, here: a suite that outlasts the default offline window (five
+    # minutes on a busy machine) would see BLUE offline alarms no test raised.
+    with served(data_dir, env={"ANJIAN_OFFLINE_AFTER_SECONDS": "3600"}) as running:
         now = datetime.now(UTC)
         # Ordinary values everywhere, and one alarm in each tenant: B's RED must never show
         # in A's console, A's ORANGE gives every role of A a row to look at.

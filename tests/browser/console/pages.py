@@ -4,7 +4,9 @@ readings)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -14,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from tests import mailbox
 from tests.browser.console.world import PASSWORD, World
 
 CHROMIUM_ARGS = [
@@ -121,18 +124,49 @@ async def new_page(chromium: Any, viewport: dict[str, int] = DESKTOP) -> Watched
 
 
 async def sign_in(
-    chromium: Any, world: World, email: str, viewport: dict[str, int] = DESKTOP
+    chromium: Any,
+    world: World,
+    email: str,
+    viewport: dict[str, int] = DESKTOP,
+    password: str = PASSWORD,
 ) -> Watched:
     """Through the form at /app/login, as a person would: the page is then on the overview."""
     watched = await new_page(chromium, viewport)
     page = watched.page
     response = await page.goto(f"{world.url}/app/login")
     assert response is not None and response.status == 200
-    await page.get_by_label("邮箱", exact=True).fill(email)
-    await page.get_by_label("密码", exact=True).fill(PASSWORD)
-    await page.get_by_role("button", name="登录", exact=True).click()
+    await fill_sign_in(page, email, password)
     await page.wait_for_url(f"{world.url}/app/", timeout=15_000)
     return watched
+
+
+async def fill_sign_in(page: Any, email: str, password: str) -> None:
+    """Type into the sign-in form the page shows and send it."""
+    await page.get_by_label("邮箱", exact=True).fill(email)
+    await page.get_by_label("密码", exact=True).fill(password)
+    await page.get_by_role("button", name="登录", exact=True).click()
+
+
+async def mailed_link(world: World, address: str, page_name: str, within: float = 20) -> str:
+    """The link to ``page_name`` (``reset-password``, ``accept-invitation``) in the newest mail
+    the server delivered to ``address``, read from the development mailbox (the .eml files
+    under the data dir) as the recipient would, once it has arrived."""
+    folder = world.data_dir / "mail"
+    pattern = re.compile(rf"https?://\S+/{re.escape(page_name)}\?token=\S+")
+    deadline = time.monotonic() + within
+    while True:
+        found: list[tuple[int, str]] = []
+        for path in folder.glob("*.eml") if folder.exists() else []:
+            message = mailbox.read(path)
+            if str(message["To"]).lower() == address.lower():
+                links = pattern.findall(mailbox.body_of(message))
+                if links:
+                    found.append((path.stat().st_mtime_ns, links[0]))
+        if found:
+            return max(found)[1]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no mail to {address} with a {page_name} link")
+        await asyncio.sleep(0.2)
 
 
 async def close(watched: Watched) -> None:

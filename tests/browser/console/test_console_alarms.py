@@ -1,18 +1,26 @@
 """The alarm console, live: a leak reported through the device API appears in an open console
 without a reload, an operator acknowledges it with a note, a viewer has no control to do so
 and the server refuses the viewer's forged request, as it refuses any cookie request without
-the CSRF header. (Masked mobiles on an operator's people page: test_console_management.py.)
+the CSRF header; a camera's helmet alarm shows its snapshot on the alarm's page.
+(Masked mobiles on an operator's people page: test_console_management.py.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import re
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+from PIL import Image
+
 from tests.browser.console.pages import (
     Watched,
+    assert_accessible,
     assert_nothing_foreign,
     close,
     error_codes,
@@ -153,4 +161,63 @@ async def test_a_cookie_request_without_the_csrf_header_is_forbidden(
     # With the header the same operator may: the refusal above was the header's alone.
     allowed = await graphql_from_page(page, "query { me { email } }")
     assert allowed["body"]["data"]["me"]["email"] == world.users["operator"]
+    await close(watched)
+
+
+async def _helmet_alarm_with_a_snapshot(world: World) -> dict[str, Any]:
+    """Device A as an AI camera: a frame uploaded, then a no-helmet event referencing it."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), (60, 140, 90)).save(buffer, "JPEG")
+    device = {"Authorization": f"Bearer {world.token_a}"}
+    async with httpx.AsyncClient(base_url=world.url, timeout=30) as client:
+        uploaded = await client.post(
+            "/api/v1/snapshots",
+            content=buffer.getvalue(),
+            headers={**device, "Content-Type": "image/jpeg"},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        event = {
+            "type": "ppe.no_helmet",
+            "ts": datetime.now(UTC).isoformat(),
+            "attributes": {"confidence": 0.92},
+            "snapshot": uploaded.json()["snapshot"],
+        }
+        posted = await client.post(
+            "/api/v1/events",
+            json={"batch_id": str(uuid.uuid4()), "events": [event]},
+            headers=device,
+        )
+        assert posted.status_code == 202, posted.text
+    query = "{ alarms(status: ACTIVE, first: 50) { id level snapshotUrl } }"
+    owner = {"Authorization": f"Bearer {world.owner_token}"}
+    deadline = time.monotonic() + 20
+    while True:
+        alarms = (await graphql_async(world.url, query, owner))["data"]["alarms"]
+        found = [a for a in alarms if a["level"] == "no helmet" and a["snapshotUrl"]]
+        if found:
+            return dict(found[0])
+        assert time.monotonic() < deadline, f"no helmet alarm with a snapshot: {alarms}"
+        await asyncio.sleep(0.3)
+
+
+async def test_a_helmet_alarm_shows_its_camera_snapshot_larger_on_click(
+    world: World, chromium: Any
+) -> None:
+    alarm = await _helmet_alarm_with_a_snapshot(world)
+    watched = await sign_in(chromium, world, world.users["viewer"])
+    page = watched.page
+    await page.goto(f"{world.url}/app/alarms/{alarm['id']}")
+    image = page.get_by_role("img", name="未戴安全帽 报警时的现场抓拍（人脸已打码）")
+    await image.first.wait_for(timeout=15_000)
+    # Loaded: the browser decoded the frame the server served.
+    assert await image.first.evaluate("(img) => img.complete && img.naturalWidth") == 320
+    await assert_accessible(page)
+    await page.get_by_role("button", name=re.compile("查看大图")).click()
+    dialog = page.get_by_role("dialog", name="现场抓拍")
+    await dialog.wait_for(timeout=5_000)
+    large = dialog.get_by_role("img", name=re.compile("现场抓拍"))
+    await large.wait_for(timeout=5_000)
+    assert await large.evaluate("(img) => img.complete && img.naturalWidth") == 320
+    await screenshot(page, "console-alarm-snapshot-zh.png")
+    await watched.assert_clean(world.url)
     await close(watched)

@@ -17,6 +17,7 @@ from tests.browser.console.pages import (
     close,
     new_page,
     open_page,
+    screenshot,
     sign_in,
 )
 from tests.browser.console.world import WORKER_A, WORKER_B, World, graphql
@@ -112,6 +113,8 @@ async def test_no_management_page_of_a_shows_b(world: World, chromium: Any) -> N
         await open_page(watched, f"{world.url}/app/{path}")
         await page.get_by_role("heading", name=re.compile(heading)).first.wait_for(timeout=WAIT)
         assert_nothing_foreign(await body_text(page), world, f"/app/{path}")
+        shot = "alarm-detail" if path.startswith("alarms/") else path
+        await screenshot(page, f"console-{shot}-zh.png")
         if path.startswith(("audit", "alarms/")):
             await assert_accessible(page)
     # The audit trail shows A's own entries: the worker created for the suite at least.

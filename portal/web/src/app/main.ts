@@ -35,6 +35,7 @@ startPortal('app', [
       { path: 'handovers', name: 'handovers', component: () => import('./pages/HandoversPage.vue') },
       { path: 'devices', name: 'devices', component: () => import('./pages/DevicesPage.vue') },
       { path: 'people', name: 'people', component: () => import('./pages/PeoplePage.vue') },
+      { path: 'hazards', name: 'hazards', component: () => import('./pages/HazardsPage.vue') },
       { path: 'permits', name: 'permits', component: () => import('./pages/PermitsPage.vue') },
       { path: 'audit', name: 'audit', component: () => import('./pages/AuditPage.vue') },
     ],

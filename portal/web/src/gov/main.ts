@@ -1,5 +1,20 @@
+import './styles/risk.css'
+
 import { startPortal } from '@/shared/portal-app'
 
-import GovHome from './pages/GovHome.vue'
+import GovShell from './components/GovShell.vue'
+import DivisionPage from './pages/DivisionPage.vue'
 
-startPortal('gov', [{ path: '', name: 'home', component: GovHome }])
+startPortal('gov', [
+  {
+    path: '',
+    component: GovShell,
+    children: [
+      { path: '', name: 'home', component: DivisionPage },
+      { path: 'divisions/:code', name: 'division', component: DivisionPage, meta: { govMenu: 'home' } },
+      { path: 'sites/:id', name: 'site', component: () => import('./pages/SitePage.vue'), meta: { govMenu: 'home' } },
+      { path: 'rankings', name: 'rankings', component: () => import('./pages/RankingsPage.vue') },
+      { path: 'quality', name: 'quality', component: () => import('./pages/DataQualityPage.vue') },
+    ],
+  },
+])

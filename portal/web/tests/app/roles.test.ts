@@ -10,7 +10,7 @@ const OTHER = '6c1f0a4e-0000-4000-8000-000000000002'
 const as = (role: string) => [{ domain: `tenant:${TENANT}`, role }]
 
 describe('menuFor', () => {
-  const reading = ['overview', 'alarms', 'history', 'workOrders', 'handovers', 'devices']
+  const reading = ['overview', 'alarms', 'history', 'workOrders', 'handovers', 'devices', 'hazards']
 
   it.each(['owner', 'safety_manager'] as const)('gives %s every page, people and audit included', (role) => {
     expect(menuFor([role]).map((item) => item.key)).toEqual([...reading, 'people', 'permits', 'audit'])
@@ -57,5 +57,19 @@ describe('alarm handling by role', () => {
   it('offers acknowledging a cleared alarm nobody acknowledged, and nothing on a closed one', () => {
     expect(alarmActions({ ...cleared, acknowledged: false }, as('operator'))).toEqual({ acknowledge: true, close: true })
     expect(alarmActions({ ...cleared, status: 'CLOSED' }, as('owner'))).toEqual({ acknowledge: false, close: false })
+  })
+})
+
+describe('the register of major hazard sources by role', () => {
+  it('lets owner and safety manager register units and the other roles only read them', () => {
+    for (const role of ['owner', 'safety_manager'] as const) {
+      expect(may(role, 'hazard_unit:create'), role).toBe(true)
+      expect(may(role, 'hazard_unit:delete'), role).toBe(true)
+    }
+    for (const role of ['operator', 'viewer'] as const) {
+      expect(may(role, 'hazard_unit:read'), role).toBe(true)
+      expect(may(role, 'hazard_unit:create'), role).toBe(false)
+      expect(may(role, 'hazard_unit:update'), role).toBe(false)
+    }
   })
 })

@@ -8,6 +8,7 @@ export type EnterpriseRole = (typeof ENTERPRISE_ROLES)[number]
 
 type Action = 'read' | 'create' | 'update' | 'delete' | 'verify'
 type PermissionObject =
+  | 'tenant'
   | 'site'
   | 'zone'
   | 'device'
@@ -19,6 +20,8 @@ type PermissionObject =
   | 'membership'
   | 'work_order'
   | 'handover'
+  | 'hazard_unit'
+  | 'notice'
   | 'audit'
 
 export type Permission = `${PermissionObject}:${Action}`
@@ -47,6 +50,10 @@ const TEMPLATES: Record<EnterpriseRole, Template> = {
     ['audit', 'read'],
     ['work_order', '*'],
     ['handover', '*'],
+    ['hazard_unit', '*'],
+    // Answering a rectification notice is its update; regulators issue them.
+    ['notice', 'read'],
+    ['notice', 'update'],
   ],
   // "alarm update" is handling an alarm: acknowledge, dispatch, clear, close.
   operator: [
@@ -59,8 +66,10 @@ const TEMPLATES: Record<EnterpriseRole, Template> = {
     ['handover', 'read'],
     ['handover', 'create'],
     ['handover', 'update'],
+    ['hazard_unit', 'read'],
+    ['notice', 'read'],
   ],
-  viewer: [...reads, ['work_order', 'read'], ['handover', 'read']],
+  viewer: [...reads, ['work_order', 'read'], ['handover', 'read'], ['hazard_unit', 'read'], ['notice', 'read']],
 }
 
 /** The roles each role may hand out in its own tenant (the server's GRANTABLE). */
@@ -101,7 +110,7 @@ export function roleForSite(memberships: readonly Membership[], site: { tenantId
   return site ? roleInTenant(memberships, site.tenantId) : null
 }
 
-export type MenuKey = 'overview' | 'alarms' | 'history' | 'workOrders' | 'handovers' | 'devices' | 'people' | 'permits' | 'audit'
+export type MenuKey = 'overview' | 'alarms' | 'history' | 'workOrders' | 'handovers' | 'devices' | 'hazards' | 'people' | 'permits' | 'audit'
 
 export interface MenuItem {
   key: MenuKey
@@ -120,6 +129,7 @@ const MENU: readonly MenuItem[] = [
   { key: 'workOrders', route: 'work-orders', label: 'nav.workOrders', needs: ['work_order:read'] },
   { key: 'handovers', route: 'handovers', label: 'nav.handovers', needs: ['handover:read'] },
   { key: 'devices', route: 'devices', label: 'nav.devices', needs: ['device:read'] },
+  { key: 'hazards', route: 'hazards', label: 'nav.hazards', needs: ['hazard_unit:read'] },
   { key: 'people', route: 'people', label: 'nav.people', needs: ['membership:read', 'worker:read'] },
   { key: 'permits', route: 'permits', label: 'nav.permits', needs: ['zone:read'] },
   { key: 'audit', route: 'audit', label: 'nav.audit', needs: ['audit:read'] },

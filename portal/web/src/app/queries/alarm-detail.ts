@@ -1,5 +1,5 @@
 // One alarm with everything known about it (its timeline, the rule and its setpoints, the
-// incident, the device, zone and wearer of an event alarm), whom it can be dispatched to, and
+// incident, the device, zone, wearer and camera snapshot of an event alarm), whom it can be dispatched to, and
 // the handling the detail page adds to the console's (dispatch, manual clear).
 import type { ConsoleAlarm } from '../api'
 import type { Severity } from '../logic/sensor-state'
@@ -32,6 +32,8 @@ export interface AlarmDetail extends ConsoleAlarm {
   device: { id: string; name: string } | null
   zone: { id: string; name: string } | null
   wearer: { id: string; name: string; employeeNumber: string } | null
+  /** The camera frame of the event that raised it (event alarms), faces pixelated. */
+  snapshotUrl: string | null
 }
 
 const DETAIL_FIELDS = `id severity status acknowledged level value raisedAt acknowledgedAt clearedAt
@@ -43,7 +45,8 @@ const DETAIL_FIELDS = `id severity status acknowledged level value raisedAt ackn
   incident { id severity alarmCount openedAt lastAlarmAt closedAt }
   device { id name }
   zone { id name }
-  wearer { id name employeeNumber }`
+  wearer { id name employeeNumber }
+  snapshotUrl`
 
 export const ALARM_DETAIL_QUERY = `query ConsoleAlarmDetail($id: ID!) { alarm(id: $id) { ${DETAIL_FIELDS} } }`
 

@@ -1,0 +1,123 @@
+// A site as a regulator sees it, and the portal's menu by role and by divisions regulated.
+import { flushPromises, mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { Component } from 'vue'
+import { createMemoryHistory, createRouter } from 'vue-router'
+
+import type { GovSiteData } from '@/gov/api'
+import GovShell from '@/gov/components/GovShell.vue'
+import SitePage from '@/gov/pages/SitePage.vue'
+import { createPortalI18n } from '@/shared/i18n'
+import type { Membership } from '@/shared/session/portal'
+import { useSessionStore } from '@/shared/session/store'
+
+import { graphqlFetch } from '../app/graphql-mock'
+
+const NAMES: Record<string, string> = { '320000': '江苏省', '320100': '南京市', '320102': '玄武区', '320500': '苏州市' }
+
+const SITE: GovSiteData = {
+  site: {
+    id: 'site-1',
+    name: '东江一号厂区',
+    divisionCode: '320102',
+    majorHazardGrade: 3,
+    tenant: { name: '东江精细化工有限公司' },
+    sensors: [
+      { id: 's1', code: 'DJ-GT-102', kind: 'combustible_gas', unit: '%LEL', zone: '东江罐区', latest: { ts: '2026-12-02T08:00:00Z', value: 30 } },
+      { id: 's2', code: 'DJ-PT-301', kind: 'pressure', unit: 'kPa', zone: null, latest: null },
+    ],
+  },
+  alarms: [{ id: 'a1', severity: 'ORANGE', status: 'ACTIVE_UNACKNOWLEDGED', raisedAt: '2026-12-02T08:00:00Z', sensor: { code: 'DJ-GT-102' } }],
+  hazardUnits: [
+    {
+      id: 'h1',
+      name: '东江液氯储罐区',
+      rValue: 32,
+      grade: 3,
+      isMajorHazard: true,
+      substances: [{ name: '氯', casNumber: '7782-50-5', category: null, quantityTonnes: 20 }],
+    },
+  ],
+}
+
+const names = (variables: Record<string, unknown>) => ({
+  data: Object.fromEntries(
+    Object.entries(variables).map(([key, code]) => [key.replace('c', 'd'), { divisionCode: code, name: NAMES[String(code)] }]),
+  ),
+})
+
+async function mountAt(component: Component, path: string, memberships: Membership[]) {
+  const pinia = createPinia()
+  setActivePinia(pinia)
+  useSessionStore().me = { email: 'someone@example.cn', memberships }
+  const stub = { render: () => 'page' }
+  const router = createRouter({
+    history: createMemoryHistory(),
+    routes: [
+      { path: '/', name: 'home', component: stub },
+      { path: '/divisions/:code', name: 'division', component: stub },
+      { path: '/sites/:id', name: 'site', component: stub },
+      { path: '/rankings', name: 'rankings', component: stub },
+      { path: '/quality', name: 'quality', component: stub },
+    ],
+  })
+  await router.push(path)
+  const wrapper = mount(component, { global: { plugins: [pinia, createPortalI18n('zh-CN'), router] } })
+  for (let i = 0; i < 5; i++) await flushPromises()
+  return wrapper
+}
+
+afterEach(() => vi.unstubAllGlobals())
+
+describe('SitePage', () => {
+  it('shows the enterprise, the latest readings, the active alarms and the hazard register', async () => {
+    const { asked } = graphqlFetch({ GovSite: { data: SITE }, GovDivisionNames: names })
+    const wrapper = await mountAt(SitePage, '/sites/site-1', [{ domain: 'gov:320100', role: 'inspector' }])
+    expect(asked[0]!.variables).toMatchObject({ id: 'site-1' })
+    expect(wrapper.find('h1').text()).toBe('东江一号厂区')
+    const text = wrapper.text()
+    expect(text).toContain('东江精细化工有限公司')
+    expect(text).toContain('30 %LEL')
+    expect(text).toContain('可燃气体 · 东江罐区')
+    expect(text).toContain('尚无数据')
+    expect(text).toContain('橙色报警')
+    expect(text).toContain('未确认')
+    expect(text).toContain('R = 32.0')
+    expect(text).toContain('III 级重大危险源')
+    expect(text).toContain('7782-50-5')
+    expect(wrapper.findAll('.crumbs__item').map((c) => c.text())).toEqual(['南京市', '玄武区', '东江一号厂区'])
+  })
+
+  it('says a site outside the jurisdiction is not found, and shows nothing of it', async () => {
+    graphqlFetch({ GovSite: { data: null, errors: [{ message: 'site not found', extensions: { code: 'NOT_FOUND' } }] } })
+    const wrapper = await mountAt(SitePage, '/sites/elsewhere', [{ domain: 'gov:320100', role: 'analyst' }])
+    expect(wrapper.text()).toContain('该厂区不存在或不在您的辖区内')
+    expect(wrapper.find('h1').exists()).toBe(false)
+  })
+})
+
+describe('GovShell', () => {
+  it('gives each government role the overview and names the role', async () => {
+    const wrapper = await mountAt(GovShell, '/', [{ domain: 'gov:320100', role: 'inspector' }])
+    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['一张图', '企业排名', '数据质量'])
+    expect(wrapper.text()).toContain('执法检查员')
+  })
+
+  it('gives an enterprise role no government page', async () => {
+    const wrapper = await mountAt(GovShell, '/', [{ domain: 'tenant:a0000000-0000-4000-8000-000000000001', role: 'owner' }])
+    expect(wrapper.findAll('nav a')).toHaveLength(0)
+    expect(wrapper.text()).toContain('您没有政府端角色')
+  })
+
+  it('lists the further divisions of someone regulating several, named by the server', async () => {
+    graphqlFetch({ GovDivisionNames: names })
+    const wrapper = await mountAt(GovShell, '/', [
+      { domain: 'gov:320100', role: 'director' },
+      { domain: 'gov:320500', role: 'analyst' },
+    ])
+    const links = wrapper.findAll('nav a')
+    expect(links.map((a) => a.text())).toEqual(['一张图', '企业排名', '数据质量', '苏州市'])
+    expect(links[3]!.attributes('href')).toBe('/divisions/320500')
+  })
+})
