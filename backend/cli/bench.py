@@ -56,3 +56,46 @@ def bench_alarms(devices: int, rate: float, leaks: int, duration: float) -> None
         f"p99 {figures.latency_p99_ms} ms",
         err=True,
     )
+
+
+@bench.command("oversight")
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Fraction of the province-sized world (2,000 enterprises, 5,000 sites, 100,000 "
+    "sensors) to build.",
+)
+@click.option(
+    "--repeat",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Measured calls of each query per level.",
+)
+@click.option("--keep", is_flag=True, help="Keep the scratch data dir.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
+def bench_oversight(scale: float, repeat: int, keep: bool, as_json: bool) -> None:
+    """Government portal queries of a province, a city and a county regulator (p50/p95/p99)."""
+    from backend.bench.oversight import as_dict, run, table
+
+    figures = run(scale=scale, repeat=repeat, keep=keep)
+    if as_json:
+        click.echo(json.dumps(as_dict(figures), ensure_ascii=False))
+    else:
+        click.echo(table(figures))
+    mismatched = [
+        level
+        for level, built in figures.built.items()
+        if any(figures.reported[level][k] != v for k, v in built.items())
+    ]
+    click.echo(
+        f"{figures.enterprises:,} enterprises, {figures.sites:,} sites, {figures.sensors:,} "
+        f"sensors, {figures.raw_readings:,} raw readings, {figures.history_rows:,} hourly rows; "
+        f"build {sum(figures.build_s.values()):,.0f} s; server RSS {figures.server_rss_mib} MiB "
+        f"(peak {figures.server_peak_rss_mib}); targets "
+        f"{'met' if figures.meets_targets else 'MISSED'}"
+        + (f"; counts differ from those built at {', '.join(mismatched)}" if mismatched else ""),
+        err=True,
+    )

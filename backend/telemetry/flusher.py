@@ -153,20 +153,24 @@ def readings_block(run: list[records.ReadingsRecord]) -> tuple[int, bytes]:
     )
 
 
-def seen_block(run: _Run) -> tuple[int, bytes]:
+def seen_block(
+    readings: list[records.ReadingsRecord],
+    events: list[records.EventsRecord],
+    heartbeats: list[records.HeartbeatRecord],
+) -> tuple[int, bytes]:
     """One "device seen" row per heartbeat and per batch of data."""
     ids: list[bytes] = []
     stamps: list[int] = []
     sources: list[str] = []
-    for r in run.readings:
+    for r in readings:
         ids.append(r.tenant_id + r.site_id + r.device_id)
         stamps.append(int(r.ts_ms.max()))
         sources.append("data")
-    for e in run.events:
+    for e in events:
         ids.append(e.tenant_id + e.site_id + e.device_id)
         stamps.append(max(row.ts_ms for row in e.events))
         sources.append("data")
-    for h in run.heartbeats:
+    for h in heartbeats:
         ids.append(h.tenant_id + h.site_id + h.device_id)
         stamps.append(h.ts_ms)
         sources.append("heartbeat")
@@ -194,6 +198,48 @@ def seen_block(run: _Run) -> tuple[int, bytes]:
         ]
     )
     return len(ids), block
+
+
+def insert_readings(client: Client, run: list[records.ReadingsRecord], token: str) -> int:
+    """Insert a run of readings records as the flusher does: one Native block into
+    ``readings`` (and, through its views, the rollups and latest values) and a device-seen
+    row per record, each deduplicated by ``token``. Returns the readings inserted.
+
+    ``anjian bench oversight`` writes its synthetic history through this, so what it measures
+    was stored the way served readings are."""
+    rows = _insert_readings(client, run, token)
+    _insert_seen(client, run, [], [], token)
+    return rows
+
+
+def _insert_readings(client: Client, run: list[records.ReadingsRecord], token: str) -> int:
+    rows, block = readings_block(run)
+    client.raw_insert(
+        "readings",
+        None,
+        insert_block=block,
+        fmt="Native",
+        settings={**_DEDUP, "insert_deduplication_token": f"{token}/readings"},
+    )
+    return rows
+
+
+def _insert_seen(
+    client: Client,
+    readings: list[records.ReadingsRecord],
+    events: list[records.EventsRecord],
+    heartbeats: list[records.HeartbeatRecord],
+    token: str,
+) -> None:
+    rows, block = seen_block(readings, events, heartbeats)
+    if rows:
+        client.raw_insert(
+            "device_seen",
+            None,
+            insert_block=block,
+            fmt="Native",
+            settings={**_DEDUP, "insert_deduplication_token": f"{token}/seen"},
+        )
 
 
 class Flusher:
@@ -329,26 +375,11 @@ class Flusher:
     def _insert(self, run: _Run) -> None:
         settings = {**_DEDUP}
         if run.readings:
-            rows, block = readings_block(run.readings)
-            self.client.raw_insert(
-                "readings",
-                None,
-                insert_block=block,
-                fmt="Native",
-                settings={**settings, "insert_deduplication_token": f"{run.token}/readings"},
-            )
+            _insert_readings(self.client, run.readings, run.token)
             self.status.inserts += 1
         if run.events:
             self._insert_events(run, settings)
-        rows, block = seen_block(run)
-        if rows:
-            self.client.raw_insert(
-                "device_seen",
-                None,
-                insert_block=block,
-                fmt="Native",
-                settings={**settings, "insert_deduplication_token": f"{run.token}/seen"},
-            )
+        _insert_seen(self.client, run.readings, run.events, run.heartbeats, run.token)
 
     def _insert_events(self, run: _Run, settings: dict[str, object]) -> None:
         columns: list[list[object]] = [[] for _ in range(10)]
