@@ -265,7 +265,9 @@ def measure(data_dir: Path, scale: float, repeat: int) -> dict[str, dict[str, fl
                 min_readings=FLATLINE_MIN_READINGS,
             )
 
-        def history(scope: Scope = scope, site_ids: set[Any] = site_ids) -> object:
+        def history(
+            scope: Scope = scope, site_ids: set[Any] = site_ids, since: datetime = since
+        ) -> object:
             return status.reported_hours_by_day(
                 client, scope, site_ids=site_ids, since=since, timezone=str(CHINA_TIME)
             )
