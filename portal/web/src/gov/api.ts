@@ -1,6 +1,7 @@
 // The GraphQL the government portal asks, and the shapes of the answers (CONTRACT.md,
 // "Government GraphQL"). One request per refresh of a page.
 import type { Severity } from '@/app/logic/sensor-state'
+import { NOTICE_ROW, type NoticeRow } from '@/shared/notices/api'
 
 export type RiskColor = 'RED' | 'ORANGE' | 'YELLOW' | 'BLUE'
 
@@ -107,6 +108,7 @@ export interface GovSiteData {
   }
   alarms: GovAlarm[]
   hazardUnits: HazardUnit[]
+  rectificationNotices: NoticeRow[]
 }
 
 export const SITE_ALARM_LIMIT = 100
@@ -120,6 +122,7 @@ export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!) {
   hazardUnits(siteId: $id) {
     id name rValue grade isMajorHazard substances { name casNumber category quantityTonnes }
   }
+  rectificationNotices(siteId: $id) { ${NOTICE_ROW} }
 }`
 
 export interface DailyOnlineRate {

@@ -15,6 +15,13 @@ startPortal('gov', [
       { path: 'sites/:id', name: 'site', component: () => import('./pages/SitePage.vue'), meta: { govMenu: 'home' } },
       { path: 'rankings', name: 'rankings', component: () => import('./pages/RankingsPage.vue') },
       { path: 'quality', name: 'quality', component: () => import('./pages/DataQualityPage.vue') },
+      { path: 'notices', name: 'notices', component: () => import('./pages/NoticesPage.vue') },
+      {
+        path: 'notices/:id',
+        name: 'notice',
+        component: () => import('./pages/NoticeDetailPage.vue'),
+        meta: { govMenu: 'notices' },
+      },
     ],
   },
 ])

@@ -110,7 +110,18 @@ export function roleForSite(memberships: readonly Membership[], site: { tenantId
   return site ? roleInTenant(memberships, site.tenantId) : null
 }
 
-export type MenuKey = 'overview' | 'alarms' | 'history' | 'workOrders' | 'handovers' | 'devices' | 'hazards' | 'people' | 'permits' | 'audit'
+export type MenuKey =
+  | 'overview'
+  | 'alarms'
+  | 'history'
+  | 'workOrders'
+  | 'handovers'
+  | 'devices'
+  | 'hazards'
+  | 'notices'
+  | 'people'
+  | 'permits'
+  | 'audit'
 
 export interface MenuItem {
   key: MenuKey
@@ -130,6 +141,7 @@ const MENU: readonly MenuItem[] = [
   { key: 'handovers', route: 'handovers', label: 'nav.handovers', needs: ['handover:read'] },
   { key: 'devices', route: 'devices', label: 'nav.devices', needs: ['device:read'] },
   { key: 'hazards', route: 'hazards', label: 'nav.hazards', needs: ['hazard_unit:read'] },
+  { key: 'notices', route: 'notices', label: 'nav.notices', needs: ['notice:read'] },
   { key: 'people', route: 'people', label: 'nav.people', needs: ['membership:read', 'worker:read'] },
   { key: 'permits', route: 'permits', label: 'nav.permits', needs: ['zone:read'] },
   { key: 'audit', route: 'audit', label: 'nav.audit', needs: ['audit:read'] },
