@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
+import pypdf
 from PIL import Image, ImageDraw
 
 from tests.browser.console.pages import (
@@ -193,6 +194,14 @@ async def test_a_notice_is_issued_answered_returned_and_verified(
     assert_nothing_foreign(text, world, "the notice page")
     await assert_accessible(page)
     await screenshot(page, "gov-notice-verified-zh.png")
+    # The printable notice: the server's A4 PDF, saved as a download.
+    async with page.expect_download() as info:
+        await page.get_by_role("button", name="下载打印版（PDF）").click()
+    pdf = await anyio.Path(await (await info.value).path()).read_bytes()
+    printed = "".join(
+        "".join(p.extract_text().split()) for p in pypdf.PdfReader(io.BytesIO(pdf)).pages
+    )
+    assert number in printed and "已验收" in printed and FINDINGS[0][0].replace(" ", "") in printed
 
     # The jurisdiction's list has it, verified; the file holds nothing of Suzhou either.
     await page.get_by_role("link", name="整改通知", exact=True).click()

@@ -920,6 +920,8 @@ export default {
     answerHeading: 'Report the rectification',
     answerN: 'Rectification of item {n}',
     submitAnswer: 'Submit the rectification',
+    pdf: 'Download for printing (PDF)',
+    pdfFailed: 'The printable notice could not be downloaded: {message}',
     keptPhotos: '{count} photo(s) of the last answer, sent again:',
     dropKept: 'Do not send these again',
     column: {

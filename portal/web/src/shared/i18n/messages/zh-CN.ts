@@ -917,6 +917,8 @@ export default {
     answerHeading: '填写整改情况',
     answerN: '第 {n} 项整改情况',
     submitAnswer: '提交整改情况',
+    pdf: '下载打印版（PDF）',
+    pdfFailed: '打印版下载失败：{message}',
     keptPhotos: '上次提交的照片 {count} 张，将一并提交：',
     dropKept: '不再提交这些照片',
     column: {
