@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pypdf
+from PIL import ImageFile
 
 from backend.runtime import Runtime
 from tests.factories import World
@@ -72,6 +73,8 @@ async def test_the_notice_prints_for_both_sides_and_says_what_it_orders(
     answer = await pdf_of(api, provincial, notice["id"])
     assert answer.status_code == 200, answer.text
     assert "企业已于" in text_of(answer.content)
+    # Rendering left Pillow refusing truncated images (photo uploads depend on it).
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
 async def test_nobody_else_gets_the_notice_and_nothing_leaks_in_the_refusal(

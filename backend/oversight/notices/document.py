@@ -18,8 +18,14 @@ from zoneinfo import ZoneInfo
 
 import weasyprint
 from jinja2 import Environment
+from PIL import ImageFile
 
 from backend.core.errors import NotFound
+
+# Importing WeasyPrint tells Pillow to accept truncated images, process-wide. The photo
+# sanitiser refuses a truncated upload on exactly that check, and a notice draws no image:
+# put it back.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
