@@ -33,6 +33,7 @@ from backend.oversight.notices.models import (
     NoticeResponse,
     RectificationNotice,
 )
+from backend.oversight.supervision.models import AlarmSupervision, SupervisionEvent
 from backend.response.models import Handover, WorkOrder, WorkOrderEvent
 from backend.telemetry.models import Device, Sensor
 from privacy.audit import AuditEntry, AuditHead
@@ -44,6 +45,7 @@ __all__ = [
     "Alarm",
     "AlarmIncident",
     "AlarmRule",
+    "AlarmSupervision",
     "AlarmTransition",
     "AuditCheckpoint",
     "AuditEntry",
@@ -75,6 +77,7 @@ __all__ = [
     "Silence",
     "Site",
     "Subscription",
+    "SupervisionEvent",
     "Tenant",
     "TenantDataKey",
     "User",

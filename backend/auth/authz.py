@@ -46,6 +46,8 @@ ALL_ROLES = ENTERPRISE_ROLES + GOVERNMENT_ROLES + PLATFORM_ROLES
 # off; "update" on a handover is accepting it.
 # hazard_unit (the register of major hazard sources): the enterprise's owner and safety
 # manager register, change and remove units; its other roles and regulators read them.
+# notice and supervision (government workflows): regulators create them; "update" is the
+# enterprise's answer or report and the regulator's verdict on it.
 _READ_OPERATIONS = ["site", "zone", "device", "sensor", "telemetry", "alarm", "alarm_rule"]
 ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
     "owner": [("*", "*")],
@@ -70,6 +72,9 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         # Answering a rectification notice is its update; regulators issue (create) them.
         ("notice", "read"),
         ("notice", "update"),
+        # Reporting on a supervised alarm (督办) is its update; regulators request them.
+        ("supervision", "read"),
+        ("supervision", "update"),
     ],
     "operator": [
         *((o, "read") for o in _READ_OPERATIONS),
@@ -79,6 +84,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         *(("handover", a) for a in ("read", "create", "update")),
         ("hazard_unit", "read"),
         ("notice", "read"),
+        ("supervision", "read"),
     ],
     "viewer": [
         *((o, "read") for o in _READ_OPERATIONS),
@@ -86,11 +92,13 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("handover", "read"),
         ("hazard_unit", "read"),
         ("notice", "read"),
+        ("supervision", "read"),
     ],
     "director": [
         *((o, "read") for o in _READ_OPERATIONS),
         ("hazard_unit", "read"),
         *(("notice", a) for a in ("read", "create", "update")),
+        *(("supervision", a) for a in ("read", "create", "update")),
         ("worker", "read"),
         ("membership", "read"),
         ("membership", "create"),
@@ -101,6 +109,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("worker", "read"),
         ("hazard_unit", "read"),
         *(("notice", a) for a in ("read", "create", "update")),
+        *(("supervision", a) for a in ("read", "create", "update")),
     ],
     "analyst": [
         ("site", "read"),
@@ -108,6 +117,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("alarm", "read"),
         ("hazard_unit", "read"),
         ("notice", "read"),
+        ("supervision", "read"),
     ],
     "platform_admin": [
         ("tenant", "*"),

@@ -38,6 +38,7 @@ from tenants.service import site_domain
 if TYPE_CHECKING:
     from backend.alarms.schema._permits import AlarmIncidentType
     from backend.alarms.schema._rules import AlarmRuleType
+    from backend.oversight.supervision.schema import AlarmSupervisionType
     from backend.telemetry.schema import DeviceType, SensorType
     from tenants.schema import SiteType, WorkerType, ZoneType
 
@@ -218,6 +219,8 @@ def _wearers_loader(info: Info) -> DataLoader[uuid.UUID, Worker | None]:
 # Transitions of one alarm the request cost model assumes (backend/api/limits.py): a raise,
 # an upgrade or two, acknowledgements, a dispatch, three escalation steps, clear and close.
 TRANSITIONS_LIST_SIZE = 12
+# Supervisions of one alarm the cost model assumes: one open at a time, rarely a second after.
+SUPERVISIONS_LIST_SIZE = 4
 
 
 @strawberry.type(name="Alarm")
@@ -316,6 +319,21 @@ class AlarmType:
     async def transitions(self, info: Info) -> list[AlarmTransitionType]:
         rows = await _transitions_loader(info).load(uuid.UUID(self.id))
         return [AlarmTransitionType.of(row) for row in rows]
+
+    @strawberry.field(
+        description="督办: the regulators' requests for a handling report on the alarm, newest "
+        "first; empty for a role that reads none.",
+        metadata={"list_size": SUPERVISIONS_LIST_SIZE},
+    )
+    async def supervisions(
+        self, info: Info
+    ) -> list[
+        Annotated[
+            AlarmSupervisionType,
+            strawberry.lazy("backend.oversight.supervision.schema"),
+        ]
+    ]:
+        return list(await info.context.alarm_supervisions(info, uuid.UUID(self.id)))
 
     @strawberry.field(description="The rule that raised it, with its levels (setpoints).")
     async def rule(
