@@ -38,7 +38,6 @@ from tenants.service import site_domain
 if TYPE_CHECKING:
     from backend.alarms.schema._permits import AlarmIncidentType
     from backend.alarms.schema._rules import AlarmRuleType
-    from backend.oversight.supervision.schema import AlarmSupervisionType
     from backend.telemetry.schema import DeviceType, SensorType
     from tenants.schema import SiteType, WorkerType, ZoneType
 
@@ -329,7 +328,7 @@ class AlarmType:
         self, info: Info
     ) -> list[
         Annotated[
-            AlarmSupervisionType,
+            AlarmSupervisionType,  # noqa: F821 - a higher domain's type, resolved lazily
             strawberry.lazy("backend.oversight.supervision.schema"),
         ]
     ]:
