@@ -27,6 +27,7 @@ from backend.auth.models import (
 )
 from backend.core.db import Base
 from backend.oversight.hazards.models import HazardSubstance, HazardUnit
+from backend.oversight.inspections.models import Inspection, InspectionFinding
 from backend.oversight.notices.models import (
     NoticeEvent,
     NoticeItem,
@@ -59,6 +60,8 @@ __all__ = [
     "Handover",
     "HazardSubstance",
     "HazardUnit",
+    "Inspection",
+    "InspectionFinding",
     "Invitation",
     "LoginThrottle",
     "MailOutboxMessage",

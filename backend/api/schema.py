@@ -43,6 +43,7 @@ from backend.oversight.hazards.schema import (
     HazardUnitsQuery,
     hazard_units_of_site,
 )
+from backend.oversight.inspections.schema import InspectionsMutation, InspectionsQuery
 from backend.oversight.notices.schema import NoticesMutation, NoticesQuery
 from backend.oversight.schema import OversightQuery
 from backend.oversight.supervision.schema import (
@@ -77,6 +78,7 @@ Query = merge_types(
         HazardUnitsQuery,
         NoticesQuery,
         SupervisionQuery,
+        InspectionsQuery,
     ),
 )
 Mutation = merge_types(
@@ -95,6 +97,7 @@ Mutation = merge_types(
         HazardUnitsMutation,
         NoticesMutation,
         SupervisionMutation,
+        InspectionsMutation,
     ),
 )
 Subscription = merge_types("Subscription", (AlarmsSubscription,))

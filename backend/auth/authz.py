@@ -47,7 +47,8 @@ ALL_ROLES = ENTERPRISE_ROLES + GOVERNMENT_ROLES + PLATFORM_ROLES
 # hazard_unit (the register of major hazard sources): the enterprise's owner and safety
 # manager register, change and remove units; its other roles and regulators read them.
 # notice and supervision (government workflows): regulators create them; "update" is the
-# enterprise's answer or report and the regulator's verdict on it.
+# enterprise's answer or report and the regulator's verdict on it. inspection: regulators
+# record them ("update" is issuing the notice from one); the enterprise reads its own.
 _READ_OPERATIONS = ["site", "zone", "device", "sensor", "telemetry", "alarm", "alarm_rule"]
 ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
     "owner": [("*", "*")],
@@ -75,6 +76,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         # Reporting on a supervised alarm (督办) is its update; regulators request them.
         ("supervision", "read"),
         ("supervision", "update"),
+        ("inspection", "read"),
     ],
     "operator": [
         *((o, "read") for o in _READ_OPERATIONS),
@@ -85,6 +87,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("hazard_unit", "read"),
         ("notice", "read"),
         ("supervision", "read"),
+        ("inspection", "read"),
     ],
     "viewer": [
         *((o, "read") for o in _READ_OPERATIONS),
@@ -93,12 +96,14 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("hazard_unit", "read"),
         ("notice", "read"),
         ("supervision", "read"),
+        ("inspection", "read"),
     ],
     "director": [
         *((o, "read") for o in _READ_OPERATIONS),
         ("hazard_unit", "read"),
         *(("notice", a) for a in ("read", "create", "update")),
         *(("supervision", a) for a in ("read", "create", "update")),
+        *(("inspection", a) for a in ("read", "create", "update")),
         ("worker", "read"),
         ("membership", "read"),
         ("membership", "create"),
@@ -110,6 +115,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("hazard_unit", "read"),
         *(("notice", a) for a in ("read", "create", "update")),
         *(("supervision", a) for a in ("read", "create", "update")),
+        *(("inspection", a) for a in ("read", "create", "update")),
     ],
     "analyst": [
         ("site", "read"),
@@ -118,6 +124,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("hazard_unit", "read"),
         ("notice", "read"),
         ("supervision", "read"),
+        ("inspection", "read"),
     ],
     "platform_admin": [
         ("tenant", "*"),
