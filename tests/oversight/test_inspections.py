@@ -11,15 +11,17 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from backend.auth.models import User
 from backend.auth.service import normalise_email
+from backend.core.errors import ScopeRequired
 from backend.oversight.inspections.models import Inspection, InspectionFinding
 from backend.oversight.notices.models import RectificationNotice
 from backend.oversight.notices.service import CHINA_TIME
 from backend.runtime import Runtime
-from tenants.scope import unscoped_session
+from tenants.scope import Scope, scoped_session, unscoped_session
 from tests.factories import World
 from tests.graphql import GraphQLClient
 from tests.ingest_helpers import new_site
@@ -301,3 +303,37 @@ async def test_identifiers_in_the_free_text_are_masked_at_rest(
         )
         stored = [row.summary or "", finding]
     assert all("[手机号]" in text and not re.search(r"1[3-9]\d{9}", text) for text in stored)
+
+
+async def test_a_regulators_scope_writes_inspections_of_its_jurisdiction_only(
+    runtime: Runtime, world: World
+) -> None:
+    """The scope guard lets a regulator write inspection rows of a tenant with a site in its
+    jurisdiction, and not another tenant's."""
+    site = await new_site(runtime, world.a.tenant_id)
+    scope = Scope(
+        jurisdictions=frozenset({"320100"}), jurisdiction_tenant_ids=frozenset({world.a.tenant_id})
+    )
+
+    def inspection(tenant: uuid.UUID, site_id: uuid.UUID) -> Inspection:
+        return Inspection(
+            tenant_id=tenant,
+            site_id=site_id,
+            division="320100",
+            inspected_on=today(),
+            inspectors=[],
+        )
+
+    for row, allowed in (
+        (inspection(world.a.tenant_id, site), True),
+        (inspection(world.b.tenant_id, world.b.site_id), False),
+    ):
+        async with scoped_session(runtime.sessions, scope) as session:
+            await session.begin()
+            session.add(row)
+            if allowed:
+                await session.flush()
+            else:
+                with pytest.raises(ScopeRequired):
+                    await session.flush()
+            await session.rollback()

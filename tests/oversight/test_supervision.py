@@ -9,15 +9,22 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from backend.core.clock import AdjustableClock
-from backend.oversight.supervision.models import AlarmSupervision, SupervisionEvent
+from backend.core.errors import ScopeRequired
+from backend.oversight.supervision.models import (
+    AlarmSupervision,
+    SupervisionEvent,
+    SupervisionStatus,
+)
 from backend.runtime import Runtime
-from tenants.scope import unscoped_session
+from tenants.scope import Scope, scoped_session, unscoped_session
+from tests.alarms.test_query_counts import counted_statements
 from tests.factories import World
 from tests.graphql import GraphQLClient
 from tests.ingest_helpers import new_site
@@ -394,3 +401,68 @@ async def test_identifiers_in_the_free_text_are_masked_at_rest(
         stored += [c for c in events if c]
     assert len(stored) == 5
     assert all("[手机号]" in text and not re.search(r"1[3-9]\d{9}", text) for text in stored)
+
+
+async def test_the_supervisions_of_a_page_of_alarms_cost_the_same_for_2_and_6(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    site = await new_site(runtime, world.a.tenant_id)
+    director = world.regulators["320100"]
+    for _ in range(6):
+        asked = await request(api, director, await new_alarm(runtime, world.a.tenant_id, site))
+        await ok(api, world.a.users["owner"], REPORT, id=asked["id"], report="已处置")
+    page = """query($site: ID, $first: Int) { alarms(siteId: $site, first: $first) {
+      id supervisions { id status requestedBy { id } events { kind actor { id } } } } }"""
+    token = await api.token_for(director)
+    counts: dict[int, int] = {}
+    for first in (2, 6):
+        with counted_statements(runtime) as statements:
+            result = await api.query(page, {"site": str(site), "first": first}, token=token)
+        assert not result.codes, result.body
+        assert result.data is not None
+        rows = result.data["alarms"]
+        assert len(rows) == first
+        assert all(len(r["supervisions"]) == 1 for r in rows)
+        assert all(len(r["supervisions"][0]["events"]) == 2 for r in rows)
+        counts[first] = len(statements)
+    assert counts[2] == counts[6], counts
+
+
+async def test_a_regulators_scope_writes_supervisions_of_its_jurisdiction_only(
+    runtime: Runtime, world: World
+) -> None:
+    """The scope guard lets a regulator write supervision rows of a tenant with a site in its
+    jurisdiction, and not another tenant's."""
+    site = await new_site(runtime, world.a.tenant_id)
+    mine = uuid.UUID(await new_alarm(runtime, world.a.tenant_id, site))
+    theirs = uuid.UUID(await new_alarm(runtime, world.b.tenant_id, world.b.site_id))
+    scope = Scope(
+        jurisdictions=frozenset({"320100"}), jurisdiction_tenant_ids=frozenset({world.a.tenant_id})
+    )
+    now = datetime.now(UTC)
+
+    def supervision(tenant: uuid.UUID, site_id: uuid.UUID, alarm: uuid.UUID) -> AlarmSupervision:
+        return AlarmSupervision(
+            tenant_id=tenant,
+            site_id=site_id,
+            alarm_id=alarm,
+            status=SupervisionStatus.REQUESTED,
+            deadline=now,
+            request="x",
+            requested_at=now,
+            photos=[],
+        )
+
+    for row, allowed in (
+        (supervision(world.a.tenant_id, site, mine), True),
+        (supervision(world.b.tenant_id, world.b.site_id, theirs), False),
+    ):
+        async with scoped_session(runtime.sessions, scope) as session:
+            await session.begin()
+            session.add(row)
+            if allowed:
+                await session.flush()
+            else:
+                with pytest.raises(ScopeRequired):
+                    await session.flush()
+            await session.rollback()
