@@ -297,7 +297,7 @@ def _text(value: str | None, field: str, limit: int, *, required: bool) -> str |
     return cleaned
 
 
-def _issuing_division(principal: Principal, site: Site) -> str:
+def issuing_division(principal: Principal, site: Site) -> str:
     """The most specific division of the caller's memberships that covers the site."""
     codes = [
         grant.domain.removeprefix("gov:")
@@ -368,7 +368,7 @@ async def issue_notice(
         )
         for item in items
     ]
-    division = _issuing_division(principal, site)
+    division = issuing_division(principal, site)
     year = now.astimezone(CHINA_TIME).year
     notice: RectificationNotice | None = None
     for attempt in range(_NUMBER_TRIES):
