@@ -28,7 +28,7 @@ const SITE: GovSiteData = {
       { id: 's2', code: 'DJ-PT-301', kind: 'pressure', unit: 'kPa', zone: null, latest: null },
     ],
   },
-  alarms: [{ id: 'a1', severity: 'ORANGE', status: 'ACTIVE_UNACKNOWLEDGED', raisedAt: '2026-12-02T08:00:00Z', sensor: { code: 'DJ-GT-102' } }],
+  alarms: [{ id: 'a1', severity: 'ORANGE', status: 'ACTIVE_UNACKNOWLEDGED', raisedAt: '2026-12-02T08:00:00Z', sensor: { code: 'DJ-GT-102' }, supervisions: [] }],
   hazardUnits: [
     {
       id: 'h1',
@@ -73,6 +73,7 @@ async function mountAt(component: Component, path: string, memberships: Membersh
       { path: '/rankings', name: 'rankings', component: stub },
       { path: '/quality', name: 'quality', component: stub },
       { path: '/notices', name: 'notices', component: stub },
+      { path: '/supervisions', name: 'supervisions', component: stub },
       { path: '/notices/:id', name: 'notice', component: stub },
     ],
   })
@@ -106,6 +107,7 @@ describe('SitePage', () => {
     expect(text).toContain('未签收')
     expect(wrapper.find('a[href="/notices/n1"]').exists()).toBe(true)
     expect(wrapper.findAll('button').map((b) => b.text())).toContain('下发整改通知')
+    expect(wrapper.find('button[aria-label="督办 DJ-GT-102 的报警"]').exists()).toBe(true)
     expect(wrapper.findAll('.crumbs__item').map((c) => c.text())).toEqual(['南京市', '玄武区', '东江一号厂区'])
   })
 
@@ -114,6 +116,7 @@ describe('SitePage', () => {
     const wrapper = await mountAt(SitePage, '/sites/site-1', [{ domain: 'gov:320100', role: 'analyst' }])
     expect(wrapper.text()).toContain('南京市应急整改〔2026〕3号')
     expect(wrapper.findAll('button').map((b) => b.text())).not.toContain('下发整改通知')
+    expect(wrapper.find('button[aria-label="督办 DJ-GT-102 的报警"]').exists()).toBe(false)
   })
 
   it('says a site outside the jurisdiction is not found, and shows nothing of it', async () => {
@@ -127,7 +130,7 @@ describe('SitePage', () => {
 describe('GovShell', () => {
   it('gives each government role the overview and names the role', async () => {
     const wrapper = await mountAt(GovShell, '/', [{ domain: 'gov:320100', role: 'inspector' }])
-    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['一张图', '企业排名', '数据质量', '整改通知'])
+    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['一张图', '企业排名', '数据质量', '整改通知', '督办'])
     expect(wrapper.text()).toContain('执法检查员')
   })
 
@@ -144,7 +147,7 @@ describe('GovShell', () => {
       { domain: 'gov:320500', role: 'analyst' },
     ])
     const links = wrapper.findAll('nav a')
-    expect(links.map((a) => a.text())).toEqual(['一张图', '企业排名', '数据质量', '整改通知', '苏州市'])
-    expect(links[4]!.attributes('href')).toBe('/divisions/320500')
+    expect(links.map((a) => a.text())).toEqual(['一张图', '企业排名', '数据质量', '整改通知', '督办', '苏州市'])
+    expect(links[5]!.attributes('href')).toBe('/divisions/320500')
   })
 })

@@ -22,6 +22,7 @@ type PermissionObject =
   | 'handover'
   | 'hazard_unit'
   | 'notice'
+  | 'supervision'
   | 'audit'
 
 export type Permission = `${PermissionObject}:${Action}`
@@ -54,6 +55,9 @@ const TEMPLATES: Record<EnterpriseRole, Template> = {
     // Answering a rectification notice is its update; regulators issue them.
     ['notice', 'read'],
     ['notice', 'update'],
+    // Reporting on a supervised alarm (督办) is its update; regulators request them.
+    ['supervision', 'read'],
+    ['supervision', 'update'],
   ],
   // "alarm update" is handling an alarm: acknowledge, dispatch, clear, close.
   operator: [
@@ -68,8 +72,16 @@ const TEMPLATES: Record<EnterpriseRole, Template> = {
     ['handover', 'update'],
     ['hazard_unit', 'read'],
     ['notice', 'read'],
+    ['supervision', 'read'],
   ],
-  viewer: [...reads, ['work_order', 'read'], ['handover', 'read'], ['hazard_unit', 'read'], ['notice', 'read']],
+  viewer: [
+    ...reads,
+    ['work_order', 'read'],
+    ['handover', 'read'],
+    ['hazard_unit', 'read'],
+    ['notice', 'read'],
+    ['supervision', 'read'],
+  ],
 }
 
 /** The roles each role may hand out in its own tenant (the server's GRANTABLE). */

@@ -25,6 +25,7 @@ const MENU: readonly GovMenuItem[] = [
   { key: 'rankings', route: 'rankings', label: 'govNav.rankings', roles: GOV_ROLES },
   { key: 'quality', route: 'quality', label: 'govNav.quality', roles: GOV_ROLES },
   { key: 'notices', route: 'notices', label: 'govNav.notices', roles: GOV_ROLES },
+  { key: 'supervisions', route: 'supervisions', label: 'govNav.supervisions', roles: GOV_ROLES },
 ]
 
 /** The menu of someone holding these roles. */
