@@ -38,6 +38,7 @@ from backend.api.errors import http_status_for, log_unhandled
 from backend.api.headers import security_headers
 from backend.api.http_body import StrictRequestBody
 from backend.api.ingest_routes import ROUTES as ingest_routes
+from backend.api.notice_routes import ROUTES as notice_routes
 from backend.api.photo_routes import ROUTES as photo_routes
 from backend.api.schema import build_schema
 from backend.auth import service as auth_service
@@ -323,6 +324,7 @@ def create_app(
             readyz,
             *ingest_routes,
             *photo_routes,
+            *notice_routes,
             audit_csv,
             portal_router(),
             create_static_files_router(path="/static", directories=[STATIC_DIR]),

@@ -27,12 +27,14 @@ from backend.auth.models import (
 )
 from backend.core.db import Base
 from backend.oversight.hazards.models import HazardSubstance, HazardUnit
+from backend.oversight.inspections.models import Inspection, InspectionFinding
 from backend.oversight.notices.models import (
     NoticeEvent,
     NoticeItem,
     NoticeResponse,
     RectificationNotice,
 )
+from backend.oversight.supervision.models import AlarmSupervision, SupervisionEvent
 from backend.response.models import Handover, WorkOrder, WorkOrderEvent
 from backend.telemetry.models import Device, Sensor
 from privacy.audit import AuditEntry, AuditHead
@@ -44,6 +46,7 @@ __all__ = [
     "Alarm",
     "AlarmIncident",
     "AlarmRule",
+    "AlarmSupervision",
     "AlarmTransition",
     "AuditCheckpoint",
     "AuditEntry",
@@ -57,6 +60,8 @@ __all__ = [
     "Handover",
     "HazardSubstance",
     "HazardUnit",
+    "Inspection",
+    "InspectionFinding",
     "Invitation",
     "LoginThrottle",
     "MailOutboxMessage",
@@ -75,6 +80,7 @@ __all__ = [
     "Silence",
     "Site",
     "Subscription",
+    "SupervisionEvent",
     "Tenant",
     "TenantDataKey",
     "User",

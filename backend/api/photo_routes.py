@@ -1,7 +1,8 @@
 """Photos people attach (CONTRACT.md, web portals): ``POST /api/v1/photos`` stores one upload,
 sanitised (``backend/response/photos.py``), and answers its key; ``GET /api/v1/photos/{key}``
 shows it to whoever may read its tenant's work orders, and to whoever reads a rectification
-notice answered with it (a regulator of the site's jurisdiction)."""
+notice answered with it or an alarm supervision reported with it (a regulator of the site's
+jurisdiction)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from backend.auth.principal import Principal
 from backend.core.errors import AnjianError, BadInput, NotFound
 from backend.core.objects import ObjectStore
 from backend.oversight.notices.service import photo_of_a_readable_notice
+from backend.oversight.supervision.service import photo_of_a_readable_supervision
 from backend.response import photos
 from tenants.scope import scoped_session
 
@@ -87,7 +89,7 @@ async def photo(request: Request[Any, Any, State], key: Path) -> Response[bytes]
         try:
             media = photos.readable_photo(services.authz, principal, services.objects, name)
         except NotFound:
-            media = await _notice_photo(services, principal, name)
+            media = await _photo_of_what_regulators_read(services, principal, name)
         data = await anyio.to_thread.run_sync(services.objects.get, name)
     except AnjianError as exc:
         return _refused("photo read", exc)
@@ -98,13 +100,18 @@ async def photo(request: Request[Any, Any, State], key: Path) -> Response[bytes]
     )
 
 
-async def _notice_photo(services: PhotoServices, principal: Principal, key: str) -> str:
-    """The media type of a photo of a notice answer the caller reads; else not found."""
+async def _photo_of_what_regulators_read(
+    services: PhotoServices, principal: Principal, key: str
+) -> str:
+    """The media type of a photo of a notice answer or a supervision report the caller reads;
+    else not found."""
     extension = key.rsplit(".", 1)[-1]
     if extension not in photos.MEDIA_TYPES or not principal.scope.jurisdictions:
         raise NotFound(f"photo {key} not found")
     async with scoped_session(services.sessions, principal.scope) as session:
         seen = await photo_of_a_readable_notice(
+            session=session, authz=services.authz, principal=principal, key=key
+        ) or await photo_of_a_readable_supervision(
             session=session, authz=services.authz, principal=principal, key=key
         )
     if not seen or not services.objects.exists(key):

@@ -43,8 +43,14 @@ from backend.oversight.hazards.schema import (
     HazardUnitsQuery,
     hazard_units_of_site,
 )
+from backend.oversight.inspections.schema import InspectionsMutation, InspectionsQuery
 from backend.oversight.notices.schema import NoticesMutation, NoticesQuery
 from backend.oversight.schema import OversightQuery
+from backend.oversight.supervision.schema import (
+    SupervisionMutation,
+    SupervisionQuery,
+    supervisions_of_alarm,
+)
 from backend.response.schema import (
     HandoversMutation,
     HandoversQuery,
@@ -71,6 +77,8 @@ Query = merge_types(
         OversightQuery,
         HazardUnitsQuery,
         NoticesQuery,
+        SupervisionQuery,
+        InspectionsQuery,
     ),
 )
 Mutation = merge_types(
@@ -88,12 +96,18 @@ Mutation = merge_types(
         HandoversMutation,
         HazardUnitsMutation,
         NoticesMutation,
+        SupervisionMutation,
+        InspectionsMutation,
     ),
 )
 Subscription = merge_types("Subscription", (AlarmsSubscription,))
 
 # Fields of a lower domain's type whose data lives in a higher one (see GraphEdges).
-EDGES = GraphEdges(site_sensors=sensors_of_site, site_hazard_units=hazard_units_of_site)
+EDGES = GraphEdges(
+    site_sensors=sensors_of_site,
+    site_hazard_units=hazard_units_of_site,
+    alarm_supervisions=supervisions_of_alarm,
+)
 
 
 class SuppliesEdges(SchemaExtension):

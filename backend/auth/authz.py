@@ -46,6 +46,9 @@ ALL_ROLES = ENTERPRISE_ROLES + GOVERNMENT_ROLES + PLATFORM_ROLES
 # off; "update" on a handover is accepting it.
 # hazard_unit (the register of major hazard sources): the enterprise's owner and safety
 # manager register, change and remove units; its other roles and regulators read them.
+# notice and supervision (government workflows): regulators create them; "update" is the
+# enterprise's answer or report and the regulator's verdict on it. inspection: regulators
+# record them ("update" is issuing the notice from one); the enterprise reads its own.
 _READ_OPERATIONS = ["site", "zone", "device", "sensor", "telemetry", "alarm", "alarm_rule"]
 ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
     "owner": [("*", "*")],
@@ -70,6 +73,10 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         # Answering a rectification notice is its update; regulators issue (create) them.
         ("notice", "read"),
         ("notice", "update"),
+        # Reporting on a supervised alarm (督办) is its update; regulators request them.
+        ("supervision", "read"),
+        ("supervision", "update"),
+        ("inspection", "read"),
     ],
     "operator": [
         *((o, "read") for o in _READ_OPERATIONS),
@@ -79,6 +86,8 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         *(("handover", a) for a in ("read", "create", "update")),
         ("hazard_unit", "read"),
         ("notice", "read"),
+        ("supervision", "read"),
+        ("inspection", "read"),
     ],
     "viewer": [
         *((o, "read") for o in _READ_OPERATIONS),
@@ -86,11 +95,15 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("handover", "read"),
         ("hazard_unit", "read"),
         ("notice", "read"),
+        ("supervision", "read"),
+        ("inspection", "read"),
     ],
     "director": [
         *((o, "read") for o in _READ_OPERATIONS),
         ("hazard_unit", "read"),
         *(("notice", a) for a in ("read", "create", "update")),
+        *(("supervision", a) for a in ("read", "create", "update")),
+        *(("inspection", a) for a in ("read", "create", "update")),
         ("worker", "read"),
         ("membership", "read"),
         ("membership", "create"),
@@ -101,6 +114,8 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("worker", "read"),
         ("hazard_unit", "read"),
         *(("notice", a) for a in ("read", "create", "update")),
+        *(("supervision", a) for a in ("read", "create", "update")),
+        *(("inspection", a) for a in ("read", "create", "update")),
     ],
     "analyst": [
         ("site", "read"),
@@ -108,6 +123,8 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("alarm", "read"),
         ("hazard_unit", "read"),
         ("notice", "read"),
+        ("supervision", "read"),
+        ("inspection", "read"),
     ],
     "platform_admin": [
         ("tenant", "*"),

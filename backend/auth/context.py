@@ -74,6 +74,7 @@ class Wiring(Protocol):
 
 SiteSensors = Callable[["Info", uuid.UUID], Awaitable[Sequence[Any]]]
 SiteHazardUnits = Callable[["Info", uuid.UUID], Awaitable[Sequence[Any]]]
+AlarmSupervisions = Callable[["Info", uuid.UUID], Awaitable[Sequence[Any]]]
 
 
 def _edge_not_assembled(*_args: object) -> Any:
@@ -88,6 +89,7 @@ class GraphEdges:
 
     site_sensors: SiteSensors = _edge_not_assembled
     site_hazard_units: SiteHazardUnits = _edge_not_assembled
+    alarm_supervisions: AlarmSupervisions = _edge_not_assembled
 
 
 class RequestContext(BaseContext, kw_only=True):
@@ -186,6 +188,10 @@ class RequestContext(BaseContext, kw_only=True):
     @property
     def site_hazard_units(self) -> SiteHazardUnits:
         return (self.edges or GraphEdges()).site_hazard_units  # type: ignore[no-any-return]
+
+    @property
+    def alarm_supervisions(self) -> AlarmSupervisions:
+        return (self.edges or GraphEdges()).alarm_supervisions  # type: ignore[no-any-return]
 
     async def close(self) -> None:
         if self._session is not None:

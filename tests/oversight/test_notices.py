@@ -176,7 +176,7 @@ async def test_issue_receive_answer_return_answer_verify(
 
     # The enterprise sees it in its console, every role of it.
     for user in world.a.users.values():
-        (seen,) = await ok(api, user, NOTICES)
+        (seen,) = await ok(api, user, NOTICES, site=str(site))
         assert (seen["id"], seen["status"]) == (notice["id"], "ISSUED")
 
     # 送达: the safety manager acknowledges receipt, once.
@@ -211,7 +211,7 @@ async def test_issue_receive_answer_return_answer_verify(
         api, director, VERIFY, id=notice["id"], accepted=False, comment="缺少检定证书照片"
     )
     assert returned["status"] == "RETURNED" and returned["returnComment"] == "缺少检定证书照片"
-    (seen,) = await ok(api, manager, NOTICES, status="RETURNED")
+    (seen,) = await ok(api, manager, NOTICES, status="RETURNED", site=str(site))
     assert seen["id"] == notice["id"]
 
     answered = await ok(

@@ -218,6 +218,8 @@ def _wearers_loader(info: Info) -> DataLoader[uuid.UUID, Worker | None]:
 # Transitions of one alarm the request cost model assumes (backend/api/limits.py): a raise,
 # an upgrade or two, acknowledgements, a dispatch, three escalation steps, clear and close.
 TRANSITIONS_LIST_SIZE = 12
+# Supervisions of one alarm the cost model assumes: one open at a time, rarely a second after.
+SUPERVISIONS_LIST_SIZE = 4
 
 
 @strawberry.type(name="Alarm")
@@ -316,6 +318,21 @@ class AlarmType:
     async def transitions(self, info: Info) -> list[AlarmTransitionType]:
         rows = await _transitions_loader(info).load(uuid.UUID(self.id))
         return [AlarmTransitionType.of(row) for row in rows]
+
+    @strawberry.field(
+        description="督办: the regulators' requests for a handling report on the alarm, newest "
+        "first; empty for a role that reads none.",
+        metadata={"list_size": SUPERVISIONS_LIST_SIZE},
+    )
+    async def supervisions(
+        self, info: Info
+    ) -> list[
+        Annotated[
+            AlarmSupervisionType,  # noqa: F821 - a higher domain's type, resolved lazily
+            strawberry.lazy("backend.oversight.supervision.schema"),
+        ]
+    ]:
+        return list(await info.context.alarm_supervisions(info, uuid.UUID(self.id)))
 
     @strawberry.field(description="The rule that raised it, with its levels (setpoints).")
     async def rule(

@@ -43,6 +43,7 @@ from backend.auth.service import require
 from backend.core.clock import WALL_CLOCK, Clock
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
 from backend.core.objects import ObjectStore
+from backend.oversight.notices.document import NoticeDocument
 from backend.oversight.notices.models import (
     MAX_BASIS,
     MAX_COMMENT,
@@ -59,7 +60,7 @@ from backend.oversight.notices.models import (
 from privacy.audit import record, record_change
 from tenants import divisions
 from tenants.divisions import covers
-from tenants.models import Site
+from tenants.models import Site, Tenant
 from tenants.scope import unscoped_session
 from tenants.service import get_site, site_domain
 
@@ -138,6 +139,44 @@ async def get_notice(
     """A notice the caller may read; anyone else's is ``NotFound``."""
     notice, _, _ = await _notice(session, authz, principal, notice_id)
     return notice
+
+
+_STATUS_TEXT = {
+    NoticeStatus.ISSUED: "待整改",
+    NoticeStatus.RETURNED: "已退回，待重新整改",
+    NoticeStatus.RESPONDED: "企业已报送整改情况，待验收",
+    NoticeStatus.VERIFIED: "已验收",
+}
+
+
+async def notice_document(
+    *,
+    session: AsyncSession,
+    authz: Authorizer,
+    principal: Principal,
+    notice_id: uuid.UUID,
+    clock: Clock = WALL_CLOCK,
+) -> NoticeDocument:
+    """What the printed notice shows, for a caller who reads the notice (else ``NotFound``)."""
+    notice, site, _ = await _notice(session, authz, principal, notice_id)
+    tenant = await session.get(Tenant, site.tenant_id)
+    assert tenant is not None  # a site belongs to a tenant
+    items = (await items_of_notices(session=session, notice_ids=[notice.id])).get(notice.id, [])
+    status = _STATUS_TEXT[notice.status]
+    if is_overdue(notice, clock.now()):
+        status += "（已逾期）"
+    return NoticeDocument(
+        authority=f"{divisions.division(notice.issuing_division).name}应急管理局",
+        number=document_number(notice),
+        enterprise=tenant.name,
+        site=site.name,
+        site_address=site.address,
+        items=[(item.finding, item.basis) for item in items],
+        deadline=notice.deadline,
+        issued_at=notice.issued_at,
+        received_at=notice.received_at,
+        status=status,
+    )
 
 
 async def list_notices(
@@ -258,7 +297,7 @@ def _text(value: str | None, field: str, limit: int, *, required: bool) -> str |
     return cleaned
 
 
-def _issuing_division(principal: Principal, site: Site) -> str:
+def issuing_division(principal: Principal, site: Site) -> str:
     """The most specific division of the caller's memberships that covers the site."""
     codes = [
         grant.domain.removeprefix("gov:")
@@ -329,7 +368,7 @@ async def issue_notice(
         )
         for item in items
     ]
-    division = _issuing_division(principal, site)
+    division = issuing_division(principal, site)
     year = now.astimezone(CHINA_TIME).year
     notice: RectificationNotice | None = None
     for attempt in range(_NUMBER_TRIES):

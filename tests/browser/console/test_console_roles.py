@@ -59,13 +59,13 @@ async def test_each_role_sees_its_own_tenant_only(world: World, chromium: Any, r
 
     await menu.get_by_role("link", name="报警处置").click()
     await page.wait_for_url(re.compile(r"/app/alarms"))
-    await page.get_by_role("link", name="查看 DJ-GT-102 的监测曲线").wait_for(timeout=15_000)
+    await page.get_by_role("link", name="查看 DJ-GT-102 的监测曲线").first.wait_for(timeout=15_000)
     text = await body_text(page)
     assert SITE_A in text and "橙色" in text
     nothing_foreign(text, world, f"the alarm console of {role}")
     # "All" alarms, closed ones included: still nothing of B's.
     await open_page(watched, f"{world.url}/app/alarms?status=ALL")
-    await page.get_by_role("link", name="查看 DJ-GT-102 的监测曲线").wait_for(timeout=15_000)
+    await page.get_by_role("link", name="查看 DJ-GT-102 的监测曲线").first.wait_for(timeout=15_000)
     nothing_foreign(await body_text(page), world, f"all alarms of {role}")
 
     # B's sensor by its id, in the address: the page knows no such sensor.
@@ -89,7 +89,7 @@ async def test_the_other_tenant_sees_its_own_and_not_ours(world: World, chromium
     for sensor in SENSORS_B:
         await page.get_by_role("link", name=re.compile(sensor["code"])).wait_for(timeout=15_000)
     await page.get_by_role("navigation", name="主菜单").get_by_role("link", name="报警处置").click()
-    await page.get_by_role("link", name="查看 XL-GT-901 的监测曲线").wait_for(timeout=15_000)
+    await page.get_by_role("link", name="查看 XL-GT-901 的监测曲线").first.wait_for(timeout=15_000)
     text = await body_text(page)
     own = [SITE_A, *CODES_A, world.users["owner"], "东江"]
     assert [word for word in own if word in text] == []

@@ -2,8 +2,8 @@
 
 The server is ``anjian serve`` on a scratch data directory, filled through the CLI as an
 administrator would: an enterprise in Nanjing with a site in 玄武区 (sensors, readings, an
-alarm, a registered major hazard unit), an enterprise in Suzhou with a site in 姑苏区, the three
-government roles of Nanjing and a director of Jiangsu.
+alarm, a registered major hazard unit) and its safety manager, an enterprise in Suzhou with a
+site in 姑苏区, the three government roles of Nanjing and a director of Jiangsu.
 """
 
 from __future__ import annotations
@@ -109,16 +109,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GovWorld]:
         ],
     )
     tenant_a, tenant_s = created[0]["tenant_id"], created[1]["tenant_id"]
-    site_a, site_s = (
-        answer["site_id"]
-        for answer in _parallel(
-            data_dir,
+    safety_manager = "safety@dongjiang.example.cn"
+    site_answer_a, site_answer_s, _ = _parallel(
+        data_dir,
+        [
+            _site(tenant_a, SITE_A, SITE_A_DISTRICT),
+            _site(tenant_s, SITE_S, SITE_S_DISTRICT),
             [
-                _site(tenant_a, SITE_A, SITE_A_DISTRICT),
-                _site(tenant_s, SITE_S, SITE_S_DISTRICT),
+                *("member", "add", "--domain", f"tenant:{tenant_a}", "--email", safety_manager),
+                *("--role", "safety_manager", "--password", PASSWORD),
             ],
-        )
+        ],
     )
+    site_a, site_s = site_answer_a["site_id"], site_answer_s["site_id"]
     (data_dir / "sensors-a.json").write_text(json.dumps(SENSORS_A, ensure_ascii=False))
     (data_dir / "sensors-s.json").write_text(json.dumps(SENSORS_S, ensure_ascii=False))
     device_a = anjian_json(
@@ -144,6 +147,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GovWorld]:
             site_s=site_s,
             regulators=regulators,
             provincial=provincial,
+            safety_manager=safety_manager,
             foreign=[TENANT_S, SITE_S, *(s["code"] for s in SENSORS_S), owner_s],
         )
         _register_hazard_unit(world, owner_a)

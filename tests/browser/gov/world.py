@@ -35,6 +35,7 @@ class GovWorld:
     site_s: str
     regulators: dict[str, str]  # role in Nanjing → e-mail
     provincial: str  # the director of Jiangsu
+    safety_manager: str  # of the Nanjing enterprise
     foreign: list[str] = field(default_factory=list)  # Suzhou's words never shown in Nanjing
 
     def bearer(self, email: str) -> str:

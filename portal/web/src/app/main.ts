@@ -36,6 +36,13 @@ startPortal('app', [
       { path: 'devices', name: 'devices', component: () => import('./pages/DevicesPage.vue') },
       { path: 'people', name: 'people', component: () => import('./pages/PeoplePage.vue') },
       { path: 'hazards', name: 'hazards', component: () => import('./pages/HazardsPage.vue') },
+      { path: 'notices', name: 'notices', component: () => import('./pages/NoticesPage.vue') },
+      {
+        path: 'notices/:id',
+        name: 'notice',
+        component: () => import('./pages/NoticeDetailPage.vue'),
+        meta: { menu: 'notices' },
+      },
       { path: 'permits', name: 'permits', component: () => import('./pages/PermitsPage.vue') },
       { path: 'audit', name: 'audit', component: () => import('./pages/AuditPage.vue') },
     ],

@@ -1,6 +1,8 @@
 // The GraphQL the government portal asks, and the shapes of the answers (CONTRACT.md,
 // "Government GraphQL"). One request per refresh of a page.
 import type { Severity } from '@/app/logic/sensor-state'
+import { NOTICE_ROW, type NoticeRow } from '@/shared/notices/api'
+import type { SupervisionStatus } from '@/shared/supervision/api'
 
 export type RiskColor = 'RED' | 'ORANGE' | 'YELLOW' | 'BLUE'
 
@@ -85,6 +87,7 @@ export interface GovAlarm {
   status: string
   raisedAt: string
   sensor: { code: string } | null
+  supervisions: { status: SupervisionStatus; overdue: boolean }[]
 }
 
 export interface HazardUnit {
@@ -107,6 +110,7 @@ export interface GovSiteData {
   }
   alarms: GovAlarm[]
   hazardUnits: HazardUnit[]
+  rectificationNotices: NoticeRow[]
 }
 
 export const SITE_ALARM_LIMIT = 100
@@ -116,10 +120,13 @@ export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!) {
     id name divisionCode majorHazardGrade tenant { name }
     sensors { id code kind unit zone latest { ts value } }
   }
-  alarms(siteId: $id, status: ACTIVE, first: $alarmLimit) { id severity status raisedAt sensor { code } }
+  alarms(siteId: $id, status: ACTIVE, first: $alarmLimit) {
+    id severity status raisedAt sensor { code } supervisions { status overdue }
+  }
   hazardUnits(siteId: $id) {
     id name rValue grade isMajorHazard substances { name casNumber category quantityTonnes }
   }
+  rectificationNotices(siteId: $id) { ${NOTICE_ROW} }
 }`
 
 export interface DailyOnlineRate {

@@ -15,6 +15,14 @@ startPortal('gov', [
       { path: 'sites/:id', name: 'site', component: () => import('./pages/SitePage.vue'), meta: { govMenu: 'home' } },
       { path: 'rankings', name: 'rankings', component: () => import('./pages/RankingsPage.vue') },
       { path: 'quality', name: 'quality', component: () => import('./pages/DataQualityPage.vue') },
+      { path: 'supervisions', name: 'supervisions', component: () => import('./pages/SupervisionsPage.vue') },
+      { path: 'notices', name: 'notices', component: () => import('./pages/NoticesPage.vue') },
+      {
+        path: 'notices/:id',
+        name: 'notice',
+        component: () => import('./pages/NoticeDetailPage.vue'),
+        meta: { govMenu: 'notices' },
+      },
     ],
   },
 ])

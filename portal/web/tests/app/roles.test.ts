@@ -10,7 +10,7 @@ const OTHER = '6c1f0a4e-0000-4000-8000-000000000002'
 const as = (role: string) => [{ domain: `tenant:${TENANT}`, role }]
 
 describe('menuFor', () => {
-  const reading = ['overview', 'alarms', 'history', 'workOrders', 'handovers', 'devices', 'hazards']
+  const reading = ['overview', 'alarms', 'history', 'workOrders', 'handovers', 'devices', 'hazards', 'notices']
 
   it.each(['owner', 'safety_manager'] as const)('gives %s every page, people and audit included', (role) => {
     expect(menuFor([role]).map((item) => item.key)).toEqual([...reading, 'people', 'permits', 'audit'])

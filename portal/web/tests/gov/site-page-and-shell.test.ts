@@ -28,7 +28,7 @@ const SITE: GovSiteData = {
       { id: 's2', code: 'DJ-PT-301', kind: 'pressure', unit: 'kPa', zone: null, latest: null },
     ],
   },
-  alarms: [{ id: 'a1', severity: 'ORANGE', status: 'ACTIVE_UNACKNOWLEDGED', raisedAt: '2026-12-02T08:00:00Z', sensor: { code: 'DJ-GT-102' } }],
+  alarms: [{ id: 'a1', severity: 'ORANGE', status: 'ACTIVE_UNACKNOWLEDGED', raisedAt: '2026-12-02T08:00:00Z', sensor: { code: 'DJ-GT-102' }, supervisions: [] }],
   hazardUnits: [
     {
       id: 'h1',
@@ -37,6 +37,18 @@ const SITE: GovSiteData = {
       grade: 3,
       isMajorHazard: true,
       substances: [{ name: '氯', casNumber: '7782-50-5', category: null, quantityTonnes: 20 }],
+    },
+  ],
+  rectificationNotices: [
+    {
+      id: 'n1',
+      number: '南京市应急整改〔2026〕3号',
+      status: 'ISSUED',
+      overdue: true,
+      deadline: '2026-12-01T15:59:59Z',
+      issuedAt: '2026-11-20T02:00:00Z',
+      receivedAt: null,
+      site: { id: 'site-1', name: '东江一号厂区', divisionCode: '320102', tenantId: 't1', tenant: { name: '东江精细化工有限公司' } },
     },
   ],
 }
@@ -60,6 +72,9 @@ async function mountAt(component: Component, path: string, memberships: Membersh
       { path: '/sites/:id', name: 'site', component: stub },
       { path: '/rankings', name: 'rankings', component: stub },
       { path: '/quality', name: 'quality', component: stub },
+      { path: '/notices', name: 'notices', component: stub },
+      { path: '/supervisions', name: 'supervisions', component: stub },
+      { path: '/notices/:id', name: 'notice', component: stub },
     ],
   })
   await router.push(path)
@@ -86,7 +101,22 @@ describe('SitePage', () => {
     expect(text).toContain('R = 32.0')
     expect(text).toContain('III 级重大危险源')
     expect(text).toContain('7782-50-5')
+    expect(text).toContain('南京市应急整改〔2026〕3号')
+    expect(text).toContain('待整改')
+    expect(text).toContain('已逾期')
+    expect(text).toContain('未签收')
+    expect(wrapper.find('a[href="/notices/n1"]').exists()).toBe(true)
+    expect(wrapper.findAll('button').map((b) => b.text())).toContain('下发整改通知')
+    expect(wrapper.find('button[aria-label="督办 DJ-GT-102 的报警"]').exists()).toBe(true)
     expect(wrapper.findAll('.crumbs__item').map((c) => c.text())).toEqual(['南京市', '玄武区', '东江一号厂区'])
+  })
+
+  it('lets an analyst read the notices but not issue one', async () => {
+    graphqlFetch({ GovSite: { data: SITE }, GovDivisionNames: names })
+    const wrapper = await mountAt(SitePage, '/sites/site-1', [{ domain: 'gov:320100', role: 'analyst' }])
+    expect(wrapper.text()).toContain('南京市应急整改〔2026〕3号')
+    expect(wrapper.findAll('button').map((b) => b.text())).not.toContain('下发整改通知')
+    expect(wrapper.find('button[aria-label="督办 DJ-GT-102 的报警"]').exists()).toBe(false)
   })
 
   it('says a site outside the jurisdiction is not found, and shows nothing of it', async () => {
@@ -100,7 +130,7 @@ describe('SitePage', () => {
 describe('GovShell', () => {
   it('gives each government role the overview and names the role', async () => {
     const wrapper = await mountAt(GovShell, '/', [{ domain: 'gov:320100', role: 'inspector' }])
-    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['一张图', '企业排名', '数据质量'])
+    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['一张图', '企业排名', '数据质量', '整改通知', '督办'])
     expect(wrapper.text()).toContain('执法检查员')
   })
 
@@ -117,7 +147,7 @@ describe('GovShell', () => {
       { domain: 'gov:320500', role: 'analyst' },
     ])
     const links = wrapper.findAll('nav a')
-    expect(links.map((a) => a.text())).toEqual(['一张图', '企业排名', '数据质量', '苏州市'])
-    expect(links[3]!.attributes('href')).toBe('/divisions/320500')
+    expect(links.map((a) => a.text())).toEqual(['一张图', '企业排名', '数据质量', '整改通知', '督办', '苏州市'])
+    expect(links[5]!.attributes('href')).toBe('/divisions/320500')
   })
 })

@@ -22,6 +22,7 @@ type PermissionObject =
   | 'handover'
   | 'hazard_unit'
   | 'notice'
+  | 'supervision'
   | 'audit'
 
 export type Permission = `${PermissionObject}:${Action}`
@@ -54,6 +55,9 @@ const TEMPLATES: Record<EnterpriseRole, Template> = {
     // Answering a rectification notice is its update; regulators issue them.
     ['notice', 'read'],
     ['notice', 'update'],
+    // Reporting on a supervised alarm (督办) is its update; regulators request them.
+    ['supervision', 'read'],
+    ['supervision', 'update'],
   ],
   // "alarm update" is handling an alarm: acknowledge, dispatch, clear, close.
   operator: [
@@ -68,8 +72,16 @@ const TEMPLATES: Record<EnterpriseRole, Template> = {
     ['handover', 'update'],
     ['hazard_unit', 'read'],
     ['notice', 'read'],
+    ['supervision', 'read'],
   ],
-  viewer: [...reads, ['work_order', 'read'], ['handover', 'read'], ['hazard_unit', 'read'], ['notice', 'read']],
+  viewer: [
+    ...reads,
+    ['work_order', 'read'],
+    ['handover', 'read'],
+    ['hazard_unit', 'read'],
+    ['notice', 'read'],
+    ['supervision', 'read'],
+  ],
 }
 
 /** The roles each role may hand out in its own tenant (the server's GRANTABLE). */
@@ -110,7 +122,18 @@ export function roleForSite(memberships: readonly Membership[], site: { tenantId
   return site ? roleInTenant(memberships, site.tenantId) : null
 }
 
-export type MenuKey = 'overview' | 'alarms' | 'history' | 'workOrders' | 'handovers' | 'devices' | 'hazards' | 'people' | 'permits' | 'audit'
+export type MenuKey =
+  | 'overview'
+  | 'alarms'
+  | 'history'
+  | 'workOrders'
+  | 'handovers'
+  | 'devices'
+  | 'hazards'
+  | 'notices'
+  | 'people'
+  | 'permits'
+  | 'audit'
 
 export interface MenuItem {
   key: MenuKey
@@ -130,6 +153,7 @@ const MENU: readonly MenuItem[] = [
   { key: 'handovers', route: 'handovers', label: 'nav.handovers', needs: ['handover:read'] },
   { key: 'devices', route: 'devices', label: 'nav.devices', needs: ['device:read'] },
   { key: 'hazards', route: 'hazards', label: 'nav.hazards', needs: ['hazard_unit:read'] },
+  { key: 'notices', route: 'notices', label: 'nav.notices', needs: ['notice:read'] },
   { key: 'people', route: 'people', label: 'nav.people', needs: ['membership:read', 'worker:read'] },
   { key: 'permits', route: 'permits', label: 'nav.permits', needs: ['zone:read'] },
   { key: 'audit', route: 'audit', label: 'nav.audit', needs: ['audit:read'] },

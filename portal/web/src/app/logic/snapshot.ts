@@ -1,6 +1,6 @@
 // A camera snapshot the server hands out only with the session's CSRF header (an <img src>
 // cannot send it): fetched, then shown from an object URL that the caller revokes.
-import { fetchDownload } from './download'
+import { fetchDownload } from '@/shared/rest/download'
 
 export interface LoadedSnapshot {
   /** An object URL of the image, to revoke with `release` when it is no longer shown. */
