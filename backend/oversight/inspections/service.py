@@ -32,6 +32,7 @@ from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
 from backend.oversight.inspections.models import MAX_SUMMARY, Inspection, InspectionFinding
 from backend.oversight.notices import service as notices
 from backend.oversight.notices.models import MAX_BASIS, MAX_FINDING, RectificationNotice
+from backend.oversight.text import bounded_text
 from privacy.audit import record_change
 from tenants.divisions import covers
 from tenants.models import Site
@@ -137,17 +138,6 @@ def _require_gov(domain: str, what: str) -> None:
         raise Forbidden(f"only a regulator may {what}")
 
 
-def _text(value: str | None, field: str, limit: int, *, required: bool) -> str | None:
-    cleaned = (value or "").strip()
-    if not cleaned:
-        if required:
-            raise BadInput(f"{field} must not be empty", field=field)
-        return None
-    if len(cleaned) > limit:
-        raise BadInput(f"{field} is at most {limit} characters", field=field)
-    return cleaned
-
-
 async def _inspectors(
     session: AsyncSession, site: Site, principal: Principal, named: Sequence[uuid.UUID] | None
 ) -> list[uuid.UUID]:
@@ -208,12 +198,12 @@ async def create_inspection(
         raise BadInput(f"an inspection has at most {MAX_FINDINGS} findings", field="findings")
     cleaned = [
         (
-            _text(item.finding, "finding", MAX_FINDING, required=True),
-            _text(item.basis, "basis", MAX_BASIS, required=False),
+            bounded_text(item.finding, "finding", MAX_FINDING, required=True),
+            bounded_text(item.basis, "basis", MAX_BASIS, required=False),
         )
         for item in findings
     ]
-    text = _text(summary, "summary", MAX_SUMMARY, required=False)
+    text = bounded_text(summary, "summary", MAX_SUMMARY, required=False)
     inspectors = await _inspectors(session, site, principal, inspector_ids)
     inspection = Inspection(
         tenant_id=site.tenant_id,

@@ -57,6 +57,7 @@ from backend.oversight.notices.models import (
     NoticeStatus,
     RectificationNotice,
 )
+from backend.oversight.text import bounded_text
 from privacy.audit import record, record_change
 from tenants import divisions
 from tenants.divisions import covers
@@ -286,17 +287,6 @@ def _require_side(domain: str, side: str, what: str) -> None:
         raise Forbidden(f"only {who} may {what} a rectification notice")
 
 
-def _text(value: str | None, field: str, limit: int, *, required: bool) -> str | None:
-    cleaned = (value or "").strip()
-    if not cleaned:
-        if required:
-            raise BadInput(f"{field} must not be empty", field=field)
-        return None
-    if len(cleaned) > limit:
-        raise BadInput(f"{field} is at most {limit} characters", field=field)
-    return cleaned
-
-
 def issuing_division(principal: Principal, site: Site) -> str:
     """The most specific division of the caller's memberships that covers the site."""
     codes = [
@@ -363,8 +353,8 @@ async def issue_notice(
         raise BadInput(f"a notice has at most {MAX_ITEMS} items", field="items")
     cleaned = [
         (
-            _text(item.finding, "finding", MAX_FINDING, required=True),
-            _text(item.basis, "basis", MAX_BASIS, required=False),
+            bounded_text(item.finding, "finding", MAX_FINDING, required=True),
+            bounded_text(item.basis, "basis", MAX_BASIS, required=False),
         )
         for item in items
     ]
@@ -511,7 +501,7 @@ async def respond_to_notice(
             )
         if entry.item_id in answered:
             raise BadInput("each item is answered once", field="itemId", index=index)
-        text = _text(entry.text, "text", MAX_RESPONSE, required=True)
+        text = bounded_text(entry.text, "text", MAX_RESPONSE, required=True)
         assert text is not None
         answered[entry.item_id] = (
             text,
@@ -581,7 +571,7 @@ async def verify_notice(
     notice, _, domain = await _notice(session, authz, principal, notice_id)
     require(authz, principal, domain, OBJECT, "update", operation="verify rectification notices")
     _require_side(domain, "gov", "verify")
-    cleaned = _text(comment, "comment", MAX_COMMENT, required=not accepted)
+    cleaned = bounded_text(comment, "comment", MAX_COMMENT, required=not accepted)
     if notice.status is not NoticeStatus.RESPONDED:
         raise Conflict(
             f"the notice is {notice.status.value}: only an answered notice is verified",

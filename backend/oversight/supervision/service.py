@@ -44,6 +44,7 @@ from backend.oversight.supervision.models import (
     SupervisionEventKind,
     SupervisionStatus,
 )
+from backend.oversight.text import bounded_text
 from privacy.audit import record_change
 from tenants.models import Site
 from tenants.service import get_site, site_domain
@@ -202,17 +203,6 @@ def _require_side(domain: str, side: str, what: str) -> None:
         raise Forbidden(f"only {who} may {what} a supervision")
 
 
-def _text(value: str | None, field: str, limit: int, *, required: bool) -> str | None:
-    cleaned = (value or "").strip()
-    if not cleaned:
-        if required:
-            raise BadInput(f"{field} must not be empty", field=field)
-        return None
-    if len(cleaned) > limit:
-        raise BadInput(f"{field} is at most {limit} characters", field=field)
-    return cleaned
-
-
 def _event(
     supervision: AlarmSupervision,
     kind: SupervisionEventKind,
@@ -270,7 +260,7 @@ async def request_supervision(
         raise BadInput("the deadline needs a time zone", field="deadline")
     if deadline <= now:
         raise BadInput("the deadline must be in the future", field="deadline")
-    text = _text(request, "request", MAX_REQUEST, required=True)
+    text = bounded_text(request, "request", MAX_REQUEST, required=True)
     assert text is not None
     if (open_ := await _open_supervision(session, alarm.id)) is not None:
         raise _already_open(alarm.id, open_)
@@ -347,7 +337,7 @@ async def report_supervision(
             "not a report",
             field="status",
         )
-    text = _text(report, "report", MAX_REPORT, required=True)
+    text = bounded_text(report, "report", MAX_REPORT, required=True)
     keys = _photo_keys(objects, supervision.tenant_id, photos)
     rounds = await session.scalar(
         select(func.count())
@@ -400,7 +390,7 @@ async def review_supervision(
     supervision, _, domain = await _supervision(session, authz, principal, supervision_id)
     require(authz, principal, domain, OBJECT, "update", operation="review supervisions")
     _require_side(domain, "gov", "review")
-    cleaned = _text(comment, "comment", MAX_COMMENT, required=not accepted)
+    cleaned = bounded_text(comment, "comment", MAX_COMMENT, required=not accepted)
     if supervision.status is not SupervisionStatus.REPORTED:
         raise Conflict(
             f"the supervision is {supervision.status.value}: only a reported supervision is "
