@@ -2,6 +2,7 @@
 // alarm, the incident and an event alarm's wearer; an operator dispatches a worker picked from
 // the assignees and clears by hand; a viewer gets no handling.
 import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest'
+import { defineComponent, h } from 'vue'
 
 import { alarmWindow } from '@/app/logic/alarm-actions'
 import AlarmDetailPage from '@/app/pages/AlarmDetailPage.vue'
@@ -9,6 +10,18 @@ import type { AlarmDetail } from '@/app/queries/alarm-detail'
 
 import { graphqlFetch } from './graphql-mock'
 import { buttons, click, fill, gqlError, mountPage, settle, shown, submit, TENANT } from './page-harness'
+
+// ECharts needs a canvas jsdom does not have, and its resize watcher can fire after a test has
+// torn the page down; the page's own logic is what is tested here.
+vi.mock('@/shared/charts/ChartPanel.vue', () => ({
+  __esModule: true,
+  default: defineComponent({
+    props: { option: { type: Object, required: true }, label: String, loading: Boolean, height: String },
+    setup(props) {
+      return () => h('figure', { role: 'img', 'aria-label': props.label })
+    },
+  }),
+}))
 
 function detail(overrides: Partial<AlarmDetail> = {}): AlarmDetail {
   return {
