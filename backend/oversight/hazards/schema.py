@@ -4,17 +4,27 @@ and the figures GB 18218-2018 gives them, and the site's grade that follows them
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
+from backend.core.errors import BadInput
 from backend.core.ids import parse_id
 from backend.oversight import major_hazards
-from backend.oversight.hazards import service
+from backend.oversight.hazards import responsibles, service
 from backend.oversight.hazards.models import HazardSubstance, HazardUnit
+from backend.oversight.hazards.responsible_types import (
+    HazardDutyRecordType,
+    HazardResponsibleRoleEnum,
+    HazardResponsibleType,
+    HazardUnitChangeType,
+    duty_records_of,
+    last_technical_check_of,
+    responsibles_of,
+)
 from tenants.models import Site
 from tenants.service import site_domain
 
@@ -131,6 +141,30 @@ class HazardUnitType:
     @strawberry.field(description="In the order they were entered.")
     async def substances(self, info: Info) -> list[HazardSubstanceType]:
         return [HazardSubstanceType.of(s) for s in await _substances(info, uuid.UUID(self.id))]
+
+    @strawberry.field(
+        description="包保责任人: who holds each of the three roles (MAIN, TECHNICAL, "
+        "OPERATIONAL) of a major hazard source; a role no one holds is left out."
+    )
+    async def responsibles(self, info: Info) -> list[HazardResponsibleType]:
+        return await responsibles_of(info, uuid.UUID(self.id))
+
+    @strawberry.field(description="履职记录: the latest checks, by the day checked, newest first.")
+    async def duty_records(self, info: Info, first: int = 20) -> list[HazardDutyRecordType]:
+        return await duty_records_of(info, uuid.UUID(self.id), first)
+
+    @strawberry.field(description="The day of the technical lead's last check.")
+    async def last_technical_check_at(self, info: Info) -> date | None:
+        return await last_technical_check_of(info, uuid.UUID(self.id))
+
+    @strawberry.field(
+        description="A major hazard source whose technical lead has not checked it within 92 "
+        "days (or ever); false for a unit that is not one."
+    )
+    async def technical_check_overdue(self, info: Info) -> bool:
+        last = await last_technical_check_of(info, uuid.UUID(self.id))
+        today = responsibles.china_today(info.context.rt.clock)
+        return responsibles.technical_check_overdue(self.is_major_hazard, last, today)
 
     @strawberry.field(description="The site, with the grade that follows its units.")
     async def site(self, info: Info) -> Annotated[SiteType, strawberry.lazy("tenants.schema")]:
@@ -269,9 +303,94 @@ class HazardUnitsQuery:
         )
         return HazardUnitType.of(unit)
 
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="The major hazard register's changes (registered, updated, removed, "
+        "responsible assigned) of one site, or of every site the caller reads (a regulator's "
+        "jurisdiction), newest first; after is the last change's id of the previous page.",
+    )
+    async def hazard_unit_changes(
+        self,
+        info: Info,
+        first: int = 50,
+        after: strawberry.ID | None = None,
+        site_id: strawberry.ID | None = None,
+        unit_id: strawberry.ID | None = None,
+    ) -> list[HazardUnitChangeType]:
+        ctx = info.context
+        rows = await responsibles.list_hazard_unit_changes(
+            session=ctx.session,
+            authz=ctx.authz,
+            principal=ctx.principal,
+            site_id=None if site_id is None else parse_id(site_id, "site"),
+            unit_id=None if unit_id is None else parse_id(unit_id, "hazard unit"),
+            first=first,
+            after=None if after is None else _cursor(after),
+        )
+        return [HazardUnitChangeType.of(c) for c in rows]
+
+
+def _cursor(value: str) -> int:
+    if not value.isdigit():
+        raise BadInput("after must be the id of a change", field="after")
+    return int(value)
+
 
 @strawberry.type
 class HazardUnitsMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Give one of a major hazard source's three roles to a worker of the "
+        "enterprise (of the unit's site or of none), replacing whoever held it (owner, safety "
+        "manager).",
+    )
+    async def assign_hazard_responsible(
+        self,
+        info: Info,
+        unit_id: strawberry.ID,
+        role: HazardResponsibleRoleEnum,
+        worker_id: strawberry.ID,
+    ) -> HazardUnitType:
+        ctx = info.context
+        async with ctx.write() as session:
+            unit = await responsibles.assign_hazard_responsible(
+                session=session,
+                authz=ctx.authz,
+                principal=ctx.principal,
+                unit_id=parse_id(unit_id, "hazard unit"),
+                role=role.role,
+                worker_id=parse_id(worker_id, "worker"),
+                clock=ctx.rt.clock,
+            )
+        return HazardUnitType.of(unit)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Record a dated check of a major hazard source by the person holding the "
+        "role (owner, safety manager); checkedOn is a day in China time, not in the future.",
+    )
+    async def record_hazard_duty_check(
+        self,
+        info: Info,
+        unit_id: strawberry.ID,
+        role: HazardResponsibleRoleEnum,
+        checked_on: date,
+        findings: str,
+    ) -> HazardDutyRecordType:
+        ctx = info.context
+        async with ctx.write() as session:
+            row = await responsibles.record_hazard_duty_check(
+                session=session,
+                authz=ctx.authz,
+                principal=ctx.principal,
+                unit_id=parse_id(unit_id, "hazard unit"),
+                role=role.role,
+                checked_on=checked_on,
+                findings=findings,
+                clock=ctx.rt.clock,
+            )
+        return HazardDutyRecordType.of(row)
+
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description="Register a hazard unit of a site (owner, safety manager); the server "
