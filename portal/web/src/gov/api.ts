@@ -1,6 +1,12 @@
 // The GraphQL the government portal asks, and the shapes of the answers (CONTRACT.md,
 // "Government GraphQL"). One request per refresh of a page.
 import type { Severity } from '@/app/logic/sensor-state'
+import {
+  CHANGE_FIELDS,
+  type HazardResponsible,
+  type HazardUnitChange,
+  RESPONSIBLE_FIELDS,
+} from '@/shared/hazards/responsibles'
 import { NOTICE_ROW, type NoticeRow } from '@/shared/notices/api'
 import type { SupervisionStatus } from '@/shared/supervision/api'
 
@@ -97,6 +103,9 @@ export interface HazardUnit {
   grade: number | null
   isMajorHazard: boolean
   substances: { name: string; casNumber: string | null; category: string | null; quantityTonnes: number }[]
+  responsibles: HazardResponsible[]
+  lastTechnicalCheckAt: string | null
+  technicalCheckOverdue: boolean
 }
 
 export interface GovSiteData {
@@ -110,12 +119,15 @@ export interface GovSiteData {
   }
   alarms: GovAlarm[]
   hazardUnits: HazardUnit[]
+  hazardUnitChanges: HazardUnitChange[]
   rectificationNotices: NoticeRow[]
 }
 
+export const SITE_CHANGE_LIMIT = 20
+
 export const SITE_ALARM_LIMIT = 100
 
-export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!) {
+export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!, $changeLimit: Int!) {
   site(id: $id) {
     id name divisionCode majorHazardGrade tenant { name }
     sensors { id code kind unit zone latest { ts value } }
@@ -125,7 +137,9 @@ export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!) {
   }
   hazardUnits(siteId: $id) {
     id name rValue grade isMajorHazard substances { name casNumber category quantityTonnes }
+    ${RESPONSIBLE_FIELDS}
   }
+  hazardUnitChanges(siteId: $id, first: $changeLimit) { ${CHANGE_FIELDS} }
   rectificationNotices(siteId: $id) { ${NOTICE_ROW} }
 }`
 

@@ -188,6 +188,10 @@ const UNIT: HazardUnit = {
     { name: '液氯', standardName: '氯', standardNameEn: 'Chlorine', casNumber: '7782-50-5', entry: 12, category: null, betaCategory: null, quantityTonnes: 10, criticalQuantity: 5, beta: 4, ratio: 2 },
     { name: '易燃液体', standardName: '易燃液体', standardNameEn: 'Flammable liquids', casNumber: null, entry: null, category: 'W5.1', betaCategory: null, quantityTonnes: 4, criticalQuantity: 10, beta: 1.5, ratio: 0.4 },
   ],
+  responsibles: [],
+  dutyRecords: [],
+  lastTechnicalCheckAt: null,
+  technicalCheckOverdue: true,
 }
 
 const site = (units: HazardUnit[], grade: number | null) => ({
@@ -297,5 +301,74 @@ describe('HazardsPage', () => {
     await submit('.confirm-form')
     expect(asked.find((a) => a.operation === 'RemoveHazardUnit')?.variables).toEqual({ id: 'u1' })
     expect(document.body.textContent).toContain('已删除“液氯储罐区”。')
+  })
+})
+
+describe('HazardsPage: accountable persons', () => {
+  const WORKERS = {
+    data: {
+      workers: [
+        { id: 'w1', name: '王建国', mobile: '13912340001', idNumber: null, employeeNumber: 'E-1', siteId: 'site-1' },
+        { id: 'w2', name: '李工程', mobile: '13912340002', idNumber: null, employeeNumber: 'E-2', siteId: null },
+        { id: 'w3', name: '外厂员工', mobile: null, idNumber: null, employeeNumber: 'E-3', siteId: 'site-2' },
+      ],
+    },
+  }
+  const staffed: HazardUnit = {
+    ...UNIT,
+    responsibles: [{ role: 'MAIN', assignedAt: '2026-12-01T00:00:00Z', worker: { id: 'w1', name: '王建国', mobile: '13912340001' } }],
+  }
+
+  it('shows a viewer who holds each role and the overdue technical check, with nothing to change', async () => {
+    const { asked } = graphqlFetch({ ConsoleHazards: site([staffed], 3) })
+    const { wrapper } = await mountPage(HazardsPage, 'viewer', '/page')
+    const text = wrapper.text()
+    expect(text).toContain('主要负责人王建国 · 13912340001')
+    expect(text).toContain('技术负责人未指定')
+    expect(text).toContain('技术负责人检查已逾期')
+    expect(text).toContain('技术负责人尚无检查记录')
+    expect(document.querySelector('select[name="responsible-MAIN"]')).toBeNull()
+    expect(document.querySelector('textarea[name="findings"]')).toBeNull()
+    expect(asked.some((a) => a.operation === 'ConsoleWorkers')).toBe(false)
+  })
+
+  it('lets a safety manager give a role to one of the site\'s workers and record a duty check', async () => {
+    let unit = staffed
+    const { asked } = graphqlFetch({
+      ConsoleHazards: () => site([unit], 3),
+      ConsoleWorkers: WORKERS,
+      AssignHazardResponsible: () => {
+        unit = {
+          ...unit,
+          responsibles: [...unit.responsibles, { role: 'TECHNICAL', assignedAt: '2026-12-02T00:00:00Z', worker: { id: 'w2', name: '李工程', mobile: '13912340002' } }],
+        }
+        return { data: { assignHazardResponsible: { id: 'u1' } } }
+      },
+      RecordHazardDutyCheck: () => {
+        unit = { ...unit, lastTechnicalCheckAt: '2026-12-02', technicalCheckOverdue: false }
+        return { data: { recordHazardDutyCheck: { id: 'd1' } } }
+      },
+    })
+    await mountPage(HazardsPage, 'safety_manager', '/page')
+    const options = [...document.querySelectorAll<HTMLOptionElement>('select[name="responsible-TECHNICAL"] option')].map((o) => o.textContent?.trim())
+    expect(options).toEqual(['选择人员', '李工程 · E-2', '王建国 · E-1'])
+
+    fill('select[name="responsible-TECHNICAL"]', 'w2')
+    await settle()
+    await click('指定', 1)
+    await settle()
+    expect(asked.find((a) => a.operation === 'AssignHazardResponsible')!.variables).toEqual({ unitId: 'u1', role: 'TECHNICAL', workerId: 'w2' })
+    expect(document.body.textContent).toContain('已将液氯储罐区的技术负责人指定为李工程。')
+    expect(document.body.textContent).toContain('技术负责人李工程 · 13912340002')
+
+    await submit('form.people__form')
+    expect(document.body.textContent).toContain('请填写检查情况。')
+    expect(asked.some((a) => a.operation === 'RecordHazardDutyCheck')).toBe(false)
+    fill('textarea[name="findings"]', '  安全阀、液位计完好  ')
+    await submit('form.people__form')
+    const sent = asked.find((a) => a.operation === 'RecordHazardDutyCheck')!
+    expect(sent.variables).toMatchObject({ unitId: 'u1', role: 'TECHNICAL', findings: '安全阀、液位计完好' })
+    expect(document.body.textContent).toContain('技术负责人上次检查：2026-12-02')
+    expect(document.body.textContent).not.toContain('技术负责人检查已逾期')
   })
 })

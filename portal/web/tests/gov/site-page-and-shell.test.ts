@@ -37,6 +37,36 @@ const SITE: GovSiteData = {
       grade: 3,
       isMajorHazard: true,
       substances: [{ name: '氯', casNumber: '7782-50-5', category: null, quantityTonnes: 20 }],
+      responsibles: [
+        { role: 'MAIN', assignedAt: '2026-11-01T00:00:00Z', worker: { id: 'w1', name: '王建国', mobile: '13912340001' } },
+        { role: 'TECHNICAL', assignedAt: '2026-11-01T00:00:00Z', worker: { id: 'w2', name: '李工程', mobile: '13912340002' } },
+      ],
+      lastTechnicalCheckAt: '2026-08-01',
+      technicalCheckOverdue: true,
+    },
+  ],
+  hazardUnitChanges: [
+    {
+      id: '12',
+      at: '2026-11-02T02:00:00Z',
+      kind: 'UPDATED',
+      unitId: 'h1',
+      unitName: '东江液氯储罐区',
+      gradeBefore: 4,
+      gradeAfter: 3,
+      responsibleRole: null,
+      responsible: null,
+    },
+    {
+      id: '11',
+      at: '2026-11-01T02:00:00Z',
+      kind: 'RESPONSIBLE_ASSIGNED',
+      unitId: 'h1',
+      unitName: '东江液氯储罐区',
+      gradeBefore: null,
+      gradeAfter: null,
+      responsibleRole: 'TECHNICAL',
+      responsible: { id: 'w2', name: '李工程', mobile: '13912340002' },
     },
   ],
   rectificationNotices: [
@@ -101,6 +131,13 @@ describe('SitePage', () => {
     expect(text).toContain('R = 32.0')
     expect(text).toContain('III 级重大危险源')
     expect(text).toContain('7782-50-5')
+    expect(text).toContain('主要负责人王建国 · 13912340001')
+    expect(text).toContain('操作负责人未指定')
+    expect(text).toContain('技术负责人检查已逾期')
+    expect(text).toContain('技术负责人上次检查：2026-08-01')
+    expect(wrapper.find('a[href="tel:13912340002"]').exists()).toBe(true)
+    expect(text).toContain('修改 东江液氯储罐区：IV 级重大危险源 → III 级重大危险源')
+    expect(text).toContain('东江液氯储罐区的技术负责人指定为 李工程')
     expect(text).toContain('南京市应急整改〔2026〕3号')
     expect(text).toContain('待整改')
     expect(text).toContain('已逾期')

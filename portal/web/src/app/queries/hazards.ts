@@ -1,6 +1,13 @@
 // The GraphQL of the major hazard register (重大危险源): a site's hazard units as the server
 // graded them after GB 18218-2018, the standard's tables to pick substances from, and the
-// register's changes.
+// register's changes; each major unit's accountable persons (包保责任人) and duty checks.
+
+import {
+  type HazardDutyRecord,
+  type HazardResponsible,
+  RESPONSIBLE_FIELDS,
+  type ResponsibleRole,
+} from '@/shared/hazards/responsibles'
 
 export interface CatalogSubstance {
   entry: number
@@ -51,6 +58,10 @@ export interface HazardUnit {
   grade: number | null
   isMajorHazard: boolean
   substances: HazardSubstanceLine[]
+  responsibles: HazardResponsible[]
+  dutyRecords: HazardDutyRecord[]
+  lastTechnicalCheckAt: string | null
+  technicalCheckOverdue: boolean
 }
 
 export interface HazardsData {
@@ -69,7 +80,9 @@ export interface HazardSubstanceInput {
 
 const UNIT_FIELDS = `id name peopleWithin500m alpha sumQOverQ rValue grade isMajorHazard
   substances { name standardName standardNameEn casNumber entry category betaCategory quantityTonnes
-    criticalQuantity beta ratio }`
+    criticalQuantity beta ratio }
+  ${RESPONSIBLE_FIELDS}
+  dutyRecords(first: 5) { id role checkedOn findings worker { id name } }`
 
 export const HAZARDS_QUERY = `query ConsoleHazards($siteId: ID!) {
   site(id: $siteId) { id name majorHazardGrade hazardUnits { ${UNIT_FIELDS} } }
@@ -99,3 +112,15 @@ export const UPDATE_HAZARD_UNIT_MUTATION = `mutation UpdateHazardUnit($id: ID!, 
 export const REMOVE_HAZARD_UNIT_MUTATION = `mutation RemoveHazardUnit($id: ID!) {
   removeHazardUnit(id: $id) { id majorHazardGrade }
 }`
+
+export const ASSIGN_HAZARD_RESPONSIBLE_MUTATION = `mutation AssignHazardResponsible($unitId: ID!,
+  $role: HazardResponsibleRole!, $workerId: ID!) {
+  assignHazardResponsible(unitId: $unitId, role: $role, workerId: $workerId) { id }
+}`
+
+export const RECORD_HAZARD_DUTY_CHECK_MUTATION = `mutation RecordHazardDutyCheck($unitId: ID!,
+  $role: HazardResponsibleRole!, $checkedOn: Date!, $findings: String!) {
+  recordHazardDutyCheck(unitId: $unitId, role: $role, checkedOn: $checkedOn, findings: $findings) { id }
+}`
+
+export type { ResponsibleRole }
