@@ -15,7 +15,7 @@ from backend.core.errors import BadInput
 from backend.core.ids import parse_id
 from backend.oversight import major_hazards
 from backend.oversight.hazards import responsibles, service
-from backend.oversight.hazards.models import HazardSubstance, HazardUnit
+from backend.oversight.hazards.models import HazardSubstance, HazardUnit, ResponsibleRole
 from backend.oversight.hazards.responsible_types import (
     HazardDutyRecordType,
     HazardResponsibleRoleEnum,
@@ -144,7 +144,8 @@ class HazardUnitType:
 
     @strawberry.field(
         description="包保责任人: who holds each of the three roles (MAIN, TECHNICAL, "
-        "OPERATIONAL) of a major hazard source; a role no one holds is left out."
+        "OPERATIONAL) of a major hazard source; a role no one holds is left out.",
+        metadata={"list_size": len(ResponsibleRole)},
     )
     async def responsibles(self, info: Info) -> list[HazardResponsibleType]:
         return await responsibles_of(info, uuid.UUID(self.id))

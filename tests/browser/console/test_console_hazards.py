@@ -1,9 +1,10 @@
 """重大危险源 in the console, as people use it: a safety manager registers a chlorine store
 through the dialog and sees the server's grade (GB 18218-2018: 10 t of chlorine with 60 people
 within 500 m is R 12, grade III), the server's refusal of a second unit of the same name is
-said in the dialog, and the dialog fits a phone; a viewer reads the unit and finds nothing to
-change, on a phone too; the page and its dialog pass axe-core, and tenant B's own register
-never shows."""
+said in the dialog, and the dialog fits a phone; the unit's technical check shows overdue until
+the safety manager names a technical lead from the site's workers and records a check; a viewer
+reads the unit and finds nothing to change, on a phone too; the page and its dialog pass
+axe-core, and tenant B's own register never shows."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tests.browser.console.pages import (
     screenshot,
     sign_in,
 )
-from tests.browser.console.world import SITE_A, World, graphql
+from tests.browser.console.world import SITE_A, WORKER_A, World, graphql
 
 UNIT_A = "东江液氯储罐区"
 # The substance select, named by its label and the option it shows.
@@ -112,6 +113,23 @@ async def test_a_safety_manager_registers_chlorine_and_a_viewer_reads_it(
     await dialog.get_by_role("button", name="取消").click()
     await dialog.wait_for(state="hidden")
     assert await page.get_by_role("listitem").filter(has_text=UNIT_A).count() == 1
+
+    # 包保责任人: vacant and overdue at first; the technical lead is chosen from the workers.
+    people = page.get_by_role("region", name=f"{UNIT_A}的包保责任人")
+    await people.get_by_text("技术负责人检查已逾期").wait_for()
+    pick = people.get_by_label("技术负责人人选")
+    await pick.select_option(label=f"{WORKER_A['name']} · {WORKER_A['employeeNumber']}")
+    await people.get_by_role("button", name="指定技术负责人").click()
+    await page.get_by_text(f"已将{UNIT_A}的技术负责人指定为{WORKER_A['name']}。").wait_for(
+        timeout=15_000
+    )
+    await people.get_by_text(f"{WORKER_A['name']} · {WORKER_A['mobile']}").wait_for()
+    await people.get_by_label("检查人").select_option(label="技术负责人")
+    await people.get_by_label("检查情况").fill("安全阀、液位计、紧急切断阀完好")
+    await people.get_by_role("button", name="记录履职检查").click()
+    await people.get_by_text("安全阀、液位计、紧急切断阀完好").wait_for(timeout=15_000)
+    await people.get_by_text(re.compile(r"技术负责人上次检查：\d{4}-\d{2}-\d{2}")).wait_for()
+    assert await people.get_by_text("技术负责人检查已逾期").count() == 0
 
     text = await body_text(page)
     assert UNIT_B not in text

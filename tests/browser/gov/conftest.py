@@ -27,6 +27,7 @@ from tests.browser.gov.world import (
     JIANGSU,
     NANJING,
     PASSWORD,
+    RESPONSIBLE,
     SENSORS_A,
     SENSORS_S,
     SITE_A,
@@ -62,7 +63,8 @@ def _regulator(division: str, email: str, role: str) -> list[str]:
     ]
 
 
-def _register_hazard_unit(world: GovWorld, owner: str) -> None:
+def _register_hazard_unit(world: GovWorld, owner: str, tenant: str) -> None:
+    """The unit, and its principal in charge: a worker of the enterprise."""
     answer = graphql(
         world.url,
         """mutation($s: ID!, $n: String!) {
@@ -73,6 +75,26 @@ def _register_hazard_unit(world: GovWorld, owner: str) -> None:
         token=world.bearer(owner),
     )
     assert not answer.get("errors"), answer
+    unit = answer["data"]["registerHazardUnit"]["id"]
+    worker = graphql(
+        world.url,
+        """mutation($t: ID!, $n: String!, $e: String!, $m: String, $s: ID) {
+            createWorker(tenantId: $t, name: $n, employeeNumber: $e, mobile: $m, siteId: $s) { id }
+        }""",
+        {"t": tenant, "s": world.site_a, "n": RESPONSIBLE["name"],
+         "e": RESPONSIBLE["employeeNumber"], "m": RESPONSIBLE["mobile"]},
+        token=world.bearer(owner),
+    )  # fmt: skip
+    assert not worker.get("errors"), worker
+    assigned = graphql(
+        world.url,
+        """mutation($u: ID!, $w: ID!) {
+            assignHazardResponsible(unitId: $u, role: MAIN, workerId: $w) { id }
+        }""",
+        {"u": unit, "w": worker["data"]["createWorker"]["id"]},
+        token=world.bearer(owner),
+    )
+    assert not assigned.get("errors"), assigned
 
 
 def _wait_for_alarm(world: GovWorld, owner: str, code: str) -> None:
@@ -150,7 +172,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GovWorld]:
             safety_manager=safety_manager,
             foreign=[TENANT_S, SITE_S, *(s["code"] for s in SENSORS_S), owner_s],
         )
-        _register_hazard_unit(world, owner_a)
+        _register_hazard_unit(world, owner_a, tenant_a)
         _wait_for_alarm(world, owner_a, "DJ-GT-102")
         _wait_for_alarm(world, owner_s, "GS-GT-701")
         yield world

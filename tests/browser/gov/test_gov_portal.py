@@ -30,6 +30,7 @@ from tests.browser.gov.world import (
     GOV_ROLES,
     HAZARD_UNIT,
     PASSWORD,
+    RESPONSIBLE,
     SENSORS_A,
     SITE_A,
     SITE_S,
@@ -128,6 +129,15 @@ async def test_the_site_page(world: GovWorld, chromium: Any) -> None:
     assert "30 %LEL" in text  # DJ-GT-102's latest reading
     assert "橙色报警" in text and "DJ-GT-102" in text
     assert "R = 32.0" in text and "III 级重大危险源" in text and "7782-50-5" in text
+    # The unit's principal in charge, as filed: full name and mobile; no technical check yet.
+    people = page.get_by_label(f"{HAZARD_UNIT}的包保责任人")
+    assert f"主要负责人{RESPONSIBLE['name']} · {RESPONSIBLE['mobile']}" in (
+        await people.inner_text()
+    ).replace("\n", "")
+    assert "技术负责人检查已逾期" in text and "技术负责人尚无检查记录" in text
+    changes = await page.get_by_role("list", name="危险源登记变更").inner_text()
+    assert f"{HAZARD_UNIT}的主要负责人指定为 {RESPONSIBLE['name']}" in changes
+    assert f"登记 {HAZARD_UNIT}（III 级重大危险源）" in changes
     assert TENANT_A in text and "玄武区" in text
     assert await crumbs_of(page) == ["南京市", "玄武区", SITE_A]
     assert_nothing_foreign(text, world, "the site page")

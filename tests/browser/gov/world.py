@@ -25,6 +25,8 @@ SENSORS_S = [
 GOV_ROLES = ("director", "inspector", "analyst")
 # The major hazard unit of site A (GB 18218-2018 Table 1: chlorine, Q = 5 t).
 HAZARD_UNIT = "东江液氯储罐区"
+# Its principal in charge (主要负责人), filed with the regulator: shown to it in full.
+RESPONSIBLE = {"name": "东江厂长王建国", "employeeNumber": "DJ-E-0001", "mobile": "13912340001"}
 
 
 @dataclass
