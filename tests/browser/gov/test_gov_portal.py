@@ -122,7 +122,7 @@ async def test_the_site_page(world: GovWorld, chromium: Any) -> None:
     await page.get_by_role("link", name=SITE_A).click()
     await page.wait_for_url(f"{world.url}/gov/sites/{world.site_a}")
     await page.get_by_role("heading", name=SITE_A).wait_for(timeout=15_000)
-    await page.get_by_text(HAZARD_UNIT).wait_for()
+    await page.get_by_text(HAZARD_UNIT, exact=True).wait_for()
     text = await body_text(page)
     for sensor in SENSORS_A:
         assert sensor["code"] in text
@@ -186,7 +186,7 @@ async def test_the_pages_fit_a_tablet_and_a_phone(
     await assert_no_horizontal_scroll(page)
     await screenshot(page, f"gov-overview-zh-{screen}.png")
     await page.get_by_role("link", name=SITE_A).click()
-    await page.get_by_text(HAZARD_UNIT).wait_for(timeout=15_000)
+    await page.get_by_text(HAZARD_UNIT, exact=True).wait_for(timeout=15_000)
     await assert_no_horizontal_scroll(page)
     await screenshot(page, f"gov-site-zh-{screen}.png")
     await watched.assert_clean(world.url)
