@@ -20,6 +20,7 @@ from backend.core.clock import AdjustableClock
 from backend.oversight.hazards.models import HazardDutyRecord, HazardResponsible
 from backend.oversight.hazards.responsibles import china_today
 from backend.runtime import Runtime
+from privacy.audit import READ_ACTION, AuditEntry
 from privacy.catalog import apply, catalog
 from tenants.scope import Scope, scoped_session, unscoped_session
 from tenants.service import create_worker
@@ -240,6 +241,23 @@ async def test_regulators_read_the_persons_in_full_and_a_viewer_what_the_catalog
         assert {
             r["role"]: (r["worker"]["name"], r["worker"]["mobile"]) for r in seen["responsibles"]
         } == {role: (NAMES[role], MOBILES[role]) for role in NAMES}
+
+    # Reading the persons' names and mobiles is itself on the trail, as a supervision read.
+    async with unscoped_session(runtime.sessions) as session:
+        reads = (
+            await session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == READ_ACTION,
+                    AuditEntry.object_type == "HazardResponsibleWorker",
+                    AuditEntry.domain == "gov:320100",
+                )
+            )
+        ).all()
+    assert any(
+        {"name", "mobile"} <= set(r.detail.get("fields", []))
+        and r.detail.get("purpose") == "government.supervision"
+        for r in reads
+    ), [r.detail for r in reads]
 
     viewed = await ok(api, world.a.users["viewer"], UNIT, id=unit)
     main = next(r["worker"] for r in viewed["responsibles"] if r["role"] == "MAIN")

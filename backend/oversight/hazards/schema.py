@@ -152,6 +152,10 @@ class HazardUnitType:
 
     @strawberry.field(description="履职记录: the latest checks, by the day checked, newest first.")
     async def duty_records(self, info: Info, first: int = 20) -> list[HazardDutyRecordType]:
+        if not 1 <= first <= responsibles.MAX_DUTY_RECORDS:
+            raise BadInput(
+                f"first must be between 1 and {responsibles.MAX_DUTY_RECORDS}", field="first"
+            )
         return await duty_records_of(info, uuid.UUID(self.id), first)
 
     @strawberry.field(description="The day of the technical lead's last check.")
