@@ -79,19 +79,22 @@ def peak_rss_mib(pid: int) -> float:
 
 
 @contextmanager
-def serving(scratch: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``anjian serve`` on the scratch data dir, logging to ``server.log`` there, once it
-    answers ``/healthz``: (url, process). Stopped with SIGTERM when the block ends."""
+def serving(
+    scratch: Path, command: str = "serve", start_up_s: float = 60
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``anjian serve`` (or ``anjian demo``, which seeds first) on the scratch data dir, logging
+    to ``server.log`` there, once it answers ``/healthz``: (url, process). Stopped with SIGTERM
+    when the block ends."""
     url = f"http://127.0.0.1:{free_port()}"
     with (scratch / "server.log").open("wb") as log:
         server = subprocess.Popen(
-            [ANJIAN, "serve", "--port", url.rsplit(":", 1)[1]],
+            [ANJIAN, command, "--port", url.rsplit(":", 1)[1]],
             env=scratch_env(scratch),
             stdout=log,
             stderr=log,
         )
         try:
-            wait_healthy(url, server)
+            wait_healthy(url, server, start_up_s)
             yield url, server
         finally:
             server.send_signal(signal.SIGTERM)
@@ -101,8 +104,8 @@ def serving(scratch: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
                 server.kill()
 
 
-def wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+def wait_healthy(url: str, server: subprocess.Popen[bytes], start_up_s: float = 60) -> None:
+    deadline = time.monotonic() + start_up_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise BenchmarkFailed("the server exited during start-up; see server.log")
@@ -112,7 +115,7 @@ def wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise BenchmarkFailed("the server did not become healthy within 60 s")
+    raise BenchmarkFailed(f"the server did not become healthy within {start_up_s:.0f} s")
 
 
 def graphql(
