@@ -51,6 +51,7 @@ function alarm(id: string, over: Partial<JurisdictionAlarm> = {}): JurisdictionA
     acknowledged: false,
     overdue: false,
     value: 30,
+    peakValue: null,
     raisedAt: '2026-12-02T08:00:00Z',
     clearedAt: null,
     sensor: { code: 'DJ-GT-102', unit: '%LEL' },
@@ -185,6 +186,9 @@ describe('the CSV', () => {
     )
     expect(rows[0]).toEqual(['2026-12-02T08:00:00Z', '橙色', '未确认', '东江精细化工有限公司', '东江一号厂区', '玄武区', 'DJ-GT-102', '30 %LEL', '超时未确认'])
     expect(rows[1]!.slice(-2)).toEqual(['12.35 %LEL', '已确认'])
+    // A cleared alarm shows what it reached, not the reading that cleared it.
+    const cleared = alarm('a3', { status: 'CLEARED', clearedAt: '2026-12-02T09:00:00Z', value: 0, peakValue: 55 })
+    expect(alarmRows([cleared], t, (c) => c)[0]!.slice(-2)).toEqual(['55 %LEL', '已恢复'])
   })
 
   it('has every key in English too', () => {

@@ -39,6 +39,8 @@ export interface JurisdictionAlarm {
   acknowledged: boolean
   overdue: boolean
   value: number | null
+  /** The most extreme reading of the alarm: what a cleared alarm reached, not its last value. */
+  peakValue: number | null
   raisedAt: string
   clearedAt: string | null
   sensor: { code: string; unit: string } | null
@@ -46,7 +48,7 @@ export interface JurisdictionAlarm {
   supervisions: { status: SupervisionStatus; overdue: boolean }[]
 }
 
-const ALARM_ROW = `id severity status acknowledged overdue value raisedAt clearedAt
+const ALARM_ROW = `id severity status acknowledged overdue value peakValue raisedAt clearedAt
   sensor { code unit } site { id name divisionCode tenant { name } } supervisions { status overdue }`
 
 export const JURISDICTION_ALARMS_QUERY = `query JurisdictionAlarms($status: AlarmStatusFilter, $severity: Severity,
@@ -189,9 +191,11 @@ export function maySupervise(alarm: JurisdictionAlarm): boolean {
   return alarm.clearedAt === null && isOpen(alarm.status) && !openSupervision(alarm)
 }
 
+/** The alarm's value: its most extreme reading (a cleared alarm's last one says little). */
 export function reading(alarm: JurisdictionAlarm): string {
-  if (alarm.value === null) return '—'
-  const value = Number.isInteger(alarm.value) ? String(alarm.value) : alarm.value.toFixed(2)
+  const shown = alarm.peakValue ?? alarm.value
+  if (shown === null) return '—'
+  const value = Number.isInteger(shown) ? String(shown) : shown.toFixed(2)
   return alarm.sensor ? `${value} ${alarm.sensor.unit}` : value
 }
 
@@ -230,7 +234,7 @@ export function alarmRows(
     a.site.name,
     divisionName(a.site.divisionCode),
     a.sensor?.code ?? null,
-    a.value === null ? null : reading(a),
+    a.peakValue === null && a.value === null ? null : reading(a),
     t(`govAlarms.handling.${handlingKey(a)}`),
   ])
 }
