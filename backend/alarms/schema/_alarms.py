@@ -257,6 +257,7 @@ class AlarmType:
     zone_id: strawberry.Private[uuid.UUID | None]
     incident_ref: strawberry.Private[uuid.UUID | None]
     snapshot_key: strawberry.Private[str | None] = None
+    escalate_at: strawberry.Private[datetime | None] = None
 
     @classmethod
     def of(cls, alarm: Alarm) -> AlarmType:
@@ -290,7 +291,15 @@ class AlarmType:
             zone_id=alarm.zone_id,
             incident_ref=alarm.incident_id,
             snapshot_key=alarm.snapshot_key,
+            escalate_at=alarm.escalate_at,
         )
+
+    @strawberry.field(
+        description="Active and acknowledged by nobody within its rule's deadline: it "
+        "escalated, or its first escalation is due."
+    )
+    def overdue(self, info: Info) -> bool:
+        return service.overdue(self, info.context.rt.clock.now())
 
     @strawberry.field
     async def sensor(
@@ -518,7 +527,10 @@ class AlarmsQuery:
         return AssigneesType.of(found)
 
     @strawberry.field(
-        permission_classes=[IsAuthenticated], description="Alarms the caller may see, newest first."
+        permission_classes=[IsAuthenticated],
+        description="Alarms the caller may see, newest first; divisionCode keeps those of "
+        "sites coded in that GB/T 2260 division or below it, which for a regulator must lie "
+        "inside their jurisdiction (NOT_FOUND otherwise).",
     )
     async def alarms(
         self,
@@ -531,9 +543,12 @@ class AlarmsQuery:
         sensor_id: strawberry.ID | None = None,
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
+        division_code: str | None = None,
     ) -> list[AlarmType]:
         rows = await service.list_alarms(
             session=info.context.session,
+            division_code=division_code,
+            jurisdictions=info.context.principal.scope.jurisdictions,
             status=status.value,
             severity=None if severity is None else severity.value,
             site_id=None if site_id is None else parse_id(site_id, "site"),

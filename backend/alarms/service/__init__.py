@@ -27,8 +27,10 @@ from backend.alarms.service._outbox import (
 )
 from backend.alarms.service._reading import (
     AlarmStats,
+    alarm_division,
     alarm_stats,
     list_alarms,
+    overdue,
 )
 from backend.alarms.service._signals import (
     FLAP_RAISES,
@@ -50,6 +52,7 @@ __all__ = [
     "SignalContext",
     "acknowledge_alarm",
     "add_outbox_event",
+    "alarm_division",
     "alarm_payload",
     "alarm_stats",
     "announce",
@@ -60,6 +63,7 @@ __all__ = [
     "get_alarm",
     "list_alarms",
     "list_incidents",
+    "overdue",
     "paging_intervals",
     "stop_paging",
 ]

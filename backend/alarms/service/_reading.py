@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.alarms.models import Alarm, AlarmStatus
 from backend.alarms.rules import Severity
 from backend.core.errors import BadInput, NotFound
+from tenants.divisions import covers, division_prefix, validate_division
+from tenants.models import Site
+
+
+def alarm_division(jurisdictions: frozenset[str], code: str) -> str:
+    """The division an alarm list is narrowed to: a GB/T 2260 code (``BadInput`` otherwise)
+    inside one of the caller's jurisdictions, if they regulate any (``NotFound`` outside, as
+    the oversight queries answer). A caller who regulates nothing narrows their own scope."""
+    code = validate_division(code)
+    if jurisdictions and not any(covers(j, code) for j in jurisdictions):
+        raise NotFound(f"division {code} is not inside your jurisdiction")
+    return code
+
+
+class _Deadlined(Protocol):
+    acknowledged_at: datetime | None
+    cleared_at: datetime | None
+    escalation_step: int
+    escalate_at: datetime | None
+
+
+def overdue(alarm: _Deadlined, now: datetime) -> bool:
+    """Active and acknowledged by nobody within its rule's deadline: it escalated, or its
+    first escalation is due (the figure the overview counts as overdue)."""
+    if alarm.cleared_at is not None or alarm.acknowledged_at is not None:
+        return False
+    return alarm.escalation_step > 0 or (alarm.escalate_at is not None and alarm.escalate_at <= now)
 
 
 async def list_alarms(
@@ -26,11 +54,19 @@ async def list_alarms(
     first: int = 100,
     after: uuid.UUID | None = None,
     incident_id: uuid.UUID | None = None,
+    division_code: str | None = None,
+    jurisdictions: frozenset[str] = frozenset(),
 ) -> list[Alarm]:
-    """Alarms in the session's scope, newest first; ``after`` is the last id of a page."""
+    """Alarms in the session's scope, newest first; ``after`` is the last id of a page;
+    ``division_code`` keeps those of sites coded in that division or below it (checked
+    against ``jurisdictions``, the caller's, by ``alarm_division``)."""
     if not 1 <= first <= 1000:
         raise BadInput("first must be between 1 and 1000")
     query = select(Alarm)
+    if division_code is not None:
+        prefix = division_prefix(alarm_division(jurisdictions, division_code))
+        inside = select(Site.id).where(Site.division_code.startswith(prefix))
+        query = query.where(Alarm.site_id.in_(inside))
     if status == "ACTIVE":
         query = query.where(Alarm.cleared_at.is_(None))
     elif status == "OPEN":

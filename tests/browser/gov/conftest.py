@@ -171,6 +171,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GovWorld]:
             provincial=provincial,
             safety_manager=safety_manager,
             foreign=[TENANT_S, SITE_S, *(s["code"] for s in SENSORS_S), owner_s],
+            device_a=device_a["token"],
         )
         _register_hazard_unit(world, owner_a, tenant_a)
         _wait_for_alarm(world, owner_a, "DJ-GT-102")

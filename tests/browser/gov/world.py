@@ -39,6 +39,7 @@ class GovWorld:
     provincial: str  # the director of Jiangsu
     safety_manager: str  # of the Nanjing enterprise
     foreign: list[str] = field(default_factory=list)  # Suzhou's words never shown in Nanjing
+    device_a: str = ""  # the token of site A's device, to post readings during a test
 
     def bearer(self, email: str) -> str:
         answer = graphql(

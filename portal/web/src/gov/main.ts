@@ -13,6 +13,7 @@ startPortal('gov', [
       { path: '', name: 'home', component: DivisionPage },
       { path: 'divisions/:code', name: 'division', component: DivisionPage, meta: { govMenu: 'home' } },
       { path: 'sites/:id', name: 'site', component: () => import('./pages/SitePage.vue'), meta: { govMenu: 'home' } },
+      { path: 'alarms', name: 'alarms', component: () => import('./pages/AlarmsPage.vue') },
       { path: 'rankings', name: 'rankings', component: () => import('./pages/RankingsPage.vue') },
       { path: 'quality', name: 'quality', component: () => import('./pages/DataQualityPage.vue') },
       { path: 'supervisions', name: 'supervisions', component: () => import('./pages/SupervisionsPage.vue') },

@@ -40,3 +40,11 @@ export function breadcrumb(code: string, governed: readonly string[], names: Rea
   if (start < 0) return []
   return line.slice(start).map((c) => ({ code: c, name: names.get(c) ?? null, current: c === code }))
 }
+
+/** The prefix every code inside a division shares, as the server reads it: 320000 → 32,
+ * 320100 → 3201, a county its whole code. */
+export function divisionPrefix(code: string): string {
+  if (code.endsWith('0000')) return code.slice(0, 2)
+  if (code.endsWith('00')) return code.slice(0, 4)
+  return code
+}

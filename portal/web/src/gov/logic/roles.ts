@@ -22,6 +22,7 @@ export interface GovMenuItem {
 
 const MENU: readonly GovMenuItem[] = [
   { key: 'overview', route: 'home', label: 'govNav.overview', roles: GOV_ROLES },
+  { key: 'alarms', route: 'alarms', label: 'govNav.alarms', roles: GOV_ROLES },
   { key: 'rankings', route: 'rankings', label: 'govNav.rankings', roles: GOV_ROLES },
   { key: 'quality', route: 'quality', label: 'govNav.quality', roles: GOV_ROLES },
   { key: 'notices', route: 'notices', label: 'govNav.notices', roles: GOV_ROLES },
@@ -31,4 +32,10 @@ const MENU: readonly GovMenuItem[] = [
 /** The menu of someone holding these roles. */
 export function govMenuFor(roles: readonly GovRole[]): GovMenuItem[] {
   return MENU.filter((item) => item.roles.some((role) => roles.includes(role)))
+}
+
+/** Whether the person may act on what they find (督办, notices): a director or an inspector;
+ * an analyst reads. */
+export function mayAct(memberships: readonly Membership[]): boolean {
+  return govRoles(memberships).some((role) => role === 'director' || role === 'inspector')
 }
