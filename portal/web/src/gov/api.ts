@@ -1,6 +1,7 @@
 // The GraphQL the government portal asks, and the shapes of the answers (CONTRACT.md,
 // "Government GraphQL"). One request per refresh of a page.
 import type { Severity } from '@/app/logic/sensor-state'
+import { INSPECTION_ROW, type InspectionRow } from '@/shared/inspections/api'
 import { NOTICE_ROW, type NoticeRow } from '@/shared/notices/api'
 import type { SupervisionStatus } from '@/shared/supervision/api'
 
@@ -111,11 +112,14 @@ export interface GovSiteData {
   alarms: GovAlarm[]
   hazardUnits: HazardUnit[]
   rectificationNotices: NoticeRow[]
+  inspections: InspectionRow[]
 }
 
 export const SITE_ALARM_LIMIT = 100
+/** The site page shows its latest inspections; the inspection list has the rest. */
+export const SITE_INSPECTION_LIMIT = 20
 
-export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!) {
+export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!, $inspectionLimit: Int!) {
   site(id: $id) {
     id name divisionCode majorHazardGrade tenant { name }
     sensors { id code kind unit zone latest { ts value } }
@@ -127,6 +131,7 @@ export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!) {
     id name rValue grade isMajorHazard substances { name casNumber category quantityTonnes }
   }
   rectificationNotices(siteId: $id) { ${NOTICE_ROW} }
+  inspections(siteId: $id, first: $inspectionLimit) { ${INSPECTION_ROW} }
 }`
 
 export interface DailyOnlineRate {
@@ -192,3 +197,27 @@ export const DATA_QUALITY_QUERY = `query GovDataQuality($code: String, $first: I
 export const DATA_QUALITY_PAGE = 50
 /** The largest page the server gives: the CSV export walks the whole list in these. */
 export const DATA_QUALITY_MAX = 500
+
+export interface GovSiteOption {
+  id: string
+  name: string
+  tenant: { name: string }
+}
+
+/** The sites of a division to choose among (the inspection form), by risk then name. */
+export const GOV_SITE_OPTIONS_QUERY = `query GovSiteOptions($code: String, $first: Int!) {
+  siteRisks(divisionCode: $code, first: $first) { site { id name tenant { name } } }
+}`
+
+export const SITE_OPTIONS_MAX = 500
+
+/** A division's name and its children's, for a division filter. */
+export const DIVISION_OPTIONS_QUERY = `query GovDivisionOptions($code: String) {
+  jurisdiction(divisionCode: $code) { divisionCode name children { divisionCode name } }
+}`
+
+export interface DivisionOption {
+  divisionCode: string
+  name: string
+  children: { divisionCode: string; name: string }[]
+}

@@ -1,0 +1,68 @@
+// Inspections (检查记录) as both portals ask for them: a regulator records one and issues a
+// rectification notice from it; the enterprise reads its own. The server scopes what each reads.
+import type { NoticeActor, NoticeStatus } from '@/shared/notices/api'
+
+export interface InspectionFinding {
+  finding: string
+  basis: string | null
+}
+
+export interface InspectionSite {
+  id: string
+  name: string
+  divisionCode: string
+  tenant: { name: string }
+}
+
+export interface InspectionNotice {
+  id: string
+  number: string
+  status: NoticeStatus
+}
+
+export interface InspectionRow {
+  id: string
+  /** A calendar day in China time, `YYYY-MM-DD`. */
+  inspectedOn: string
+  divisionCode: string
+  createdAt: string
+  site: InspectionSite
+  inspectors: NoticeActor[]
+  findings: InspectionFinding[]
+  notice: InspectionNotice | null
+}
+
+export interface Inspection extends InspectionRow {
+  summary: string | null
+  createdBy: NoticeActor
+}
+
+const ACTOR = 'kind name email'
+/** The fields of an inspection in a list. */
+export const INSPECTION_ROW = `id inspectedOn divisionCode createdAt site { id name divisionCode tenant { name } }
+  inspectors { ${ACTOR} } findings { finding basis } notice { id number status }`
+
+export const INSPECTIONS_QUERY = `query Inspections($siteId: ID, $divisionCode: String, $from: Date, $to: Date, $first: Int, $after: ID) {
+  inspections(siteId: $siteId, divisionCode: $divisionCode, inspectedFrom: $from, inspectedTo: $to, first: $first, after: $after) {
+    ${INSPECTION_ROW}
+  }
+}`
+
+export const INSPECTION_QUERY = `query Inspection($id: ID!) {
+  inspection(id: $id) { ${INSPECTION_ROW} summary createdBy { ${ACTOR} } }
+}`
+
+export const RECORD_INSPECTION_MUTATION = `mutation RecordInspection($siteId: ID!, $inspectedOn: Date!, $findings: [NoticeItemInput!]!, $summary: String) {
+  createInspection(siteId: $siteId, inspectedOn: $inspectedOn, findings: $findings, summary: $summary) { id }
+}`
+
+export const ISSUE_FROM_INSPECTION_MUTATION = `mutation IssueNoticeFromInspection($id: ID!, $deadline: DateTime!) {
+  issueNoticeFromInspection(id: $id, deadline: $deadline) { id number }
+}`
+
+export const INSPECTION_PAGE = 20
+/** The largest page the server gives: the CSV export walks the whole list in these. */
+export const INSPECTION_MAX = 500
+// The server's limits (backend/oversight/inspections), checked before anything is sent.
+export const MAX_SUMMARY = 4000
+export const MAX_FINDINGS = 100
