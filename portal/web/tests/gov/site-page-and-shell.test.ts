@@ -58,7 +58,6 @@ const SITE: GovSiteData = {
       divisionCode: '320100',
       createdAt: '2026-11-18T06:00:00Z',
       site: { id: 'site-1', name: '东江一号厂区', divisionCode: '320102', tenant: { name: '东江精细化工有限公司' } },
-      inspectors: [{ kind: 'USER', name: '王检查', email: null }],
       findings: [{ finding: '防爆灯具损坏', basis: null }],
       notice: { id: 'n1', number: '南京市应急整改〔2026〕3号', status: 'ISSUED' },
     },

@@ -64,7 +64,6 @@ const ROW: InspectionRow = {
   divisionCode: '320100',
   createdAt: '2026-11-18T06:00:00Z',
   site: { id: 's1', name: '东江一号厂区', divisionCode: '320102', tenant: { name: '东江精细化工有限公司' } },
-  inspectors: [],
   findings: [
     { finding: '防爆灯具损坏', basis: 'GB 50058-2014' },
     { finding: '应急预案未演练', basis: null },
