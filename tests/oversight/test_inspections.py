@@ -240,6 +240,11 @@ async def test_the_list_is_filtered_by_division_and_days_and_paged(
     assert code == "BAD_USER_INPUT"
     code = await refused(api, director, FILTERED, after=str(uuid.uuid4()))
     assert code == "BAD_USER_INPUT"
+    # The portal's export page (200, with the findings) is within one request's budget.
+    export = """query { inspections(first: 200) { id inspectedOn divisionCode createdAt
+      site { id name divisionCode tenant { name } } findings { finding basis }
+      notice { id number status } } }"""
+    assert len(await ok(api, director, export)) >= 6
     # Suzhou's regulator, asking for its own city in the window, gets none of Nanjing's.
     theirs = ids(await ok(api, world.regulators["320500"], FILTERED, division="320500", **window))
     assert not set(theirs) & set(made.values())
