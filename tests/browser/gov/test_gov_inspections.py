@@ -129,9 +129,36 @@ async def test_an_inspection_is_recorded_turned_into_a_notice_and_seen_by_all(
     world.foreign.append(SUZHOU_FINDING)
     inspection_id, number = await _record_and_issue(chromium, world)
 
-    # The director's list: filtered by district and day, exported, nothing of Suzhou.
-    watched = await gov_sign_in(chromium, world, world.regulators["director"], DESKTOP)
+    # The director names the inspectors (himself ticked first) of an inspection that found
+    # nothing, which has no notice to issue.
+    director, inspector = world.regulators["director"], world.regulators["inspector"]
+    watched = await gov_sign_in(chromium, world, director, DESKTOP)
     page = watched.page
+    await open_page(watched, f"{world.url}/gov/inspections")
+    await page.get_by_role("button", name="记录检查").click()
+    dialog = page.get_by_role("dialog")
+    site = dialog.locator('select[name="site"]')
+    await site.locator(f'option[value="{world.site_a}"]').wait_for(state="attached", timeout=WAIT)
+    await site.select_option(world.site_a)
+    mine = dialog.get_by_role("checkbox", name=re.compile(re.escape(director)))
+    await mine.wait_for(timeout=WAIT)
+    assert await mine.is_checked()
+    assert await dialog.get_by_role("checkbox", name=re.compile("analyst@")).count() == 0
+    await dialog.get_by_role("checkbox", name=re.compile(re.escape(inspector))).check()
+    await page.wait_for_timeout(400)  # the dialog's opening animation, for the screenshot
+    await screenshot(page, "gov-inspection-record-director-zh.png")
+    await dialog.get_by_role("button", name="保存检查记录").click()
+    await page.get_by_text("本次检查未发现问题。").wait_for(timeout=WAIT)
+    # Both named; a colleague's address is masked for the reader (a pseudonym), one's own not.
+    named = (
+        await page.locator("dt", has_text="检查人员")
+        .locator("xpath=following-sibling::dd")
+        .inner_text()
+    )
+    assert director in named and len(named.split("、")) == 2, named
+    assert await page.get_by_role("button", name="转为整改通知").count() == 0
+
+    # The director's list: filtered by district and day, exported, nothing of Suzhou.
     await open_page(watched, f"{world.url}/gov/inspections")
     table = page.get_by_role("table", name="检查记录列表")
     await table.get_by_role("link", name=number).wait_for(timeout=WAIT)

@@ -3,12 +3,19 @@
 import { describe, expect, it } from 'vitest'
 
 import type { InspectionRow } from '@/shared/inspections/api'
-import { dayRange, inspectionHeader, inspectionRows, mayTurnIntoNotice, recordProblems } from '@/shared/inspections/logic'
+import {
+  dayRange,
+  inspectionHeader,
+  inspectionRows,
+  inspectorChoices,
+  mayTurnIntoNotice,
+  recordProblems,
+} from '@/shared/inspections/logic'
 
 const keys = (problems: { key: string }[]) => problems.map((p) => p.key)
 // 2026-12-03 20:00 in Beijing.
 const NOW = new Date('2026-12-03T12:00:00Z')
-const DRAFT = { siteId: 'site-1', day: '2026-12-03', summary: '', findings: [{ finding: '', basis: '' }] }
+const DRAFT = { siteId: 'site-1', day: '2026-12-03', summary: '', findings: [{ finding: '', basis: '' }], inspectors: null }
 
 describe('a record', () => {
   it('may find nothing: an empty row is no finding', () => {
@@ -46,6 +53,28 @@ describe('a record', () => {
   it('holds at most a hundred findings', () => {
     const findings = Array.from({ length: 101 }, (_, i) => ({ finding: `问题 ${i}`, basis: '' }))
     expect(keys(recordProblems({ ...DRAFT, findings }, NOW))).toEqual(['inspections.problem.tooMany'])
+  })
+})
+
+describe('the inspectors', () => {
+  it('are the recorder when none are offered; chosen, at least one and at most twenty', () => {
+    expect(recordProblems({ ...DRAFT, inspectors: ['u1'] }, NOW)).toEqual([])
+    expect(keys(recordProblems({ ...DRAFT, inspectors: [] }, NOW))).toEqual(['inspections.problem.noInspector'])
+    const many = Array.from({ length: 21 }, (_, i) => `u${i}`)
+    expect(keys(recordProblems({ ...DRAFT, inspectors: many }, NOW))).toEqual(['inspections.problem.tooManyInspectors'])
+  })
+
+  it('are offered among directors and inspectors in use, each once, by e-mail', () => {
+    const member = (userId: string, email: string, role: string, more = {}) => ({ userId, email, role, disabled: false, suspended: false, ...more })
+    const offered = inspectorChoices([
+      member('u3', 'zhao@nanjing.gov.cn', 'inspector'),
+      member('u1', 'li@nanjing.gov.cn', 'director'),
+      member('u2', 'analyst@nanjing.gov.cn', 'analyst'),
+      member('u4', 'gone@nanjing.gov.cn', 'inspector', { disabled: true }),
+      member('u5', 'paused@nanjing.gov.cn', 'inspector', { suspended: true }),
+      member('u1', 'li@nanjing.gov.cn', 'inspector'),
+    ])
+    expect(offered.map((m) => m.userId)).toEqual(['u1', 'u3'])
   })
 })
 

@@ -53,8 +53,14 @@ export const INSPECTION_QUERY = `query Inspection($id: ID!) {
   inspection(id: $id) { ${INSPECTION_ROW} inspectors { ${ACTOR} } summary createdBy { ${ACTOR} } }
 }`
 
-export const RECORD_INSPECTION_MUTATION = `mutation RecordInspection($siteId: ID!, $inspectedOn: Date!, $findings: [NoticeItemInput!]!, $summary: String) {
-  createInspection(siteId: $siteId, inspectedOn: $inspectedOn, findings: $findings, summary: $summary) { id }
+export const RECORD_INSPECTION_MUTATION = `mutation RecordInspection($siteId: ID!, $inspectedOn: Date!, $findings: [NoticeItemInput!]!,
+  $summary: String, $inspectorIds: [ID!]) {
+  createInspection(siteId: $siteId, inspectedOn: $inspectedOn, findings: $findings, summary: $summary, inspectorIds: $inspectorIds) { id }
+}`
+
+/** A division's members (a director reads them): whom the inspection form offers as inspectors. */
+export const GOV_MEMBERS_QUERY = `query GovMembers($domain: String!) {
+  members(domain: $domain) { userId email role disabled suspended }
 }`
 
 export const ISSUE_FROM_INSPECTION_MUTATION = `mutation IssueNoticeFromInspection($id: ID!, $deadline: DateTime!) {
@@ -68,3 +74,4 @@ export const INSPECTION_MAX = 200
 // The server's limits (backend/oversight/inspections), checked before anything is sent.
 export const MAX_SUMMARY = 4000
 export const MAX_FINDINGS = 100
+export const MAX_INSPECTORS = 20

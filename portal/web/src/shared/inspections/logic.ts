@@ -5,7 +5,7 @@ import type { CsvCell } from '@/shared/format/csv'
 import { MAX_BASIS, MAX_FINDING, type NoticeItemDraft } from '@/shared/notices/api'
 import { dayInChina, itemInputs } from '@/shared/notices/logic'
 
-import { type InspectionRow, MAX_FINDINGS, MAX_SUMMARY } from './api'
+import { type InspectionRow, MAX_FINDINGS, MAX_INSPECTORS, MAX_SUMMARY } from './api'
 
 type Translate = (key: string, values?: Record<string, unknown>) => string
 export interface Problem {
@@ -20,6 +20,8 @@ export interface InspectionDraft {
   day: string
   summary: string
   findings: NoticeItemDraft[]
+  /** The inspectors chosen (user ids); null when the recorder inspected alone. */
+  inspectors: string[] | null
 }
 
 /** What keeps an inspection from being recorded: message keys with their values. An
@@ -36,6 +38,10 @@ export function recordProblems(draft: InspectionDraft, now: Date): Problem[] {
     if (item.finding.length > MAX_FINDING) problems.push({ key: 'notices.problem.findingTooLong', values: { n: i + 1, max: MAX_FINDING } })
     if ((item.basis ?? '').length > MAX_BASIS) problems.push({ key: 'notices.problem.basisTooLong', values: { n: i + 1, max: MAX_BASIS } })
   })
+  if (draft.inspectors !== null && !draft.inspectors.length) problems.push({ key: 'inspections.problem.noInspector' })
+  if (draft.inspectors !== null && draft.inspectors.length > MAX_INSPECTORS) {
+    problems.push({ key: 'inspections.problem.tooManyInspectors', values: { max: MAX_INSPECTORS } })
+  }
   if (draft.summary.trim().length > MAX_SUMMARY) problems.push({ key: 'inspections.problem.summaryTooLong', values: { max: MAX_SUMMARY } })
   return problems
 }
@@ -70,4 +76,20 @@ export function inspectionHeader(t: Translate): string[] {
 /** Whether a notice may still be issued from the inspection: it found something and has none. */
 export function mayTurnIntoNotice(inspection: Pick<InspectionRow, 'findings' | 'notice'>): boolean {
   return inspection.findings.length > 0 && inspection.notice === null
+}
+
+export interface GovMember {
+  userId: string
+  email: string
+  role: string
+  disabled: boolean
+  suspended: boolean
+}
+
+/** Who may be named an inspector among a division's members: its directors and inspectors
+ *  with an account in use, each once, by e-mail. */
+export function inspectorChoices(members: readonly GovMember[]): GovMember[] {
+  const usable = members.filter((m) => (m.role === 'director' || m.role === 'inspector') && !m.disabled && !m.suspended)
+  const unique = usable.filter((m, i) => usable.findIndex((o) => o.userId === m.userId) === i)
+  return unique.sort((a, b) => a.email.localeCompare(b.email))
 }

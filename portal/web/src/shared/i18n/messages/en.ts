@@ -926,6 +926,8 @@ export default {
       noticeStatus: 'Notice status',
     },
     problem: {
+      noInspector: 'Choose at least one inspector.',
+      tooManyInspectors: 'At most {max} inspectors.',
       noSite: 'Choose the site inspected.',
       noDay: 'Enter the day of the inspection.',
       futureDay: 'The day of the inspection cannot be after today.',

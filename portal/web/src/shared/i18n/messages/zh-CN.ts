@@ -923,6 +923,8 @@ export default {
       noticeStatus: '整改状态',
     },
     problem: {
+      noInspector: '请至少选择一名检查人员。',
+      tooManyInspectors: '检查人员最多 {max} 名。',
       noSite: '请选择被检查的厂区。',
       noDay: '请填写检查日期。',
       futureDay: '检查日期不能晚于今天。',
