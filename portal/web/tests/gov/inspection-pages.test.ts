@@ -28,6 +28,7 @@ const INSPECTION: Inspection = {
   summary: '检查储罐区。',
   createdBy: { kind: 'USER', name: '王检查', email: null },
 }
+const SITES = { data: { siteRisks: [{ site: { id: 'site-1', name: '东江一号厂区', tenant: { name: '东江精细化工有限公司' } } }] } }
 const DIVISIONS = { data: { jurisdiction: { divisionCode: '320100', name: '南京市', children: [{ divisionCode: '320102', name: '玄武区' }] } } }
 
 async function mountAt(component: Component, path: string, memberships: Membership[]) {
@@ -59,7 +60,7 @@ afterEach(() => {
 
 describe('InspectionsPage', () => {
   it('lists the jurisdiction, filters by division and day, and lets an inspector record', async () => {
-    const { asked } = graphqlFetch({ GovDivisionOptions: DIVISIONS, Inspections: { data: { inspections: [INSPECTION] } } })
+    const { asked } = graphqlFetch({ GovDivisionOptions: DIVISIONS, GovSiteOptions: SITES, Inspections: { data: { inspections: [INSPECTION] } } })
     const { wrapper } = await mountAt(InspectionsPage, '/inspections', [{ domain: 'gov:320100', role: 'inspector' }])
     const table = wrapper.find('table[aria-label="检查记录列表"]')
     expect(table.text()).toContain('东江一号厂区')
@@ -74,6 +75,10 @@ describe('InspectionsPage', () => {
     await flushPromises()
     const last = asked.filter((a) => a.operation === 'Inspections').at(-1)!
     expect(last.variables).toMatchObject({ divisionCode: '320102', from: '2026-11-01', to: '2026-11-30', first: 21, after: null })
+    expect(wrapper.findAll('select[name="site"] option').map((o) => o.text())).toEqual(['全部厂区', '东江一号厂区'])
+    await wrapper.find('select[name="site"]').setValue('site-1')
+    await flushPromises()
+    expect(asked.filter((a) => a.operation === 'Inspections').at(-1)!.variables).toMatchObject({ siteId: 'site-1', divisionCode: '320102' })
 
     // A range that ends before it starts is said, and not asked.
     const before = asked.length
@@ -83,10 +88,11 @@ describe('InspectionsPage', () => {
     expect(asked.length).toBe(before)
   })
 
-  it('gives an analyst the list without a way to record', async () => {
-    graphqlFetch({ GovDivisionOptions: DIVISIONS, Inspections: { data: { inspections: [INSPECTION] } } })
-    const { wrapper } = await mountAt(InspectionsPage, '/inspections', [{ domain: 'gov:320100', role: 'analyst' }])
+  it('gives an analyst the list, of the site the address names, without a way to record', async () => {
+    const { asked } = graphqlFetch({ GovDivisionOptions: DIVISIONS, GovSiteOptions: SITES, Inspections: { data: { inspections: [INSPECTION] } } })
+    const { wrapper } = await mountAt(InspectionsPage, '/inspections?site=site-1', [{ domain: 'gov:320100', role: 'analyst' }])
     expect(wrapper.text()).toContain('东江一号厂区')
+    expect(asked.find((a) => a.operation === 'Inspections')!.variables).toMatchObject({ siteId: 'site-1' })
     expect(buttons(wrapper)).not.toContain('记录检查')
   })
 })

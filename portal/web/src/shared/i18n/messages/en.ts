@@ -845,6 +845,7 @@ export default {
   },
   govSite: {
     inspections: 'Inspections',
+    allInspections: 'All inspections of the site',
     noInspections: 'The site has no inspections.',
     enterprise: 'Enterprise',
     division: 'Division',
@@ -889,6 +890,7 @@ export default {
     loadFailed: 'Could not load the inspections: {message}',
     exportFailed: 'Export failed: {message}',
     export: 'Export CSV',
+    anySite: 'Any site',
     anyDivision: 'Whole jurisdiction',
     from: 'Inspected from',
     to: 'Inspected to',

@@ -842,6 +842,7 @@ export default {
   },
   govSite: {
     inspections: '检查记录',
+    allInspections: '该厂区的全部检查记录',
     noInspections: '该厂区没有检查记录。',
     enterprise: '企业',
     division: '所在区划',
@@ -886,6 +887,7 @@ export default {
     loadFailed: '检查记录加载失败：{message}',
     exportFailed: '导出失败：{message}',
     export: '导出 CSV',
+    anySite: '全部厂区',
     anyDivision: '全部辖区',
     from: '检查日期自',
     to: '检查日期至',
