@@ -181,6 +181,75 @@ async def test_a_notice_is_issued_once_from_an_inspection_asked_at_once(
     assert linked["notice"]["id"] == won.data["issueNoticeFromInspection"]["id"]
 
 
+FILTERED = """query($division: String, $from: Date, $to: Date, $first: Int, $after: ID) {
+  inspections(divisionCode: $division, inspectedFrom: $from, inspectedTo: $to, first: $first,
+    after: $after) { id inspectedOn site { id } } }"""
+
+
+async def test_the_list_is_filtered_by_division_and_days_and_paged(
+    api: GraphQLClient, runtime: Runtime, world: World
+) -> None:
+    director = world.regulators["320100"]
+    pukou = await new_site(runtime, world.a.tenant_id, division="320111")
+    qixia = await new_site(runtime, world.a.tenant_id, division="320113")
+    made = {
+        (site, offset): (await record(api, director, site, on=day(offset)))["id"]
+        for site in (pukou, qixia)
+        for offset in (-300, -301, -302)
+    }
+    window = {"from": day(-302), "to": day(-300)}
+
+    def ids(rows: list[dict[str, Any]]) -> list[str]:
+        return [r["id"] for r in rows]
+
+    in_pukou = ids(await ok(api, director, FILTERED, division="320111", **window))
+    assert in_pukou == [made[(pukou, o)] for o in (-300, -301, -302)]
+    # Both ends of the range are included; a day outside it is left out.
+    assert ids(
+        await ok(api, director, FILTERED, division="320113", to=day(-301), **{"from": day(-301)})
+    ) == [made[(qixia, -301)]]
+    # The city holds both districts, the latest inspected first.
+    both = ids(await ok(api, director, FILTERED, division="320100", **window))
+    assert set(both) == set(made.values()) and len(both) == 6
+    # Paged by the last of the previous page: every one once, in the same order.
+    pages: list[str] = []
+    after = None
+    while True:
+        page = ids(
+            await ok(api, director, FILTERED, division="320100", first=4, after=after, **window)
+        )
+        pages += page
+        if len(page) < 4:
+            break
+        after = page[-1]
+    assert pages == both
+    # The enterprise filters its own the same way.
+    owner = world.a.users["owner"]
+    assert ids(await ok(api, owner, FILTERED, division="320111", **window)) == in_pukou
+
+    # Another city, a district of it, or a division that is none, refused; so is a range
+    # that ends before it starts and a cursor that is no inspection.
+    assert await refused(api, director, FILTERED, division="320500") == "NOT_FOUND"
+    assert await refused(api, world.regulators["320500"], FILTERED, division="320111") == (
+        "NOT_FOUND"
+    )
+    county = await regulator(runtime, "320104", "director")
+    assert await refused(api, county, FILTERED, division="320111") == "NOT_FOUND"
+    assert await refused(api, director, FILTERED, division="32") == "BAD_USER_INPUT"
+    code = await refused(api, director, FILTERED, to=day(-302), **{"from": day(-300)})
+    assert code == "BAD_USER_INPUT"
+    code = await refused(api, director, FILTERED, after=str(uuid.uuid4()))
+    assert code == "BAD_USER_INPUT"
+    # The portal's export page (200, with the findings) is within one request's budget.
+    export = """query { inspections(first: 200) { id inspectedOn divisionCode createdAt
+      site { id name divisionCode tenant { name } } findings { finding basis }
+      notice { id number status } } }"""
+    assert len(await ok(api, director, export)) >= 6
+    # Suzhou's regulator, asking for its own city in the window, gets none of Nanjing's.
+    theirs = ids(await ok(api, world.regulators["320500"], FILTERED, division="320500", **window))
+    assert not set(theirs) & set(made.values())
+
+
 # --- who may do what --------------------------------------------------------------------------
 
 

@@ -115,10 +115,19 @@ class InspectionsQuery:
     @strawberry.field(
         permission_classes=[IsAuthenticated],
         description="The inspections the caller reads (the enterprise its own sites', a "
-        "regulator its jurisdiction's), latest inspected first; of one site; first at most 500.",
+        "regulator its jurisdiction's), latest inspected first; of one site, of the sites "
+        "inside a division, inspected between two days (both included); first at most 500, "
+        "after the last inspection of the previous page.",
     )
     async def inspections(
-        self, info: Info, site_id: strawberry.ID | None = None, first: int = 50
+        self,
+        info: Info,
+        site_id: strawberry.ID | None = None,
+        division_code: str | None = None,
+        inspected_from: date | None = None,
+        inspected_to: date | None = None,
+        first: int = 50,
+        after: strawberry.ID | None = None,
     ) -> list[InspectionType]:
         ctx = info.context
         rows = await service.list_inspections(
@@ -126,7 +135,11 @@ class InspectionsQuery:
             authz=ctx.authz,
             principal=ctx.principal,
             site_id=None if site_id is None else parse_id(site_id, "site"),
+            division_code=division_code,
+            inspected_from=inspected_from,
+            inspected_to=inspected_to,
             first=first,
+            after=None if after is None else parse_id(after, "inspection"),
         )
         return [InspectionType.of(r) for r in rows]
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.authz import Authorizer, domain_kind
@@ -34,7 +34,7 @@ from backend.oversight.notices import service as notices
 from backend.oversight.notices.models import MAX_BASIS, MAX_FINDING, RectificationNotice
 from backend.oversight.text import bounded_text
 from privacy.audit import record_change
-from tenants.divisions import covers
+from tenants.divisions import covers, division_prefix, validate_division
 from tenants.models import Site
 from tenants.service import get_site, site_domain
 
@@ -88,16 +88,51 @@ async def list_inspections(
     authz: Authorizer,
     principal: Principal,
     site_id: uuid.UUID | None = None,
+    division_code: str | None = None,
+    inspected_from: date | None = None,
+    inspected_to: date | None = None,
     first: int = 50,
+    after: uuid.UUID | None = None,
 ) -> list[Inspection]:
     """The inspections the caller reads, latest inspected first (then latest recorded, then
-    id); of one site (a site the caller does not see: ``NotFound``); at most ``first``."""
+    id); of one site (a site the caller does not see: ``NotFound``), of the sites inside a
+    division (for a regulator, one inside their jurisdiction, else ``NotFound``), inspected
+    between two days (both included); at most ``first``, after the inspection ``after`` (the
+    last of the previous page, one of this list)."""
     if not 1 <= first <= MAX_PAGE:
         raise BadInput(f"first is between 1 and {MAX_PAGE}", field="first")
+    if inspected_from is not None and inspected_to is not None and inspected_from > inspected_to:
+        raise BadInput("the first day of the range is after its last", field="inspectedFrom")
     query = select(Inspection, Site).join(Site, Site.id == Inspection.site_id)
     if site_id is not None:
         await _site_of(session, authz, principal, site_id)
         query = query.where(Inspection.site_id == site_id)
+    if division_code is not None:
+        code = validate_division(division_code)
+        jurisdictions = principal.scope.jurisdictions
+        if jurisdictions and not any(covers(j, code) for j in jurisdictions):
+            raise NotFound(f"division {code} not found")
+        query = query.where(Site.division_code.startswith(division_prefix(code)))
+    if inspected_from is not None:
+        query = query.where(Inspection.inspected_on >= inspected_from)
+    if inspected_to is not None:
+        query = query.where(Inspection.inspected_on <= inspected_to)
+    if after is not None:
+        last = await session.scalar(select(Inspection).where(Inspection.id == after))
+        if last is None:
+            raise BadInput("after is no inspection the caller reads", field="after")
+        query = query.where(
+            or_(
+                Inspection.inspected_on < last.inspected_on,
+                and_(
+                    Inspection.inspected_on == last.inspected_on,
+                    or_(
+                        Inspection.created_at < last.created_at,
+                        and_(Inspection.created_at == last.created_at, Inspection.id > last.id),
+                    ),
+                ),
+            )
+        )
     rows = await session.execute(
         query.order_by(Inspection.inspected_on.desc(), Inspection.created_at.desc(), Inspection.id)
     )

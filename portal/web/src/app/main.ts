@@ -43,6 +43,12 @@ startPortal('app', [
         component: () => import('./pages/NoticeDetailPage.vue'),
         meta: { menu: 'notices' },
       },
+      {
+        path: 'inspections/:id',
+        name: 'inspection',
+        component: () => import('./pages/InspectionDetailPage.vue'),
+        meta: { menu: 'notices' },
+      },
       { path: 'permits', name: 'permits', component: () => import('./pages/PermitsPage.vue') },
       { path: 'audit', name: 'audit', component: () => import('./pages/AuditPage.vue') },
     ],

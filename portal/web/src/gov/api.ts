@@ -7,6 +7,7 @@ import {
   type HazardUnitChange,
   RESPONSIBLE_FIELDS,
 } from '@/shared/hazards/responsibles'
+import { INSPECTION_ROW, type InspectionRow } from '@/shared/inspections/api'
 import { NOTICE_ROW, type NoticeRow } from '@/shared/notices/api'
 import type { SupervisionStatus } from '@/shared/supervision/api'
 
@@ -121,13 +122,16 @@ export interface GovSiteData {
   hazardUnits: HazardUnit[]
   hazardUnitChanges: HazardUnitChange[]
   rectificationNotices: NoticeRow[]
+  inspections: InspectionRow[]
 }
 
 export const SITE_CHANGE_LIMIT = 20
 
 export const SITE_ALARM_LIMIT = 100
+/** The site page shows its latest inspections; the inspection list has the rest. */
+export const SITE_INSPECTION_LIMIT = 20
 
-export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!, $changeLimit: Int!) {
+export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!, $changeLimit: Int!, $inspectionLimit: Int!) {
   site(id: $id) {
     id name divisionCode majorHazardGrade tenant { name }
     sensors { id code kind unit zone latest { ts value } }
@@ -141,6 +145,7 @@ export const GOV_SITE_QUERY = `query GovSite($id: ID!, $alarmLimit: Int!, $chang
   }
   hazardUnitChanges(siteId: $id, first: $changeLimit) { ${CHANGE_FIELDS} }
   rectificationNotices(siteId: $id) { ${NOTICE_ROW} }
+  inspections(siteId: $id, first: $inspectionLimit) { ${INSPECTION_ROW} }
 }`
 
 export interface DailyOnlineRate {
@@ -206,3 +211,27 @@ export const DATA_QUALITY_QUERY = `query GovDataQuality($code: String, $first: I
 export const DATA_QUALITY_PAGE = 50
 /** The largest page the server gives: the CSV export walks the whole list in these. */
 export const DATA_QUALITY_MAX = 500
+
+export interface GovSiteOption {
+  id: string
+  name: string
+  tenant: { name: string }
+}
+
+/** The sites of a division to choose among (the inspection form), by risk then name. */
+export const GOV_SITE_OPTIONS_QUERY = `query GovSiteOptions($code: String, $first: Int!) {
+  siteRisks(divisionCode: $code, first: $first) { site { id name tenant { name } } }
+}`
+
+export const SITE_OPTIONS_MAX = 500
+
+/** A division's name and its children's, for a division filter. */
+export const DIVISION_OPTIONS_QUERY = `query GovDivisionOptions($code: String) {
+  jurisdiction(divisionCode: $code) { divisionCode name children { divisionCode name } }
+}`
+
+export interface DivisionOption {
+  divisionCode: string
+  name: string
+  children: { divisionCode: string; name: string }[]
+}

@@ -17,6 +17,13 @@ startPortal('gov', [
       { path: 'rankings', name: 'rankings', component: () => import('./pages/RankingsPage.vue') },
       { path: 'quality', name: 'quality', component: () => import('./pages/DataQualityPage.vue') },
       { path: 'supervisions', name: 'supervisions', component: () => import('./pages/SupervisionsPage.vue') },
+      { path: 'inspections', name: 'inspections', component: () => import('./pages/InspectionsPage.vue') },
+      {
+        path: 'inspections/:id',
+        name: 'inspection',
+        component: () => import('./pages/InspectionDetailPage.vue'),
+        meta: { govMenu: 'inspections' },
+      },
       { path: 'notices', name: 'notices', component: () => import('./pages/NoticesPage.vue') },
       {
         path: 'notices/:id',

@@ -26,13 +26,15 @@ export async function mountPage(page: Component, role: string, path: string, ext
     { id: 'site-2', name: '二号厂区', tenantId: TENANT },
   ]
   sites.loaded = true
-  const names = ['home', 'alarms', 'sensor-history', 'work-orders', 'handovers', 'devices', 'people', 'permits', 'audit']
+  const names = ['home', 'alarms', 'sensor-history', 'work-orders', 'handovers', 'devices', 'people', 'permits', 'audit', 'notices']
   const router = createRouter({
     history: createMemoryHistory(),
     routes: [
       ...names.map((name) => ({ path: `/${name}`, name, component: stub })),
       { path: '/work-orders/:id', name: 'work-order', component: stub },
       { path: '/alarms/:id', name: 'alarm', component: stub },
+      { path: '/notices/:id', name: 'notice', component: stub },
+      { path: '/inspections/:id', name: 'inspection', component: stub },
       { path: '/page', name: 'page-under-test', component: stub },
     ],
   })

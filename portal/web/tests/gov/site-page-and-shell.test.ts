@@ -81,6 +81,17 @@ const SITE: GovSiteData = {
       site: { id: 'site-1', name: '东江一号厂区', divisionCode: '320102', tenantId: 't1', tenant: { name: '东江精细化工有限公司' } },
     },
   ],
+  inspections: [
+    {
+      id: 'i1',
+      inspectedOn: '2026-11-18',
+      divisionCode: '320100',
+      createdAt: '2026-11-18T06:00:00Z',
+      site: { id: 'site-1', name: '东江一号厂区', divisionCode: '320102', tenant: { name: '东江精细化工有限公司' } },
+      findings: [{ finding: '防爆灯具损坏', basis: null }],
+      notice: { id: 'n1', number: '南京市应急整改〔2026〕3号', status: 'ISSUED' },
+    },
+  ],
 }
 
 const names = (variables: Record<string, unknown>) => ({
@@ -106,6 +117,8 @@ async function mountAt(component: Component, path: string, memberships: Membersh
       { path: '/notices', name: 'notices', component: stub },
       { path: '/supervisions', name: 'supervisions', component: stub },
       { path: '/notices/:id', name: 'notice', component: stub },
+      { path: '/inspections', name: 'inspections', component: stub },
+      { path: '/inspections/:id', name: 'inspection', component: stub },
     ],
   })
   await router.push(path)
@@ -145,6 +158,13 @@ describe('SitePage', () => {
     expect(text).toContain('未签收')
     expect(wrapper.find('a[href="/notices/n1"]').exists()).toBe(true)
     expect(wrapper.findAll('button').map((b) => b.text())).toContain('下发整改通知')
+    const inspections = wrapper.find('table[aria-label="检查记录"]')
+    expect(inspections.text()).toContain('2026-11-18')
+    expect(inspections.text()).toContain('1 项问题')
+    expect(inspections.find('a[href="/inspections/i1"]').exists()).toBe(true)
+    expect(inspections.find('a[href="/notices/n1"]').exists()).toBe(true)
+    expect(wrapper.findAll('button').map((b) => b.text())).toContain('记录检查')
+    expect(asked[0]!.variables).toMatchObject({ inspectionLimit: 20 })
     expect(wrapper.find('button[aria-label="督办 DJ-GT-102 的报警"]').exists()).toBe(true)
     expect(wrapper.findAll('.crumbs__item').map((c) => c.text())).toEqual(['南京市', '玄武区', '东江一号厂区'])
   })
@@ -154,6 +174,8 @@ describe('SitePage', () => {
     const wrapper = await mountAt(SitePage, '/sites/site-1', [{ domain: 'gov:320100', role: 'analyst' }])
     expect(wrapper.text()).toContain('南京市应急整改〔2026〕3号')
     expect(wrapper.findAll('button').map((b) => b.text())).not.toContain('下发整改通知')
+    expect(wrapper.find('table[aria-label="检查记录"]').text()).toContain('2026-11-18')
+    expect(wrapper.findAll('button').map((b) => b.text())).not.toContain('记录检查')
     expect(wrapper.find('button[aria-label="督办 DJ-GT-102 的报警"]').exists()).toBe(false)
   })
 
@@ -168,7 +190,7 @@ describe('SitePage', () => {
 describe('GovShell', () => {
   it('gives each government role the overview and names the role', async () => {
     const wrapper = await mountAt(GovShell, '/', [{ domain: 'gov:320100', role: 'inspector' }])
-    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['一张图', '辖区报警', '企业排名', '数据质量', '整改通知', '督办'])
+    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['一张图', '辖区报警', '企业排名', '数据质量', '检查记录', '整改通知', '督办'])
     expect(wrapper.text()).toContain('执法检查员')
   })
 
@@ -185,7 +207,7 @@ describe('GovShell', () => {
       { domain: 'gov:320500', role: 'analyst' },
     ])
     const links = wrapper.findAll('nav a')
-    expect(links.map((a) => a.text())).toEqual(['一张图', '辖区报警', '企业排名', '数据质量', '整改通知', '督办', '苏州市'])
-    expect(links[6]!.attributes('href')).toBe('/divisions/320500')
+    expect(links.map((a) => a.text())).toEqual(['一张图', '辖区报警', '企业排名', '数据质量', '检查记录', '整改通知', '督办', '苏州市'])
+    expect(links[7]!.attributes('href')).toBe('/divisions/320500')
   })
 })

@@ -25,6 +25,7 @@ const MENU: readonly GovMenuItem[] = [
   { key: 'alarms', route: 'alarms', label: 'govNav.alarms', roles: GOV_ROLES },
   { key: 'rankings', route: 'rankings', label: 'govNav.rankings', roles: GOV_ROLES },
   { key: 'quality', route: 'quality', label: 'govNav.quality', roles: GOV_ROLES },
+  { key: 'inspections', route: 'inspections', label: 'govNav.inspections', roles: GOV_ROLES },
   { key: 'notices', route: 'notices', label: 'govNav.notices', roles: GOV_ROLES },
   { key: 'supervisions', route: 'supervisions', label: 'govNav.supervisions', roles: GOV_ROLES },
 ]
