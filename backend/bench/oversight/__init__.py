@@ -44,8 +44,7 @@ from backend.bench.harness import (
     serving,
 )
 from backend.bench.oversight import world as world_module
-from backend.bench.oversight.engine import RAW_HOURS
-from backend.bench.oversight.world import LEVELS, Expected, World
+from backend.bench.oversight.world import LEVELS, RAW_HOURS, Expected, World
 from backend.core.settings import load_settings
 
 PASSWORD = "bench-password-1"
@@ -271,7 +270,8 @@ def run(
         build_s["clickhouse"] = round(time.perf_counter() - started, 1)
         for key in ("raw_s", "top_up_s", "history_s"):
             build_s[f"clickhouse_{key.removesuffix('_s')}"] = float(built[key])  # type: ignore[arg-type]
-        with serving(scratch) as (url, server):
+        # The first start gives every sensor its default alarm rules: minutes at scale 1.
+        with serving(scratch, start_up_s=900) as (url, server):
             tokens = {level: login(url, email, PASSWORD) for level, email in emails.items()}
             timings, answers = _time_queries(url, tokens, repeat)
             rss = rss_mib(server.pid)

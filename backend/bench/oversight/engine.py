@@ -32,6 +32,7 @@ from backend.bench.oversight.world import (
     LEVELS,
     OFFLINE_FOR,
     OUT_OF_RANGE_FOR,
+    RAW_HOURS,
     STALE_FOR,
     World,
     kind_range,
@@ -44,7 +45,6 @@ from backend.telemetry import flusher, records, status, store, synthetic
 from backend.telemetry import quality as telemetry_quality
 from tenants.scope import Scope
 
-RAW_HOURS = 17
 HISTORY_DAYS = 30
 BLOCK_READINGS = 1_000_000
 HISTORY_CHUNK = 2_000  # sensors per INSERT … SELECT

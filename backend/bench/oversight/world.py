@@ -45,6 +45,8 @@ DEVICES_PER_SITE = 2
 SENSORS_PER_DEVICE = 10  # 5,000 sites × 20 sensors = 100,000 sensors at scale 1
 KIND = "temperature"
 PLAN = "enterprise"
+# Hours of one reading a minute per sensor written raw (the rest of the month is rollups).
+RAW_HOURS = 17
 SEED = 2260
 
 OFFLINE_EVERY, OFFLINE_FOR = 97, timedelta(hours=2)
