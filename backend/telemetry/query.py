@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -57,6 +57,9 @@ class ScopedSelect:
     having: list[str] = field(default_factory=list)
     order_by: list[str] = field(default_factory=list)
     limit: int | None = None
+    # A second aggregation over this query's groups (``regrouped``).
+    outer_columns: list[str] = field(default_factory=list)
+    outer_group_by: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not isinstance(self.scope, Scope) or not self.scope.all_tenant_ids:
@@ -101,6 +104,15 @@ class ScopedSelect:
         self.limit = int(count)
         return self
 
+    def regrouped(self, columns: Sequence[str], group_by: Sequence[str]) -> Self:
+        """Aggregate this query's groups once more, ``SELECT columns FROM (this) GROUP BY
+        group_by``: a figure over small groups (the hours each sensor reported on a day)
+        summed to a few, which an exact distinct count over the whole range would have to hold
+        in memory at once."""
+        self.outer_columns.extend(columns)
+        self.outer_group_by.extend(group_by)
+        return self
+
     def render(self) -> tuple[str, dict[str, Any]]:
         conditions = [f"tenant_id IN {{{_SCOPE_PARAM}:Array(UUID)}}", *self.conditions]
         sql = [
@@ -116,6 +128,14 @@ class ScopedSelect:
             sql.append(f"ORDER BY {', '.join(self.order_by)}")
         if self.limit is not None:
             sql.append(f"LIMIT {self.limit}")
+        if self.outer_columns:
+            sql = [
+                f"SELECT {', '.join(self.outer_columns)}",
+                "FROM (",
+                *sql,
+                ")",
+                f"GROUP BY {', '.join(self.outer_group_by)}",
+            ]
         parameters = {
             **self.parameters,
             _SCOPE_PARAM: sorted(str(t) for t in self.scope.all_tenant_ids),

@@ -151,17 +151,23 @@ def reported_hours_by_day(
 ) -> dict[date, int]:
     """How many sensor-hours of the given sites had at least one reading, per calendar day in
     ``timezone`` from ``since`` on: the numerator of a day's online rate (the caller divides by
-    its sensors times the day's hours). From the hourly rollup (a row per sensor and hour, a
-    few before merges, which ``uniqExact`` counts once), so it never scans raw readings.
-    Sensors in ``leaving_out`` (those of revoked devices) are not counted."""
+    its sensors times the day's hours). From the hourly rollup, so it never scans raw readings.
+    Sensors in ``leaving_out`` (those of revoked devices) are not counted.
+
+    The rollup holds a row per sensor and hour, a few before merges. Each sensor's day becomes
+    a 24-bit mask of its hours (OR-ed, so a duplicate row sets the same bit), whose bits are
+    summed per day: memory grows with sensors × days, not with sensor-hours as an exact
+    distinct count of (sensor, hour) would (a province's month is 72 million of those). The
+    hour of day assumes a zone offset of whole hours, as China's is."""
     if not site_ids:
         return {}
+    hour_bit = "bitShiftLeft(toUInt32(1), toHour(bucket, {timezone:String}))"
     query = (
         select_from(
             scope,
             "readings_1h",
             "toDate(bucket, {timezone:String}) AS day",
-            "uniqExact(sensor_id, bucket)",
+            f"groupBitOr({hour_bit}) AS hours",
         )
         .where("bucket >= {since:DateTime('UTC')}", since=since.astimezone(UTC))
         .where("site_id IN {sites:Array(UUID)}", sites=[str(s) for s in site_ids])
@@ -171,7 +177,10 @@ def reported_hours_by_day(
         query = query.where(
             "sensor_id NOT IN {leaving_out:Array(UUID)}", leaving_out=[str(s) for s in leaving_out]
         )
-    return {day: int(n) for day, n in query.grouped("day").run(client)}
+    query = query.grouped("tenant_id", "sensor_id", "day").regrouped(
+        ["day", "sum(bitCount(hours))"], ["day"]
+    )
+    return {day: int(n) for day, n in query.run(client)}
 
 
 def _last_seen_and_reported(

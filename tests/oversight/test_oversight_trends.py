@@ -63,6 +63,11 @@ async def made(api: GraphQLClient, runtime: Runtime, world: World) -> Made:
         [[a, dev.site_id, sensor, ts, 1.0, 365] for sensor, ts in times],
         column_names=COLUMNS,
     )
+    # A later insert into an hour already reported: another rollup row until the engine
+    # merges them, still one sensor-hour.
+    runtime.clickhouse.insert(
+        "readings", [[a, dev.site_id, gas, _at(day, 5, 30), 2.0, 365]], column_names=COLUMNS
+    )
     result = await api.query(
         ISSUE,
         {
