@@ -88,6 +88,10 @@ export const RESPOND_TO_NOTICE_MUTATION = `mutation RespondToNotice($id: ID!, $r
   respondToNotice(id: $id, responses: $responses) { ${NOTICE} }
 }`
 
+export const ATTACH_FINDING_PHOTOS_MUTATION = `mutation AttachFindingPhotos($id: ID!, $itemId: ID!, $photos: [String!]!) {
+  attachFindingPhotos(id: $id, itemId: $itemId, photos: $photos) { ${NOTICE} }
+}`
+
 export const VERIFY_NOTICE_MUTATION = `mutation VerifyNotice($id: ID!, $accepted: Boolean!, $comment: String) {
   verifyNotice(id: $id, accepted: $accepted, comment: $comment) { ${NOTICE} }
 }`

@@ -993,6 +993,8 @@ export default {
     addItem: 'Add an item',
     itemPhotos: 'Photos of the finding (optional)',
     itemPhotosOf: 'Photos of item {n}',
+    addPhotosOf: 'Add photos to item {n}',
+    addPhotos: 'Add {count} photo(s) to this item',
     issue: 'Issue',
     acknowledge: 'Acknowledge receipt',
     acknowledgeHint: 'Acknowledging confirms the enterprise received the notice; the regulator sees who and when.',

@@ -990,6 +990,8 @@ export default {
     addItem: '添加一项',
     itemPhotos: '现场照片（可选）',
     itemPhotosOf: '第 {n} 项的现场照片',
+    addPhotosOf: '为第 {n} 项补充现场照片',
+    addPhotos: '将 {count} 张照片添加到本项',
     issue: '下发',
     acknowledge: '签收',
     acknowledgeHint: '签收即确认本企业已收到该通知书，监管部门可见签收人与时间。',
