@@ -1,7 +1,9 @@
 """Rectification notices: the only writers of notices, their items, answers and timeline.
 
 A director or inspector issues a notice for a site inside their jurisdiction: its findings
-(each with the legal basis it was found under) and a deadline. The notice is numbered in the
+(each with the legal basis it was found under and photos of it, uploaded through
+``POST /api/v1/photos?site=`` for that very site; more may be added until the enterprise
+answers) and a deadline. The notice is numbered in the
 issuing division's yearly sequence: ``serial`` is ``<division code>-<year>-<sequence>``
 (``320100-2026-3``) and ``number`` the 文号 printed on it (``南京市应急整改〔2026〕3号``); the
 issuing division is the most specific division of the issuer's memberships that covers the
