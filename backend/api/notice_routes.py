@@ -1,5 +1,6 @@
 """The printable rectification notice (CONTRACT.md, web portals: binary transfers use REST
-routes): ``GET /api/v1/notices/{id}/pdf`` answers the notice as an A4 PDF to whoever reads it
+routes): ``GET /api/v1/notices/{id}/pdf`` answers the notice as an A4 PDF, the regulator's
+photos of its findings drawn small beside them, to whoever reads it
 in GraphQL — the enterprise it was issued to, the regulators of the site's jurisdiction — and
 404 to everyone else, with the session, CSRF and permission checks of GraphQL."""
 
@@ -41,8 +42,9 @@ async def notice_pdf(request: Request[Any, Any, State], notice_id: str) -> Respo
                 notice_id=parsed,
                 clock=runtime.clock,
             )
-        # Laying out the pages takes a CPU-second: off the event loop.
-        pdf = await anyio.to_thread.run_sync(render_notice_pdf, document)
+        # Laying out the pages takes a CPU-second, reading the findings' photos some I/O: off
+        # the event loop.
+        pdf = await anyio.to_thread.run_sync(render_notice_pdf, document, runtime.objects.get)
     except AnjianError as exc:
         status = http_status_for(exc)
         log.info("notice PDF refused %s: %s", status, exc.message)

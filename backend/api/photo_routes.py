@@ -1,7 +1,9 @@
 """Photos people attach (CONTRACT.md, web portals): ``POST /api/v1/photos`` stores one upload,
-sanitised (``backend/response/photos.py``), and answers its key; ``GET /api/v1/photos/{key}``
-shows it to whoever may read its tenant's work orders, and to whoever reads a rectification
-notice answered with it or an alarm supervision reported with it (a regulator of the site's
+sanitised (``backend/response/photos.py``), and answers its key — for the caller's tenant, or
+with ``?site=<id>`` for a site of a regulator's jurisdiction whose findings it photographs
+(director, inspector); ``GET /api/v1/photos/{key}`` shows it to whoever may read its tenant's
+work orders, and to whoever reads a rectification notice answered with it, the notices of the
+site it was uploaded for, or an alarm supervision reported with it (a regulator of the site's
 jurisdiction)."""
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
 from backend.core.errors import AnjianError, BadInput, NotFound
 from backend.core.objects import ObjectStore
-from backend.oversight.notices.service import photo_of_a_readable_notice
+from backend.oversight.notices.service import (
+    authorise_site_photo_upload,
+    photo_of_a_readable_notice,
+)
 from backend.oversight.supervision.service import photo_of_a_readable_supervision
 from backend.response import photos
 from tenants.scope import scoped_session
@@ -51,6 +56,16 @@ def _tenant(request: Request[Any, Any, State]) -> uuid.UUID | None:
         raise BadInput(f"tenant must be a tenant id, not {value!r}") from None
 
 
+def _site(request: Request[Any, Any, State]) -> uuid.UUID | None:
+    value = request.query_params.get("site")
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise BadInput(f"site must be a site id, not {value!r}") from None
+
+
 def _refused(what: str, exc: AnjianError) -> Response[bytes]:
     status = http_status_for(exc)
     log.info("%s refused %s: %s", what, status, exc.message)
@@ -62,8 +77,16 @@ async def upload_photo(request: Request[Any, Any, State]) -> Response[bytes]:
     services: PhotoServices = runtime_of(request)
     try:
         principal = await signed_in_user(request)
-        tenant_id = photos.upload_tenant(principal, _tenant(request))
-        domain = photos.authorise_upload(services.authz, principal, tenant_id)
+        site_id = _site(request)
+        if site_id is None:
+            tenant_id = photos.upload_tenant(principal, _tenant(request))
+            domain = photos.authorise_upload(services.authz, principal, tenant_id)
+        else:
+            async with scoped_session(services.sessions, principal.scope) as session:
+                site, domain = await authorise_site_photo_upload(
+                    session=session, authz=services.authz, principal=principal, site_id=site_id
+                )
+            tenant_id = site.tenant_id
         body = await request.body()
         # Decoding and face detection take up to a few hundred milliseconds: off the loop.
         key = await anyio.to_thread.run_sync(
@@ -72,6 +95,7 @@ async def upload_photo(request: Request[Any, Any, State]) -> Response[bytes]:
             tenant_id,
             request.headers.get("content-type") or "",
             body,
+            site_id,
         )
         async with scoped_session(services.sessions, principal.scope) as session, session.begin():
             await photos.record_upload(session, principal, domain, key)
@@ -103,8 +127,8 @@ async def photo(request: Request[Any, Any, State], key: Path) -> Response[bytes]
 async def _photo_of_what_regulators_read(
     services: PhotoServices, principal: Principal, key: str
 ) -> str:
-    """The media type of a photo of a notice answer or a supervision report the caller reads;
-    else not found."""
+    """The media type of a photo of a notice answer, of a site's findings or of a supervision
+    report the caller reads; else not found."""
     extension = key.rsplit(".", 1)[-1]
     if extension not in photos.MEDIA_TYPES or not principal.scope.jurisdictions:
         raise NotFound(f"photo {key} not found")

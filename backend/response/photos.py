@@ -1,4 +1,5 @@
-"""Photos people attach (work-order comments, notice answers): re-encoded without metadata and
+"""Photos people attach (work-order comments, notice answers, a regulator's photos of a
+notice's findings): re-encoded without metadata and
 with faces pixelated, kept under unguessable keys of the uploader's tenant.
 
 Only the pixelated copy is kept: a photo of a broken flange needs no face, and a face in it is
@@ -30,7 +31,11 @@ UPLOAD_PERMISSION = ("work_order", "update")
 READ_PERMISSION = ("work_order", "read")
 
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_KEY = re.compile(rf"^photos/(?P<tenant>{_UUID})/(?P<id>{_UUID})\.(?P<ext>jpg|png)$")
+# photos/<tenant>/<uuid>.<ext> from the enterprise; photos/<tenant>/<site>/<uuid>.<ext> from a
+# regulator photographing a site's findings (the site's tenant sees them as its own).
+_KEY = re.compile(
+    rf"^photos/(?P<tenant>{_UUID})/(?:(?P<site>{_UUID})/)?(?P<id>{_UUID})\.(?P<ext>jpg|png)$"
+)
 
 
 def upload_tenant(principal: Principal, tenant_id: uuid.UUID | None) -> uuid.UUID:
@@ -57,9 +62,15 @@ def authorise_upload(authz: Authorizer, principal: Principal, tenant_id: uuid.UU
     return domain
 
 
-def store_photo(objects: ObjectStore, tenant_id: uuid.UUID, content_type: str, data: bytes) -> str:
-    """Sanitise and store one upload; returns its key. CPU-bound (decoding, face detection):
-    call it from a worker thread."""
+def store_photo(
+    objects: ObjectStore,
+    tenant_id: uuid.UUID,
+    content_type: str,
+    data: bytes,
+    site_id: uuid.UUID | None = None,
+) -> str:
+    """Sanitise and store one upload; returns its key, under the site when one is named (a
+    regulator's). CPU-bound (decoding, face detection): call it from a worker thread."""
     declared = content_type.split(";")[0].strip().lower()
     extension = PHOTO_TYPES.get(declared)
     if extension is None:
@@ -69,20 +80,26 @@ def store_photo(objects: ObjectStore, tenant_id: uuid.UUID, content_type: str, d
     if images.sniff(data) != declared:
         raise BadInput(f"the body is not a {declared} image")
     image = images.sanitize(data, max_bytes=MAX_PHOTO_BYTES, max_pixels=MAX_PHOTO_PIXELS)
-    key = f"photos/{tenant_id}/{uuid.uuid4()}.{extension}"
+    where = f"{tenant_id}" if site_id is None else f"{tenant_id}/{site_id}"
+    key = f"photos/{where}/{uuid.uuid4()}.{extension}"
     objects.put(key, image.redacted, declared)
     return key
 
 
 async def record_upload(session: AsyncSession, principal: Principal, domain: str, key: str) -> None:
+    match = _KEY.match(key)
+    assert match is not None  # a key store_photo made
+    detail = {"key": key}
+    if match.group("site"):
+        detail["site_id"] = match.group("site")
     await record(
         session,
         principal.actor(domain),
         "photo.upload",
         domain=domain,
         object_type="photo",
-        object_id=key.rsplit("/", 1)[1].split(".")[0],
-        detail={"key": key},
+        object_id=match.group("id"),
+        detail=detail,
     )
 
 

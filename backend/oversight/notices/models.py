@@ -86,6 +86,9 @@ class NoticeItem(SiteOwned, Base):
     position: Mapped[int]
     finding: Mapped[str] = mapped_column(String(MAX_FINDING))
     basis: Mapped[str | None] = mapped_column(String(MAX_BASIS))
+    # The regulator's photos of the finding: keys uploaded through ``POST /api/v1/photos``
+    # for the notice's site (``photos/<tenant id>/<site id>/<uuid>.<jpg|png>``).
+    photos: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class NoticeResponse(SiteOwned, Base):

@@ -46,10 +46,15 @@ class NoticeEventKindEnum(enum.Enum):
     RETURNED = "RETURNED"
 
 
-@strawberry.input(name="NoticeItemInput", description="A finding and its legal basis.")
+@strawberry.input(
+    name="NoticeItemInput",
+    description="A finding, its legal basis and the regulator's photos of it (uploaded through "
+    "POST /api/v1/photos?site=<the notice's site>).",
+)
 class NoticeItemInput:
     finding: str
     basis: str | None = None
+    photos: list[str] | None = None
 
 
 @strawberry.input(
@@ -98,6 +103,9 @@ class NoticeItemType:
     id: strawberry.ID
     finding: str
     basis: str | None = strawberry.field(description="The legal basis of the finding.")
+    photos: list[str] = strawberry.field(
+        description="The regulator's photos of the finding: keys for GET /api/v1/photos/{key}."
+    )
     tenant_id: strawberry.Private[uuid.UUID]
 
     @classmethod
@@ -106,6 +114,7 @@ class NoticeItemType:
             id=strawberry.ID(str(row.id)),
             finding=row.finding,
             basis=row.basis,
+            photos=list(row.photos or []),
             tenant_id=row.tenant_id,
         )
 
@@ -293,13 +302,41 @@ class NoticesMutation:
                     principal=ctx.principal,
                     site_id=parse_id(site_id, "site"),
                     deadline=deadline,
-                    items=[service.ItemEntry(finding=i.finding, basis=i.basis) for i in items],
+                    items=[
+                        service.ItemEntry(
+                            finding=i.finding, basis=i.basis, photos=list(i.photos or [])
+                        )
+                        for i in items
+                    ],
+                    objects=ctx.rt.objects,
                     clock=ctx.rt.clock,
                 )
 
         # Two issuers at once: on SQLite the later writer is refused the lock and tries again
         # (PostgreSQL's loser of a number takes the next one inside the service).
         return _of(info, await retry_lost_race(issue))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Attach more photos to a finding of a notice not yet answered (director, "
+        "inspector): keys uploaded through POST /api/v1/photos?site=<the notice's site>.",
+    )
+    async def attach_finding_photos(
+        self, info: Info, id: strawberry.ID, item_id: strawberry.ID, photos: list[str]
+    ) -> NoticeType:
+        ctx = info.context
+        async with ctx.write() as session:
+            row = await service.attach_finding_photos(
+                session=session,
+                authz=ctx.authz,
+                principal=ctx.principal,
+                objects=ctx.rt.objects,
+                notice_id=parse_id(id, "rectification notice"),
+                item_id=parse_id(item_id, "notice item"),
+                photos=photos,
+                clock=ctx.rt.clock,
+            )
+        return _of(info, row)
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

@@ -1,7 +1,9 @@
 """Rectification notices: the only writers of notices, their items, answers and timeline.
 
 A director or inspector issues a notice for a site inside their jurisdiction: its findings
-(each with the legal basis it was found under) and a deadline. The notice is numbered in the
+(each with the legal basis it was found under and photos of it, uploaded through
+``POST /api/v1/photos?site=`` for that very site; more may be added until the enterprise
+answers) and a deadline. The notice is numbered in the
 issuing division's yearly sequence: ``serial`` is ``<division code>-<year>-<sequence>``
 (``320100-2026-3``) and ``number`` the 文号 printed on it (``南京市应急整改〔2026〕3号``); the
 issuing division is the most specific division of the issuer's memberships that covers the
@@ -43,7 +45,7 @@ from backend.auth.service import require
 from backend.core.clock import WALL_CLOCK, Clock
 from backend.core.errors import BadInput, Conflict, Forbidden, NotFound
 from backend.core.objects import ObjectStore
-from backend.oversight.notices.document import NoticeDocument
+from backend.oversight.notices.document import NoticeDocument, PrintedItem
 from backend.oversight.notices.models import (
     MAX_BASIS,
     MAX_COMMENT,
@@ -71,14 +73,17 @@ MAX_PHOTOS = 9  # per answer to one item
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
 # Races for one division's next number lost before giving up (each loser takes the next).
 _NUMBER_TRIES = 8
-# The keys ``POST /api/v1/photos`` hands out: photos/<tenant id>/<uuid>.<jpg|png>.
+# The keys ``POST /api/v1/photos`` hands out: photos/<tenant id>/<uuid>.<jpg|png> to the
+# enterprise, photos/<tenant id>/<site id>/<uuid>.<jpg|png> to a regulator for a site.
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_SITE_PHOTO = re.compile(rf"^photos/(?P<tenant>{_UUID})/(?P<site>{_UUID})/{_UUID}\.(jpg|png)$")
 
 
 @dataclass(frozen=True)
 class ItemEntry:
     finding: str
     basis: str | None = None
+    photos: Sequence[str] = ()  # the regulator's, uploaded for the notice's site
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,7 @@ async def notice_document(
         enterprise=tenant.name,
         site=site.name,
         site_address=site.address,
-        items=[(item.finding, item.basis) for item in items],
+        items=[PrintedItem(item.finding, item.basis, tuple(item.photos or [])) for item in items],
         deadline=notice.deadline,
         issued_at=notice.issued_at,
         received_at=notice.received_at,
@@ -334,11 +339,13 @@ async def issue_notice(
     site_id: uuid.UUID,
     deadline: datetime,
     items: Sequence[ItemEntry],
+    objects: ObjectStore | None = None,
     clock: Clock = WALL_CLOCK,
 ) -> RectificationNotice:
     """A notice to the enterprise owning the site, numbered next in the issuing division's
-    year. Refused (nothing stored) for a deadline not in the future, no items, an empty
-    finding, or text over its limit."""
+    year, each finding with the regulator's photos of it. Refused (nothing stored) for a
+    deadline not in the future, no items, an empty finding, text over its limit, or a photo
+    not uploaded for this site (``objects`` is where uploads are; needed with photos)."""
     site, domain = await _site_of(session, authz, principal, site_id)
     require(authz, principal, domain, OBJECT, "create", operation="issue rectification notices")
     _require_side(domain, "gov", "issue")
@@ -355,8 +362,9 @@ async def issue_notice(
         (
             bounded_text(item.finding, "finding", MAX_FINDING, required=True),
             bounded_text(item.basis, "basis", MAX_BASIS, required=False),
+            _finding_photos(objects, site, item.photos, index),
         )
-        for item in items
+        for index, item in enumerate(items)
     ]
     division = issuing_division(principal, site)
     year = now.astimezone(CHINA_TIME).year
@@ -395,8 +403,9 @@ async def issue_notice(
             position=index,
             finding=finding,
             basis=basis,
+            photos=photos,
         )
-        for index, (finding, basis) in enumerate(cleaned)
+        for index, (finding, basis, photos) in enumerate(cleaned)
     )
     session.add(_event(notice, NoticeEventKind.ISSUED, principal, now))
     await record_change(
@@ -411,6 +420,7 @@ async def issue_notice(
             "number": serial(notice),
             "deadline": deadline.isoformat(),
             "items": len(cleaned),
+            "photos": sum(len(photos) for _, _, photos in cleaned),
         },
     )
     return notice
@@ -469,6 +479,90 @@ def _photo_keys(
     if len(set(keys)) != len(keys):
         raise BadInput("a photo is attached once", field="photos", index=index)
     return list(keys)
+
+
+def _finding_photos(
+    objects: ObjectStore | None, site: Site, keys: Sequence[str], index: int
+) -> list[str]:
+    """The regulator's photos of one finding: uploaded for this very site (so neither another
+    site's, another tenant's nor the enterprise's own photos), each once, at most nine."""
+    if not keys:
+        return []
+    if len(keys) > MAX_PHOTOS:
+        raise BadInput(f"a finding has at most {MAX_PHOTOS} photos", field="photos", index=index)
+    pattern = re.compile(rf"^photos/{site.tenant_id}/{site.id}/{_UUID}\.(jpg|png)$")
+    for key in keys:
+        if not pattern.match(key) or objects is None or not objects.exists(key):
+            raise BadInput(
+                f"not a photo uploaded for this site: {key!r} (upload it first)",
+                field="photos",
+                index=index,
+            )
+    if len(set(keys)) != len(keys):
+        raise BadInput("a photo is attached once", field="photos", index=index)
+    return list(keys)
+
+
+async def authorise_site_photo_upload(
+    *, session: AsyncSession, authz: Authorizer, principal: Principal, site_id: uuid.UUID
+) -> tuple[Site, str]:
+    """The site and the caller's domain on it, once the caller may photograph its findings: a
+    regulator who issues notices there (director, inspector). A site outside the caller's
+    jurisdiction is not found; an analyst, or the enterprise, is forbidden."""
+    site, domain = await _site_of(session, authz, principal, site_id)
+    require(authz, principal, domain, OBJECT, "create", operation="photograph findings")
+    _require_side(domain, "gov", "photograph the findings of")
+    return site, domain
+
+
+async def attach_finding_photos(
+    *,
+    session: AsyncSession,
+    authz: Authorizer,
+    principal: Principal,
+    objects: ObjectStore,
+    notice_id: uuid.UUID,
+    item_id: uuid.UUID,
+    photos: Sequence[str],
+    clock: Clock = WALL_CLOCK,
+) -> RectificationNotice:
+    """More of the regulator's photos of one finding (director, inspector), while the notice
+    waits for the enterprise's first answer: once answered, the findings are what it
+    answered to and stay as they were."""
+    notice, site, domain = await _notice(session, authz, principal, notice_id)
+    require(authz, principal, domain, OBJECT, "create", operation="photograph findings")
+    _require_side(domain, "gov", "photograph the findings of")
+    if notice.status is not NoticeStatus.ISSUED:
+        raise Conflict(
+            f"the notice is {notice.status.value}: photos are attached before it is answered",
+            field="status",
+        )
+    item = await session.scalar(
+        select(NoticeItem).where(NoticeItem.id == item_id, NoticeItem.notice_id == notice.id)
+    )
+    if item is None:
+        raise BadInput(f"item {item_id} is not on this notice", field="itemId")
+    if not photos:
+        raise BadInput("attach at least one photo", field="photos")
+    existing = list(item.photos or [])
+    combined = _finding_photos(objects, site, [*existing, *photos], item.position)
+    now = clock.now()
+    item.photos = combined
+    notice.updated_at = now
+    await record_change(
+        session,
+        principal.actor(domain),
+        "notice.attach_photos",
+        domain=domain,
+        object_type=OBJECT,
+        object_id=notice.id,
+        detail={
+            "number": serial(notice),
+            "item": item.position + 1,
+            "photos": len(combined) - len(existing),
+        },
+    )
+    return notice
 
 
 async def respond_to_notice(
@@ -677,8 +771,16 @@ async def unscoped_notify_overdue_in_own_transaction(
 async def photo_of_a_readable_notice(
     *, session: AsyncSession, authz: Authorizer, principal: Principal, key: str
 ) -> bool:
-    """Whether ``key`` is a photo of an answer to a notice the caller reads: how a regulator,
-    who is no member of the enterprise, sees the photos it answered with."""
+    """Whether ``key`` is a photo of an answer to a notice the caller reads, or one a regulator
+    uploaded for a site whose notices the caller reads: how a regulator, who is no member of
+    the enterprise, sees the photos it answered with and the findings' photos."""
+    bound = _SITE_PHOTO.match(key)
+    if bound is not None:
+        try:
+            site, _ = await _site_of(session, authz, principal, uuid.UUID(bound.group("site")))
+        except NotFound:  # outside the caller's jurisdiction, or a role that reads no notice
+            return False
+        return str(site.tenant_id) == bound.group("tenant")
     rows = await session.execute(
         select(NoticeResponse.photos, Site)
         .join(Site, Site.id == NoticeResponse.site_id)

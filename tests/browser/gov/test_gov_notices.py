@@ -1,6 +1,7 @@
 """A rectification notice from end to end, in the two portals: an inspector of Nanjing issues
-it from a site's page, the enterprise's safety manager acknowledges receipt and answers every
-finding with a photo in the console (on a phone), the director returns it with a comment, the
+it from a site's page with a photo of the first finding, the enterprise's safety manager sees
+that photo, acknowledges receipt and answers every finding with a photo in the console (on a
+phone), the director returns it with a comment, the
 enterprise answers again and the director verifies it; the analyst follows without a button to
 act; nobody's page shows a word of Suzhou.
 """
@@ -50,6 +51,14 @@ def _png() -> bytes:
     return out.getvalue()
 
 
+async def _photo_shown(page: Any, list_name: str) -> None:
+    thumbnail = page.get_by_role("list", name=list_name).locator("img")
+    await thumbnail.wait_for(timeout=WAIT)
+    await page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=await thumbnail.element_handle()
+    )
+
+
 async def _enterprise_sign_in(
     chromium: Any, world: GovWorld, email: str, viewport: dict[str, int]
 ) -> Watched:
@@ -76,6 +85,12 @@ async def _issue_from_the_site_page(chromium: Any, world: GovWorld) -> tuple[str
             await dialog.get_by_role("button", name="添加一项").click()
         await dialog.locator(f'textarea[name="finding-{n}"]').fill(finding)
         await dialog.locator(f'input[name="basis-{n}"]').fill(basis)
+    # The detector without its calibration label, photographed for the first finding.
+    item = dialog.get_by_role("group", name="第 1 项的现场照片")
+    await item.locator('input[name="photos"]').set_input_files(
+        {"name": "探测器.png", "mimeType": "image/png", "buffer": _png()}
+    )
+    await item.get_by_text("已上传").wait_for(timeout=WAIT)
     await screenshot(page, "gov-notice-issue-zh.png")
     await dialog.get_by_role("button", name="下发", exact=True).click()
     await page.wait_for_url(re.compile(r"/gov/notices/[0-9a-f-]{36}$"), timeout=WAIT)
@@ -86,6 +101,8 @@ async def _issue_from_the_site_page(chromium: Any, world: GovWorld) -> tuple[str
     text = await body_text(page)
     assert "待整改" in text and "未签收" in text
     assert all(finding in text and basis in text for finding, basis in FINDINGS)
+    assert "现场照片 1 张" in text
+    await _photo_shown(page, "第 1 项的现场照片")
     notice_id = page.url.rsplit("/", 1)[1]
     await assert_accessible(page)
     await watched.assert_clean(world.url)
@@ -113,6 +130,8 @@ async def _answer_in_the_console(
         # The photo of the last answer goes again with it.
         await form.get_by_text("上次提交的照片 1 张").wait_for(timeout=WAIT)
     else:
+        # The inspector's photo of the finding is beside it while the enterprise answers.
+        await _photo_shown(page, "第 1 项的现场照片")
         await page.get_by_role("button", name="签收").click()
         timeline = page.get_by_role("list", name="办理过程")
         await timeline.get_by_text("企业签收（送达）").wait_for(timeout=WAIT)

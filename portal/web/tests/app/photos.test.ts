@@ -33,6 +33,9 @@ describe('photo addresses', () => {
   it('names the tenant of an upload, and a key as its path', () => {
     expect(photoUploadUrl(null)).toBe('/api/v1/photos')
     expect(photoUploadUrl('t-1')).toBe('/api/v1/photos?tenant=t-1')
+    // A regulator's photo of a site's findings is uploaded for the site.
+    expect(photoUploadUrl(null, 's-1')).toBe('/api/v1/photos?site=s-1')
+    expect(photoUploadUrl('t-1', 's 2')).toBe('/api/v1/photos?site=s%202')
     expect(photoUrl('photos/t-1/p-2.png')).toBe('/api/v1/photos/photos/t-1/p-2.png')
   })
 })

@@ -58,6 +58,20 @@ describe('a draft notice', () => {
     ])
   })
 
+  it('sends the photos of a finding, and keeps a row that has only photos to ask for its finding', () => {
+    const drafts = [
+      { finding: '疏散通道堆放杂物', basis: '', photos: ['photos/t/s/p1.jpg', 'photos/t/s/p2.jpg'] },
+      { finding: '应急预案未演练', basis: '', photos: [] },
+      { finding: ' ', basis: '', photos: ['photos/t/s/p3.jpg'] },
+    ]
+    expect(itemInputs(drafts)).toEqual([
+      { finding: '疏散通道堆放杂物', basis: null, photos: ['photos/t/s/p1.jpg', 'photos/t/s/p2.jpg'] },
+      { finding: '应急预案未演练', basis: null },
+      { finding: '', basis: null, photos: ['photos/t/s/p3.jpg'] },
+    ])
+    expect(draftProblems('2026-12-20', drafts, now)).toEqual([{ key: 'notices.problem.noFinding', values: { n: 3 } }])
+  })
+
   it('is refused with a finding over the server limit', () => {
     expect(keys(draftProblems('2026-12-20', [{ finding: 'x'.repeat(2001), basis: '' }], now))).toEqual([
       'notices.problem.findingTooLong',

@@ -43,6 +43,8 @@ export interface NoticeItem {
   id: string
   finding: string
   basis: string | null
+  /** The regulator's photos of the finding. */
+  photos: string[]
   response: NoticeResponse | null
 }
 
@@ -65,7 +67,7 @@ const ACTOR = 'kind name email'
 /** The fields of a notice in a list. */
 export const NOTICE_ROW = 'id number status overdue deadline issuedAt receivedAt site { id name divisionCode tenantId tenant { name } }'
 const NOTICE = `${NOTICE_ROW} returnComment issuedBy { ${ACTOR} } receivedBy { ${ACTOR} }
-  items { id finding basis response { text photos respondedAt respondedBy { ${ACTOR} } } }
+  items { id finding basis photos response { text photos respondedAt respondedBy { ${ACTOR} } } }
   events { kind at comment actor { ${ACTOR} } }`
 
 export const NOTICES_QUERY = `query Notices($status: NoticeStatus, $overdue: Boolean, $siteId: ID) {
@@ -86,6 +88,10 @@ export const RESPOND_TO_NOTICE_MUTATION = `mutation RespondToNotice($id: ID!, $r
   respondToNotice(id: $id, responses: $responses) { ${NOTICE} }
 }`
 
+export const ATTACH_FINDING_PHOTOS_MUTATION = `mutation AttachFindingPhotos($id: ID!, $itemId: ID!, $photos: [String!]!) {
+  attachFindingPhotos(id: $id, itemId: $itemId, photos: $photos) { ${NOTICE} }
+}`
+
 export const VERIFY_NOTICE_MUTATION = `mutation VerifyNotice($id: ID!, $accepted: Boolean!, $comment: String) {
   verifyNotice(id: $id, accepted: $accepted, comment: $comment) { ${NOTICE} }
 }`
@@ -93,6 +99,15 @@ export const VERIFY_NOTICE_MUTATION = `mutation VerifyNotice($id: ID!, $accepted
 export interface NoticeItemDraft {
   finding: string
   basis: string
+  /** The keys of the regulator's photos of the finding, uploaded for the site. */
+  photos?: string[]
+}
+
+/** What the server takes for one item. */
+export interface NoticeItemInput {
+  finding: string
+  basis: string | null
+  photos?: string[]
 }
 
 // The server's limits (backend/oversight/notices/models.py), checked before anything is sent.

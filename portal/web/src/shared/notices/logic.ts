@@ -8,6 +8,7 @@ import {
   MAX_FINDING,
   MAX_RESPONSE,
   type NoticeItemDraft,
+  type NoticeItemInput,
   type NoticeRow,
   type NoticeStatus,
 } from './api'
@@ -33,11 +34,16 @@ export function emptyItem(): NoticeItemDraft {
   return { finding: '', basis: '' }
 }
 
-/** The items as the server takes them: rows left wholly empty are dropped, no basis is null. */
-export function itemInputs(drafts: readonly NoticeItemDraft[]): { finding: string; basis: string | null }[] {
+/** The items as the server takes them: rows left wholly empty (no text, no photo) are
+ * dropped, no basis is null, photos only where there are some. */
+export function itemInputs(drafts: readonly NoticeItemDraft[]): NoticeItemInput[] {
   return drafts
-    .filter((d) => d.finding.trim() || d.basis.trim())
-    .map((d) => ({ finding: d.finding.trim(), basis: d.basis.trim() || null }))
+    .filter((d) => d.finding.trim() || d.basis.trim() || d.photos?.length)
+    .map((d) => ({
+      finding: d.finding.trim(),
+      basis: d.basis.trim() || null,
+      ...(d.photos?.length ? { photos: [...d.photos] } : {}),
+    }))
 }
 
 /** What keeps a draft notice from being issued: message keys with their values. */

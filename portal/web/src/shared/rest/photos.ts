@@ -1,4 +1,5 @@
-// Photos people attach (work-order comments): checked before they leave the browser, uploaded
+// Photos people attach (work-order comments, notice answers, a regulator's photos of a notice's
+// findings): checked before they leave the browser, uploaded
 // with the session's CSRF header (CONTRACT.md, POST /api/v1/photos) with progress, and shown
 // from object URLs, since an <img> cannot send the header GET /api/v1/photos/<key> needs.
 import { CSRF_HEADER } from '../graphql/client'
@@ -39,7 +40,10 @@ export class PhotoError extends Error {
   }
 }
 
-export function photoUploadUrl(tenantId: string | null): string {
+/** Where to upload: for a site when one is named (a regulator photographing its findings),
+ * else for the tenant named, else the caller's only tenant. */
+export function photoUploadUrl(tenantId: string | null, siteId: string | null = null): string {
+  if (siteId) return `${PHOTOS_PATH}?site=${encodeURIComponent(siteId)}`
   return tenantId ? `${PHOTOS_PATH}?tenant=${encodeURIComponent(tenantId)}` : PHOTOS_PATH
 }
 
@@ -50,6 +54,8 @@ export function photoUrl(key: string): string {
 export interface UploadOptions {
   /** The tenant the photo is for (needed when the caller belongs to several). */
   tenantId: string | null
+  /** The site the photo is of, for a regulator (the tenant is then the site's). */
+  siteId?: string | null
   /** The share sent so far, 0 to 1. */
   onProgress?: (fraction: number) => void
   signal?: AbortSignal
@@ -62,7 +68,7 @@ export interface UploadOptions {
 export function uploadPhoto(file: Blob, options: UploadOptions): Promise<string> {
   const xhr = options.xhr ? options.xhr() : new XMLHttpRequest()
   return new Promise<string>((resolve, reject) => {
-    xhr.open('POST', photoUploadUrl(options.tenantId))
+    xhr.open('POST', photoUploadUrl(options.tenantId, options.siteId ?? null))
     xhr.withCredentials = true
     xhr.setRequestHeader(CSRF_HEADER, '1')
     xhr.setRequestHeader('Content-Type', file.type)
