@@ -23,18 +23,16 @@ import asyncio
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, async_playwright
+from portal_bench import CHROMIUM_ARGS, WEB, log_progress, percentile
 
 from backend.bench.harness import BenchmarkFailed, serving
 from backend.demo.world import MAIL_ROOT, PASSWORD
 
-WEB = Path(__file__).resolve().parents[1] / "portal" / "web"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Level → the division its director regulates.
 DIRECTORS = {"province": "320000", "city": "320100"}
 TARGET_MS = 2000.0
@@ -56,15 +54,6 @@ RENDERED_OBSERVER = """(() => {
 })();"""
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))], 1)
-
-
 async def _level(browser: Browser, url: str, division: str, navigations: int) -> list[float]:
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     await context.add_init_script(RENDERED_OBSERVER)
@@ -79,7 +68,7 @@ async def _level(browser: Browser, url: str, division: str, navigations: int) ->
         await page.goto(f"{url}/gov/")
         await page.wait_for_function("() => window.__renderedAt !== null", timeout=60_000)
         times.append(float(await page.evaluate("() => window.__renderedAt")))
-        _log(f"{division} overview {number + 1}/{navigations}: {times[-1]:.0f} ms")
+        log_progress(f"{division} overview {number + 1}/{navigations}: {times[-1]:.0f} ms")
     await context.close()
     return times
 
@@ -93,7 +82,7 @@ async def _measure(url: str, navigations: int) -> dict[str, Any]:
         browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         for level, division in DIRECTORS.items():
             times = await _level(browser, url, division, navigations)
-            p95 = _percentile(times, 0.95)
+            p95 = percentile(times, 0.95) or 0.0
             figures[level] = {
                 "division": division,
                 "navigations": len(times),
@@ -117,7 +106,7 @@ def main() -> None:
     if not (WEB / "dist" / "gov" / "index.html").is_file():
         raise SystemExit("portal/web/dist is missing: run make portal first")
     with tempfile.TemporaryDirectory(prefix="anjian-gov-portal-bench-") as scratch:
-        _log("seeding and serving the demo …")
+        log_progress("seeding and serving the demo …")
         with serving(Path(scratch), command="demo", start_up_s=300) as (url, _server):
             figures = asyncio.run(_measure(url, args.navigations))
     figures["settings"] = {"navigations": args.navigations}

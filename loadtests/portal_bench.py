@@ -86,7 +86,7 @@ ROWS_OBSERVER = """() => {
 }"""
 
 
-def _log(message: str) -> None:
+def log_progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
@@ -118,7 +118,7 @@ def _provision(data_dir: Path, leaks: int) -> dict[str, Any]:
             *("--sensors", str(file)),
         )
         fleet.append((str(device["token"]), codes))
-        _log(f"device {number + 1}/{DEVICES}")
+        log_progress(f"device {number + 1}/{DEVICES}")
     leak_codes = [f"LK-{i:03d}" for i in range(1, leaks + 1)]
     file = data_dir / "leak-sensors.json"
     file.write_text(
@@ -177,7 +177,7 @@ async def _overview(page: Page, url: str, site: str, navigations: int) -> list[f
         await page.goto(f"{url}/app/?site={site}")
         await page.wait_for_function("() => window.__tilesAt !== null", timeout=60_000)
         times.append(float(await page.evaluate("() => window.__tilesAt")))
-        _log(f"overview {number + 1}/{navigations}: {times[-1]:.0f} ms")
+        log_progress(f"overview {number + 1}/{navigations}: {times[-1]:.0f} ms")
     return times
 
 
@@ -195,16 +195,16 @@ async def _leaks(
                 shown = await page.evaluate("(code) => window.__rows[code] ?? null", code)
                 if shown is not None:
                     latencies[code] = float(shown) - accepted
-                    _log(f"{code}: {latencies[code]:.0f} ms")
+                    log_progress(f"{code}: {latencies[code]:.0f} ms")
                     break
                 await asyncio.sleep(0.02)
             else:
-                _log(f"{code}: no row within {timeout_s:.0f} s")
+                log_progress(f"{code}: no row within {timeout_s:.0f} s")
             await asyncio.sleep(0.5)
     return latencies
 
 
-def _percentile(values: list[float], p: float) -> float | None:
+def percentile(values: list[float], p: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
@@ -257,7 +257,7 @@ async def _measure(url: str, world: dict[str, Any], args: argparse.Namespace) ->
             "sensors": TILES,
             "navigations": len(overview),
             "median_ms": round(statistics.median(overview), 1),
-            "p95_ms": _percentile(overview, 0.95),
+            "p95_ms": percentile(overview, 0.95),
             "max_ms": round(max(overview), 1),
             "samples_ms": [round(v, 1) for v in overview],
         },
@@ -265,8 +265,8 @@ async def _measure(url: str, world: dict[str, Any], args: argparse.Namespace) ->
             "leaks": len(world["leaks"]),
             "shown": len(values),
             "missed": len(world["leaks"]) - len(values),
-            "p50_ms": _percentile(values, 0.5),
-            "p95_ms": _percentile(values, 0.95),
+            "p50_ms": percentile(values, 0.5),
+            "p95_ms": percentile(values, 0.95),
             "max_ms": round(max(values), 1) if values else None,
             "console_live_push": live,
             "background_readings_per_s": round(accepted / elapsed),
