@@ -99,3 +99,11 @@ def bench_oversight(scale: float, repeat: int, keep: bool, as_json: bool) -> Non
         + (f"; counts differ from those built at {', '.join(mismatched)}" if mismatched else ""),
         err=True,
     )
+    fed = figures.feed
+    click.echo(
+        f"while timing, {fed.devices:,} devices posted {fed.batches:,} batches "
+        f"({fed.readings:,} readings accepted, {fed.refused:,} refused) once every "
+        f"{fed.period_s:.0f} s, at worst {fed.worst_lag_s} s late"
+        + (f"; first refusal: {fed.first_refusal}" if fed.first_refusal else ""),
+        err=True,
+    )

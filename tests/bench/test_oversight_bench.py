@@ -32,3 +32,6 @@ def test_a_tiny_province_is_built_served_and_measured() -> None:
         assert built["sites"] > 0 and built["sensors"] > 0, (level, built)
         assert {k: figures["reported"][level][k] for k in built} == built, level
     assert figures["server_rss_mib"] > 0
+    # The devices went on reporting over the device API while the queries ran, unrefused.
+    assert figures["feed"]["batches"] > 0 and figures["feed"]["readings"] > 0
+    assert figures["feed"]["refused"] == 0, figures["feed"]["first_refusal"]

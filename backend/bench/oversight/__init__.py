@@ -11,7 +11,9 @@ flat or saturated, so data quality has work.
 Then ``anjian serve`` runs on it, and a provincial (320000), a city (南京市 320100) and a county
 (雨花台区 320114) regulator, each signed in, send the portal's queries over HTTP: the
 overview (``jurisdiction`` with its children), ``siteRisks``, ``enterpriseRankings``,
-``dataQuality`` and ``onlineRateHistory``, each ``repeat`` times after one unmeasured call.
+``dataQuality`` and ``onlineRateHistory``, each ``repeat`` times after one unmeasured call,
+while the world's healthy devices go on reporting over the device API
+(``backend.bench.oversight.feed``).
 Reported: p50/p95/p99 per query and level against the targets (p95 ≤ 300 ms for the province,
 ≤ 150 ms for a county), the server's RSS, the counts the server reported beside those built,
 and the build's durations. Once the server has stopped, the ClickHouse queries behind each
@@ -44,6 +46,7 @@ from backend.bench.harness import (
     serving,
 )
 from backend.bench.oversight import world as world_module
+from backend.bench.oversight.feed import Feed, FeedFigures
 from backend.bench.oversight.world import LEVELS, RAW_HOURS, Expected, World
 from backend.core.settings import load_settings
 
@@ -114,6 +117,7 @@ class OversightFigures:
     built: dict[str, dict[str, int]]
     server_rss_mib: float
     server_peak_rss_mib: float
+    feed: FeedFigures
     meets_targets: bool
     notes: list[str] = field(default_factory=list)
 
@@ -271,11 +275,12 @@ def run(
         for key in ("raw_s", "top_up_s", "history_s"):
             build_s[f"clickhouse_{key.removesuffix('_s')}"] = float(built[key])  # type: ignore[arg-type]
         # The first start gives every sensor its default alarm rules: minutes at scale 1.
-        with serving(scratch, start_up_s=900) as (url, server):
+        with serving(scratch, start_up_s=900) as (url, server), Feed(url, world) as feed:
             tokens = {level: login(url, email, PASSWORD) for level, email in emails.items()}
             timings, answers = _time_queries(url, tokens, repeat)
             rss = rss_mib(server.pid)
             peak = peak_rss_mib(server.pid)
+        fed = feed.figures()
         print("timing the engine's queries directly …", file=sys.stderr)
         engine = _engine(scratch, "measure", str(scale), str(repeat))
     finally:
@@ -318,12 +323,16 @@ def run(
         built={level: _built(world.expected(code)) for level, code in LEVELS},
         server_rss_mib=round(rss, 1),
         server_peak_rss_mib=round(peak, 1),
+        feed=fed,
         meets_targets=all(q.meets_target for q in queries),
         notes=[
             "repeat calls are sequential, one regulator at a time, after one unmeasured call",
             "engine_p50_ms: the ClickHouse queries behind the field, run directly after the "
             "server stopped, with the regulator's scope",
-            "no alarms or rectification notices are built: their counts are zero",
+            "the world's healthy devices post their readings over the device API once a "
+            "minute while the queries run (feed); the silent devices, stale and saturated "
+            "sensors raise their alarms on the server as they would; no rectification "
+            "notices are built",
         ],
     )
 

@@ -159,6 +159,30 @@ def build(data_dir: Path, scale: float, raw_hours: int) -> dict[str, object]:
     figures: dict[str, object] = {}
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     start = end - timedelta(hours=raw_hours)
+    # The older hours of the month, up to the hour the raw readings begin in, first: the
+    # raw readings end at the current minute, and the server starts right after them.
+    first_raw_hour = start.replace(minute=0)
+    history_start = (end - timedelta(days=HISTORY_DAYS)).replace(minute=0)
+    hours = int((first_raw_hour - history_start) / timedelta(hours=1))
+    points = [(s.tenant_id, s.id, x.id) for s, d in world.devices for x in d.sensors]
+    before = synthetic.table_rows(client, "readings_1h")
+    started = time.perf_counter()
+    with _progress() as progress:
+        task = progress.add_task("hourly history", total=len(points) * hours)
+        for i in range(0, len(points), HISTORY_CHUNK):
+            chunk = points[i : i + HISTORY_CHUNK]
+            synthetic.write_hourly_history(
+                client,
+                chunk,
+                start=history_start,
+                hours=hours,
+                gap_permille=HISTORY_GAP_PERMILLE,
+                retention_days=RETENTION_DAYS,
+            )
+            progress.advance(task, len(chunk) * hours)
+    figures["history_s"] = round(time.perf_counter() - started, 1)
+    figures["history_rows"] = synthetic.table_rows(client, "readings_1h") - before
+    figures["history_hours"] = hours
     readings = _Readings(world, end)
     planned = raw_hours * 60 * world.sensors
     started = time.perf_counter()
@@ -189,29 +213,6 @@ def build(data_dir: Path, scale: float, raw_hours: int) -> dict[str, object]:
     figures["top_up_s"] = round(time.perf_counter() - top_up_started, 1)
     figures["raw_readings"] = inserted
     figures["reported_until"] = caught_up.isoformat()
-    # The older hours of the month, up to the hour the raw readings begin in.
-    first_raw_hour = start.replace(minute=0)
-    history_start = (end - timedelta(days=HISTORY_DAYS)).replace(minute=0)
-    hours = int((first_raw_hour - history_start) / timedelta(hours=1))
-    points = [(s.tenant_id, s.id, x.id) for s, d in world.devices for x in d.sensors]
-    before = synthetic.table_rows(client, "readings_1h")
-    started = time.perf_counter()
-    with _progress() as progress:
-        task = progress.add_task("hourly history", total=len(points) * hours)
-        for i in range(0, len(points), HISTORY_CHUNK):
-            chunk = points[i : i + HISTORY_CHUNK]
-            synthetic.write_hourly_history(
-                client,
-                chunk,
-                start=history_start,
-                hours=hours,
-                gap_permille=HISTORY_GAP_PERMILLE,
-                retention_days=RETENTION_DAYS,
-            )
-            progress.advance(task, len(chunk) * hours)
-    figures["history_s"] = round(time.perf_counter() - started, 1)
-    figures["history_rows"] = synthetic.table_rows(client, "readings_1h") - before
-    figures["history_hours"] = hours
     figures["readings_rows"] = synthetic.table_rows(client, "readings")
     store.close_clients()
     return figures

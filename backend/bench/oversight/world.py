@@ -15,7 +15,6 @@ minutes.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session
 from backend.core.settings import Settings
 from backend.telemetry import kinds
 from backend.telemetry.models import Device, Sensor
+from backend.telemetry.service import hash_token
 from tenants import divisions
 from tenants.divisions import covers
 from tenants.models import Industry, Plan, Site, Subscription, Tenant
@@ -237,6 +237,11 @@ def _chunks(rows: Sequence[dict[str, object]]) -> Iterator[Sequence[dict[str, ob
         yield rows[start : start + INSERT_CHUNK]
 
 
+def device_token(device: PlannedDevice) -> str:
+    """The bench device's ingest token (a bench world holds nothing worth a secret)."""
+    return f"bench-{device.id.hex}"
+
+
 def insert_relational(
     settings: Settings, world: World, advance: Callable[[str, int], None] | None = None
 ) -> dict[str, int]:
@@ -244,8 +249,9 @@ def insert_relational(
     the models in bulk (executemany) in one unscoped transaction, as provisioning would write
     them; ``advance(table, rows)`` after each chunk. Returns the rows written per table.
 
-    Devices get a token hash of a token nobody holds: the benchmark's readings do not come
-    over HTTP, so no device ever signs in."""
+    Each device's token is ``device_token(device)``: the world's past readings are written
+    straight into ClickHouse, and while the regulators query, the devices go on reporting
+    over HTTP with it (``backend.bench.oversight.feed``)."""
     now = datetime.now(UTC)
     quota = _plan_quota(settings)
     low, high = kind_range()
@@ -291,7 +297,7 @@ def insert_relational(
                 "tenant_id": s.tenant_id,
                 "site_id": s.id,
                 "name": d.name,
-                "token_hash": hashlib.sha256(d.id.bytes + b"bench").digest(),
+                "token_hash": hash_token(device_token(d)),
             }
             for s, d in world.devices
         ],
