@@ -18,15 +18,16 @@ listed.
 
 The cost does not grow in queries with the sites: one relational query for the sites, one
 grouped query for their active alarms, one for their sensors, one for their overdue
-rectification notices (``backend.oversight.notices``), one ClickHouse query for the
-sensors online (``backend.telemetry.status.online_sensors_by_site``).
+rectification notices (``backend.oversight.notices``), and meanwhile, in a worker thread, one
+ClickHouse query for the sensors online (``backend.telemetry.status.online_sensors_by_site``).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -246,34 +247,52 @@ async def retired_sensors(*, session: AsyncSession, prefix: str) -> set[uuid.UUI
     return set(rows.all())
 
 
-async def sensors_online_by_site(
+@dataclass
+class OnlineSensors:
+    """What ``online_sensors_meanwhile`` counted: the store's online sensors per (tenant, site)."""
+
+    reported: dict[tuple[uuid.UUID, uuid.UUID], int] = field(default_factory=dict)
+
+    def by_site(self, sensors: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, int]:
+        """Online sensors per site, at most the registry's count (``sensors``, from
+        ``sensors_by_site``): what reported is counted in the store, the registry decides what
+        a site has."""
+        reported = self.reported.items()
+        return {site_id: min(n, sensors.get(site_id, 0)) for (_tenant, site_id), n in reported}
+
+
+@asynccontextmanager
+async def online_sensors_meanwhile(
     *,
     session: AsyncSession,
     client: Any,
     principal: Principal,
     prefix: str,
-    sensors: dict[uuid.UUID, int],
     now: datetime,
     offline_after_seconds: int,
-) -> dict[uuid.UUID, int]:
-    """How many of the registry's sensors of each site inside the prefix (``sensors``, from
-    ``sensors_by_site``) are online at ``now``. The telemetry store keeps the readings of
-    sensors whose device was revoked; those are left out, since the site no longer has them."""
-    if not any(sensors.values()):
-        return {}
+) -> AsyncIterator[OnlineSensors]:
+    """Counts the sensors online at ``now`` in the telemetry store, in a worker thread, while
+    the block goes on with its relational queries; the count is in when the block ends. The
+    store keeps the readings of sensors whose device was revoked; those are left out, since
+    the site no longer has them."""
     retired = await retired_sensors(session=session, prefix=prefix)
-    reported = await anyio.to_thread.run_sync(
-        partial(
-            online_sensors_by_site,
-            client,
-            principal.scope,
-            now=now,
-            offline_after_seconds=offline_after_seconds,
-            leaving_out=retired,
+    online = OnlineSensors()
+
+    async def count() -> None:
+        online.reported = await anyio.to_thread.run_sync(
+            partial(
+                online_sensors_by_site,
+                client,
+                principal.scope,
+                now=now,
+                offline_after_seconds=offline_after_seconds,
+                leaving_out=retired,
+            )
         )
-    )
-    # What reported is counted in the store; the registry decides what a site has.
-    return {site_id: min(n, sensors.get(site_id, 0)) for (_tenant, site_id), n in reported.items()}
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(count)
+        yield online
 
 
 async def site_figures(
@@ -292,19 +311,19 @@ async def site_figures(
     sites = await sites_inside(session=session, prefix=prefix)
     if not sites:
         return []
-    hazards = await major_hazard_sources_by_site(session=session, sites=sites)
-    alarms, late = await _active_alarms(session=session, prefix=prefix, now=now)
-    sensors = await sensors_by_site(session=session, prefix=prefix)
-    late_notices = await overdue_notices_by_site(session, [s.id for s in sites], now)
-    online = await sensors_online_by_site(
+    async with online_sensors_meanwhile(
         session=session,
         client=client,
         principal=principal,
         prefix=prefix,
-        sensors=sensors,
         now=now,
         offline_after_seconds=offline_after_seconds,
-    )
+    ) as counted:
+        hazards = await major_hazard_sources_by_site(session=session, sites=sites)
+        alarms, late = await _active_alarms(session=session, prefix=prefix, now=now)
+        sensors = await sensors_by_site(session=session, prefix=prefix)
+        late_notices = await overdue_notices_by_site(session, [s.id for s in sites], now)
+    online = counted.by_site(sensors)
     figures = []
     for s in sites:
         total = sensors.get(s.id, 0)

@@ -45,9 +45,9 @@ from backend.core.clock import WALL_CLOCK, Clock
 from backend.core.errors import BadInput
 from backend.oversight.notices.service import overdue_notices_by_site
 from backend.oversight.overview import (
+    online_sensors_meanwhile,
     regulated_division,
     sensors_by_site,
-    sensors_online_by_site,
     sites_inside,
 )
 from backend.oversight.service import gov_domain
@@ -210,24 +210,25 @@ async def enterprise_rankings(
     sites = await sites_inside(session=session, prefix=prefix)
     if not sites:
         return []
-    sensors = await sensors_by_site(session=session, prefix=prefix)
-    alarms = await _alarm_figures(session=session, prefix=prefix, since=now - timedelta(days=days))
-    tenants = {
-        t.id: t
-        for t in await session.scalars(
-            select(Tenant).where(Tenant.id.in_({s.tenant_id for s in sites}))
-        )
-    }
-    late_notices = await overdue_notices_by_site(session, [s.id for s in sites], now)
-    online = await sensors_online_by_site(
+    async with online_sensors_meanwhile(
         session=session,
         client=client,
         principal=principal,
         prefix=prefix,
-        sensors=sensors,
         now=now,
         offline_after_seconds=offline_after_seconds,
-    )
+    ) as counted:
+        sensors = await sensors_by_site(session=session, prefix=prefix)
+        since = now - timedelta(days=days)
+        alarms = await _alarm_figures(session=session, prefix=prefix, since=since)
+        tenants = {
+            t.id: t
+            for t in await session.scalars(
+                select(Tenant).where(Tenant.id.in_({s.tenant_id for s in sites}))
+            )
+        }
+        late_notices = await overdue_notices_by_site(session, [s.id for s in sites], now)
+    online = counted.by_site(sensors)
     site_count: dict[uuid.UUID, int] = defaultdict(int)
     sensor_count: dict[uuid.UUID, int] = defaultdict(int)
     up_count: dict[uuid.UUID, int] = defaultdict(int)
