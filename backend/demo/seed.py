@@ -38,6 +38,9 @@ from backend.demo.world import (
     TenantSpec,
     build_plan,
 )
+from backend.oversight.hazards.models import HazardUnit, ResponsibleRole
+from backend.oversight.hazards.responsibles import assign_hazard_responsible
+from backend.oversight.hazards.service import register_hazard_unit
 from backend.oversight.service import create_regulator_in_own_transaction, gov_domain
 from backend.telemetry.kinds import parse_sensors
 from backend.telemetry.models import Device, Sensor
@@ -262,6 +265,7 @@ class _Seeder:
                     )
                     workers[w.employee_number] = worker.id
                     self.created += 1
+            await self._hazard_units(session, principal, site_id, spec, workers)
             devices = set(
                 await session.scalars(select(Device.name).where(Device.site_id == site_id))
             )
@@ -277,6 +281,44 @@ class _Seeder:
                         worker_id=None if d.worker is None else workers[d.worker],
                     )
                     self.created += 1
+
+    async def _hazard_units(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        site_id: uuid.UUID,
+        spec: SiteSpec,
+        workers: dict[str, uuid.UUID],
+    ) -> None:
+        """The site's hazard units, and for each major one its three accountable persons:
+        the site's first three workers."""
+        registered = set(
+            await session.scalars(select(HazardUnit.name).where(HazardUnit.site_id == site_id))
+        )
+        accountable = [workers[w.employee_number] for w in spec.workers[: len(ResponsibleRole)]]
+        for u in spec.hazard_units:
+            if u.name in registered:
+                continue
+            unit = await register_hazard_unit(
+                session=session,
+                authz=self.authz,
+                principal=principal,
+                site_id=site_id,
+                name=u.name,
+                people_within_500m=u.people_within_500m,
+                substances=u.substances,
+            )
+            self.created += 1
+            if unit.is_major:
+                for role, worker_id in zip(ResponsibleRole, accountable, strict=True):
+                    await assign_hazard_responsible(
+                        session=session,
+                        authz=self.authz,
+                        principal=principal,
+                        unit_id=unit.id,
+                        role=role,
+                        worker_id=worker_id,
+                    )
 
     async def run(self, plan: DemoPlan) -> list[uuid.UUID]:
         steps = len(plan.regulators) + 1

@@ -16,6 +16,7 @@ from typing import Any
 
 from faker import Faker
 
+from backend.oversight.hazards.service import SubstanceEntry
 from tenants.divisions import ancestors, division
 
 SEED = 2026
@@ -90,10 +91,20 @@ class DeviceSpec:
 
 
 @dataclass(frozen=True)
+class HazardUnitSpec:
+    """A hazard unit the site registers (GB 18218-2018); a major one gets its three
+    accountable persons from the site's first workers."""
+
+    name: str
+    people_within_500m: int
+    substances: tuple[SubstanceEntry, ...]
+
+
+@dataclass(frozen=True)
 class SiteSpec:
     name: str
     division: str
-    major_hazard_grade: int | None
+    major_hazard_grade: int | None  # what its hazard units grade it
     plan: str
     address: str
     latitude: float
@@ -101,6 +112,7 @@ class SiteSpec:
     zones: tuple[tuple[str, str], ...]  # (name, ZoneKind value)
     devices: tuple[DeviceSpec, ...]
     workers: tuple[WorkerSpec, ...]
+    hazard_units: tuple[HazardUnitSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -280,6 +292,38 @@ TENANT_TABLE: tuple[tuple[str, str, str, tuple[SiteRow, ...]], ...] = (
     ),
 )
 
+# The registered hazard units of the graded sites, by site name, sized so the grade the server
+# computes is the one TENANT_TABLE gives (R = α·Σβ·q/Q: I ≥ 100, II 50–100, III 10–50, IV < 10).
+_CHLORINE, _AMMONIA, _METHANOL = 12, 1, 65  # GB 18218-2018 Table 1 entries
+HAZARD_UNITS: dict[str, tuple[HazardUnitSpec, ...]] = {
+    # α 2 (≥ 100 people), chlorine β 4 Q 5 t: R = 2·4·80/5 = 128, grade I
+    "六合生产基地": (
+        HazardUnitSpec("液氯储罐区", 120, (SubstanceEntry(80, "液氯", entry=_CHLORINE),)),
+        # α 1.2, ammonia β 2 Q 10 t: R = 1.2·2·30/10 = 7.2, grade IV
+        HazardUnitSpec("液氨储罐区", 40, (SubstanceEntry(30, "液氨", entry=_AMMONIA),)),
+    ),
+    # α 1.5, methanol β 1 Q 500 t: R = 1.5·4,000/500 = 12, grade III
+    "浦口储运库": (
+        HazardUnitSpec("甲醇罐区", 60, (SubstanceEntry(4000, "甲醇", entry=_METHANOL),)),
+    ),
+    # R = 2·4·40/5 = 64, grade II
+    "张家港化工园区厂": (
+        HazardUnitSpec("氯碱装置区", 150, (SubstanceEntry(40, "液氯", entry=_CHLORINE),)),
+    ),
+    # α 1, R = 2·15/10 = 3, grade IV
+    "昆山精细化工厂": (
+        HazardUnitSpec("氨制冷车间", 20, (SubstanceEntry(15, "液氨", entry=_AMMONIA),)),
+    ),
+    # Explosives magazines (1.1 explosives, W1.1: β 2, Q 1 t): R = 1.2·2·25 = 60, grade II …
+    "贾汪煤矿": (
+        HazardUnitSpec("井下爆炸物品库", 40, (SubstanceEntry(25, "乳化炸药", category="W1.1"),)),
+    ),
+    # … and R = 1.5·2·8 = 24, grade III
+    "雨花铁矿": (
+        HazardUnitSpec("爆破器材库", 60, (SubstanceEntry(8, "乳化炸药", category="W1.1"),)),
+    ),
+}
+
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
@@ -332,6 +376,7 @@ def _site(
         zones=zones,
         devices=devices + wearables,
         workers=tuple(workers),
+        hazard_units=HAZARD_UNITS.get(name, ()),
     )
 
 

@@ -40,6 +40,7 @@ from backend.demo.simulator import Simulator
 from backend.demo.walks import SimSensor, walk_for
 from backend.demo.world import PASSWORD, build_plan
 from backend.migrate import migrate
+from backend.oversight.hazards.models import HazardResponsible, HazardUnit, ResponsibleRole
 from backend.oversight.service import create_regulator_in_own_transaction
 from backend.runtime import Runtime
 from backend.telemetry import readings
@@ -59,6 +60,8 @@ COUNTED = {
     "sensors": Sensor,
     "users": User,
     "memberships": Membership,
+    "hazard_units": HazardUnit,
+    "hazard_responsibles": HazardResponsible,
 }
 # The contract's query, verbatim.
 SITES_QUERY = (
@@ -201,6 +204,23 @@ async def test_sites_are_in_real_jiangsu_counties_with_fitting_zones(demo: Demo)
     assert {"3201", "3205"} <= cities and len(cities) >= 3
 
 
+async def test_graded_sites_are_graded_by_their_registered_hazard_units(demo: Demo) -> None:
+    units: dict[uuid.UUID, list[HazardUnit]] = {}
+    for unit in await all_rows(demo.rt, HazardUnit):
+        units.setdefault(unit.site_id, []).append(unit)
+    roles: dict[uuid.UUID, set[ResponsibleRole]] = {}
+    for held in await all_rows(demo.rt, HazardResponsible):
+        roles.setdefault(held.unit_id, set()).add(held.role)
+    graded = [s for s in await all_rows(demo.rt, Site) if s.major_hazard_grade is not None]
+    assert len(graded) >= 4
+    for site in graded:
+        major = [u for u in units.get(site.id, []) if u.is_major]
+        assert site.major_hazard_grade == min(u.grade for u in major), site.name
+        for unit in major:
+            assert roles.get(unit.id) == set(ResponsibleRole), unit.name
+    assert {u.grade for site_units in units.values() for u in site_units} == {1, 2, 3, 4}
+
+
 def _gb11643_ok(number: str) -> bool:
     weights = [2 ** (17 - i) % 11 for i in range(17)]
     total = sum(int(d) * w for d, w in zip(number[:17], weights, strict=True))
@@ -311,6 +331,7 @@ async def test_an_interrupted_demo_is_completed_without_duplicates(
         + after["zones"]
         + after["workers"]
         + after["devices"]
+        + after["hazard_units"]
     )
 
 
