@@ -10,7 +10,7 @@ a sensor joined, and the figure errs on the side a regulator chases. Rates are c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -72,8 +72,7 @@ async def online_rate_by_day(
             client,
             principal.scope,
             site_ids=[s.id for s in sites],
-            since=datetime.combine(first_day, time(), CHINA_TIME),
-            timezone=str(CHINA_TIME),
+            first_day=first_day,
             leaving_out=retired,
         )
     )

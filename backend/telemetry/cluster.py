@@ -12,7 +12,8 @@ With ``ANJIAN_CLICKHOUSE_CLUSTER`` set, every table of a migration becomes two:
   views (which read and write the ``_local`` tables of their node) aggregate complete groups.
 
 ``ALTER TABLE x`` applies to ``x_local``, and column changes to the ``Distributed`` ``x`` as well
-(it must show the same columns). The migrations' SQL stays the single source: this module only
+(it must show the same columns). ``INSERT INTO x SELECT …`` (a backfill) runs as written, once,
+on the ``Distributed`` tables. The migrations' SQL stays the single source: this module only
 rewrites it, and refuses statements it does not know how to distribute.
 """
 
@@ -38,6 +39,7 @@ _CREATE_VIEW = re.compile(
 )
 _ALTER_TABLE = re.compile(rf"^ALTER\s+TABLE\s+{_NAME}\s+(.*)$", re.I | re.S)
 _DROP = re.compile(rf"^DROP\s+(TABLE|VIEW)\s+(IF\s+EXISTS\s+)?{_NAME}\s*$", re.I)
+_INSERT_SELECT = re.compile(rf"^INSERT\s+INTO\s+{_NAME}\s+SELECT\b", re.I)
 _ENGINE = re.compile(r"ENGINE\s*=\s*(\w*)MergeTree\b(?:\s*\(([^()]*)\))?", re.I)
 _SETTINGS = re.compile(r"\n?[ \t]*\bSETTINGS\b\s+(.*)$", re.I | re.S)
 _SETTING_VALUE = re.compile(r"^(MODIFY\s+SETTING\s+)(.*)$", re.I | re.S)
@@ -92,6 +94,10 @@ def _rewrite(statement: str, cluster: str, on: str) -> list[str]:
             f"DROP TABLE {if_exists or ''}{name} {on} SYNC",
             f"DROP TABLE {if_exists or ''}{local(name)} {on} SYNC",
         ]
+    if _INSERT_SELECT.match(statement):
+        # A backfill: run once, between the Distributed tables, which read every shard and
+        # send each row to its tenant's shard.
+        return [statement]
     first_line = statement.splitlines()[0]
     raise ClusterDDLError(f"no cluster form known for the statement {first_line!r}")
 

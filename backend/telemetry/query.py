@@ -35,6 +35,7 @@ SCOPED_TABLES = frozenset(
         "readings",
         "readings_1m",
         "readings_1h",
+        "sensor_hours_1d",
         "sensor_latest",
         "events",
         "device_seen",

@@ -31,6 +31,8 @@ from backend.telemetry.query import select_from
 from tenants.models import Site
 from tenants.scope import Scope
 
+# The zone sensor_hours_1d cuts days in (migrations/clickhouse/0003): the regulators' days.
+DAY_ZONE = "Asia/Shanghai"
 REQUIRED_ONLINE_RATE = 0.995
 
 
@@ -145,33 +147,23 @@ def reported_hours_by_day(
     scope: Scope,
     *,
     site_ids: Collection[uuid.UUID],
-    since: datetime,
-    timezone: str,
+    first_day: date,
     leaving_out: Collection[uuid.UUID] = (),
 ) -> dict[date, int]:
     """How many sensor-hours of the given sites had at least one reading, per calendar day in
-    ``timezone`` from ``since`` on: the numerator of a day's online rate (the caller divides by
-    its sensors times the day's hours). From the hourly rollup, so it never scans raw readings.
-    Sensors in ``leaving_out`` (those of revoked devices) are not counted.
+    China time (``DAY_ZONE``) from ``first_day`` on: the numerator of a day's online rate (the
+    caller divides by its sensors times the day's hours). Sensors in ``leaving_out`` (those of
+    revoked devices) are not counted.
 
-    The rollup holds a row per sensor and hour, a few before merges. Each sensor's day becomes
-    a 24-bit mask of its hours (OR-ed, so a duplicate row sets the same bit), whose bits are
-    summed per day: memory grows with sensors × days, not with sensor-hours as an exact
-    distinct count of (sensor, hour) would (a province's month is 72 million of those). The
-    hour of day assumes a zone offset of whole hours, as China's is."""
+    From ``sensor_hours_1d``, a 24-bit mask of the hours each sensor reported in per day, fed
+    by the hourly rollup: a province's month is a row per sensor and day. A few rows per
+    sensor and day exist before merges; OR-ing them sets the same bits."""
     if not site_ids:
         return {}
-    hour_bit = "bitShiftLeft(toUInt32(1), toHour(bucket, {timezone:String}))"
     query = (
-        select_from(
-            scope,
-            "readings_1h",
-            "toDate(bucket, {timezone:String}) AS day",
-            f"groupBitOr({hour_bit}) AS hours",
-        )
-        .where("bucket >= {since:DateTime('UTC')}", since=since.astimezone(UTC))
+        select_from(scope, "sensor_hours_1d", "day", "groupBitOr(hours) AS hours")
+        .where("day >= {first_day:Date}", first_day=first_day)
         .where("site_id IN {sites:Array(UUID)}", sites=[str(s) for s in site_ids])
-        .bind(timezone=timezone)
     )
     if leaving_out:
         query = query.where(

@@ -360,6 +360,7 @@ def test_round_trip_restores_every_table_exactly(
         "device_last_seen_mv",
         "readings_1h_mv",
         "readings_1m_mv",
+        "sensor_hours_1d_mv",
         "sensor_latest_mv",
     ]
     if target_url.startswith("postgresql"):

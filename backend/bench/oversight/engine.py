@@ -19,7 +19,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -247,7 +247,6 @@ def measure(data_dir: Path, scale: float, repeat: int) -> dict[str, dict[str, fl
             jurisdiction_tenant_ids=frozenset(s.tenant_id for s in sites),
         )
         first_day = now.astimezone(CHINA_TIME).date() - timedelta(days=HISTORY_DAYS - 1)
-        since = datetime.combine(first_day, datetime.min.time(), CHINA_TIME)
 
         def online(scope: Scope = scope) -> object:
             return status.online_sensors_by_site(
@@ -267,10 +266,10 @@ def measure(data_dir: Path, scale: float, repeat: int) -> dict[str, dict[str, fl
             )
 
         def history(
-            scope: Scope = scope, site_ids: set[Any] = site_ids, since: datetime = since
+            scope: Scope = scope, site_ids: set[Any] = site_ids, first_day: date = first_day
         ) -> object:
             return status.reported_hours_by_day(
-                client, scope, site_ids=site_ids, since=since, timezone=str(CHINA_TIME)
+                client, scope, site_ids=site_ids, first_day=first_day
             )
 
         out[level] = {
