@@ -282,3 +282,19 @@ async def test_the_timeline_starts_received(api: GraphQLClient, runtime: Runtime
             await session.scalars(select(ReportEvent).where(ReportEvent.report_id == report.id))
         )
     assert [e.status for e in events] == [ReportStatus.RECEIVED]
+
+
+async def test_one_proof_sent_twice_at_once_stores_one_report(
+    api: GraphQLClient, runtime: Runtime
+) -> None:
+    import asyncio
+
+    proof = await solved(api)
+    before = await stored(runtime)
+    answers = await asyncio.gather(
+        *(submit(api, report_body(proof, description=f"同时提交的第 {i} 份举报")) for i in range(4))
+    )
+    assert sorted(status for status, _ in answers) == [201, 400, 400, 400], answers
+    assert all(fields(body) == {"pow"} for status, body in answers if status == 400)
+    after = await stored(runtime)
+    assert after["hazard_reports"] == before["hazard_reports"] + 1
