@@ -1,5 +1,5 @@
-"""Public hazard reports: submission with a proof of work, photos, tracking by receipt code,
-routing to the handling division.
+"""Public hazard reports: submission, tracking by receipt code, routing to the handling
+division (the proof of work and rates: ``intake``; photos: ``photos``).
 
 What a submission stores happens in one transaction — the challenge spent, the report, its
 photos claimed, the first timeline entry — so a refusal at any step stores nothing and the
@@ -9,251 +9,74 @@ tenant-owned row is reachable from here.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.auth.models import Membership
-from backend.auth.throttle import UNKNOWN_ADDRESS, Policy, Throttle, address_subject
-from backend.core.clock import WALL_CLOCK, Clock
+from backend.auth.throttle import UNKNOWN_ADDRESS
 from backend.core.db import retry_lost_race
 from backend.core.errors import NotFound
-from backend.core.objects import ObjectStore
 from backend.core.timestamps import serialize_datetime
-from backend.reports import pow, receipts
+from backend.reports import receipts
 from backend.reports._input import ReportRefused, Submission, parse_submission
-from backend.reports.blocklist import refuse_blocked
+from backend.reports.intake import (
+    PHOTO,
+    REPORT,
+    ReportIntake,
+    admit_client,
+    new_challenge,
+    public_session,
+    spend_challenge,
+    verify_proof,
+)
 from backend.reports.models import (
     ACCEPT_WITHIN,
-    MAX_PHOTOS,
     HazardReport,
-    ReportChallenge,
     ReportEvent,
     ReportPhoto,
     ReportStatus,
 )
+from backend.reports.photos import (
+    check_photo_proof,
+    check_photo_type,
+    delete_unclaimed_photos,
+    record_report_photo,
+    store_report_photo,
+)
 from privacy import pii
-from privacy.images import photo_media_type, sanitise_photo
-from privacy.keyring import Keyring
 from tenants.divisions import ancestors
-from tenants.scope import Scope, scoped_session
+
+__all__ = [
+    "PHOTO",
+    "REPORT",
+    "ReportIntake",
+    "admit_client",
+    "check_photo_proof",
+    "check_photo_type",
+    "delete_unclaimed_photos",
+    "erase_client_hashes",
+    "handling_division",
+    "masked_for_outsiders",
+    "new_challenge",
+    "public_session",
+    "record_report_photo",
+    "store_report_photo",
+    "submit_report",
+    "track_report",
+]
 
 log = logging.getLogger("anjian.reports")
 
 # Who handles reports in a division: a division whose only accounts are analysts reads them.
 HANDLING_ROLES = ("director", "inspector")
 RECEIVED_NOTE = "举报已收到，等待受理 / report received; awaiting acceptance"
-# One address may send this many reports at once, then one more every 3 minutes (20 an hour):
-# a mobile carrier's NAT puts many people behind one address, so the allowance is generous;
-# the proof of work is what makes a flood expensive. Photos: five per report and retries.
-REPORTS_PER_ADDRESS = Policy(free=20, leak_seconds=180, base_seconds=30, cap_seconds=3600)
-PHOTOS_PER_ADDRESS = Policy(free=100, leak_seconds=36, base_seconds=30, cap_seconds=3600)
-_RATE_MESSAGE = (
-    "提交过于频繁，请 {seconds} 秒后再试 / too many submissions from your network; "
-    "try again in {seconds} seconds"
-)
-_CLIENT_PURPOSE = "reports/client-address"
-# What the rate limits count (throttle kinds).
-REPORT = "report"
-PHOTO = "report-photo"
-
-
-@dataclass
-class ReportIntake:
-    """What the public routes need: the keyring (challenges, client hashes), the photo store,
-    the clock, the proof-of-work difficulty and the rate policies."""
-
-    keyring: Keyring
-    objects: ObjectStore
-    difficulty: int
-    clock: Clock = WALL_CLOCK
-    throttle: Throttle = field(default_factory=Throttle)
-    reports_policy: Policy = REPORTS_PER_ADDRESS
-    photos_policy: Policy = PHOTOS_PER_ADDRESS
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-    def client_hash(self, address: str) -> bytes:
-        # The first key version, fixed for good, so one client hashes alike after a rotation.
-        key = self.keyring.derive(_CLIENT_PURPOSE, self.keyring.versions[0].version)
-        return hmac.new(key, address_subject(address).encode(), hashlib.sha256).digest()
-
-
-def public_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncSession:
-    """A session for the public's requests: no scope, so no tenant-owned row is reachable."""
-    return scoped_session(sessions, Scope())
-
-
-# --- abuse protection --------------------------------------------------------------------------
-
-
-async def admit_client(
-    *,
-    sessions: async_sessionmaker[AsyncSession],
-    intake: ReportIntake,
-    address: str | None,
-    kind: str,
-) -> None:
-    """Refuse a blocked network (``Forbidden``) or an address over its rate (``RateLimited``),
-    else count this request against the address. Counted in a transaction of its own, so a
-    request refused later for its input still counts."""
-    where = address_subject(address or UNKNOWN_ADDRESS)
-    policy = intake.reports_policy if kind == REPORT else intake.photos_policy
-
-    async def count() -> None:
-        async with public_session(sessions) as session, session.begin():
-            await refuse_blocked(session, address or UNKNOWN_ADDRESS)
-            await intake.throttle.count(
-                session, kind=kind, subject=where, policy=policy, message=_RATE_MESSAGE
-            )
-
-    await retry_lost_race(count, conflicts=(IntegrityError,))
-
-
-def new_challenge(intake: ReportIntake) -> pow.Challenge:
-    return pow.issue(intake.keyring, intake.difficulty, intake.now())
-
-
-def _proof(intake: ReportIntake, challenge: object, nonce: object) -> pow.Challenge:
-    try:
-        return pow.verify(intake.keyring, challenge, nonce, intake.now())
-    except pow.ProofRefused as exc:
-        raise ReportRefused([("pow", f"工作量证明无效 / {exc}")]) from None
-
-
-def parse_pow_header(value: str | None) -> tuple[str | None, str | None]:
-    """``X-Anjian-PoW: <challenge>:<nonce>``."""
-    if not value or ":" not in value:
-        return None, None
-    challenge, _, nonce = value.strip().partition(":")
-    return challenge, nonce
-
-
-async def _spend(
-    session: AsyncSession, challenge: pow.Challenge, now: datetime, *, photo: bool
-) -> None:
-    """Spend one photo upload or the report of a challenge, or refuse it (``ReportRefused``,
-    field ``pow``). A first use inserts the challenge's row; two first uses at once collide
-    on its key, and the loser's transaction is run again (it then sees the row)."""
-    digest = challenge.digest
-    row = ReportChallenge
-    if photo:
-        spend = (
-            update(row)
-            .where(row.challenge_hash == digest, row.photos < MAX_PHOTOS)
-            .values(photos=row.photos + 1)
-        )
-        spent = f"这个挑战已用于 {MAX_PHOTOS} 张照片 / it has had its {MAX_PHOTOS} photos"
-    else:
-        spend = (
-            update(row)
-            .where(row.challenge_hash == digest, row.reported_at.is_(None))
-            .values(reported_at=now)
-        )
-        spent = "这个挑战已用于一次举报 / this challenge was already used for a report"
-    result = await session.execute(spend)
-    if result.rowcount:  # type: ignore[attr-defined]
-        return
-    if await session.scalar(select(row.challenge_hash).where(row.challenge_hash == digest)):
-        raise ReportRefused([("pow", f"工作量证明已用过 / {spent}")])
-    session.add(
-        ReportChallenge(
-            challenge_hash=digest,
-            photos=1 if photo else 0,
-            reported_at=None if photo else now,
-            expires_at=challenge.expires_at,
-        )
-    )
-    await session.flush()
-
-
-async def _photo_slots_left(session: AsyncSession, challenge: pow.Challenge) -> bool:
-    used = await session.scalar(
-        select(ReportChallenge.photos).where(ReportChallenge.challenge_hash == challenge.digest)
-    )
-    return used is None or used < MAX_PHOTOS
-
-
-# --- photos ------------------------------------------------------------------------------------
-
-
-async def check_photo_proof(
-    *, sessions: async_sessionmaker[AsyncSession], intake: ReportIntake, header: str | None
-) -> pow.Challenge:
-    """The upload's challenge, solved and with an upload left (checked again when it is
-    spent); refused before the photo is decoded."""
-    challenge_text, nonce = parse_pow_header(header)
-    if challenge_text is None:
-        raise ReportRefused([("pow", "需要工作量证明 / send X-Anjian-PoW: <challenge>:<nonce>")])
-    challenge = _proof(intake, challenge_text, nonce)
-    async with public_session(sessions) as session:
-        if not await _photo_slots_left(session, challenge):
-            raise ReportRefused(
-                [
-                    (
-                        "pow",
-                        f"这个挑战已用于 {MAX_PHOTOS} 张照片 / this challenge has had its "
-                        f"{MAX_PHOTOS} photos",
-                    )
-                ]
-            )
-    return challenge
-
-
-def check_photo_type(content_type: str) -> None:
-    """``UnsupportedMediaType`` before the body is read, when it cannot be a photo."""
-    photo_media_type(content_type)
-
-
-def store_report_photo(objects: ObjectStore, content_type: str, data: bytes) -> tuple[str, str]:
-    """Sanitise the upload exactly as every photo is (no metadata, faces pixelated) and store
-    it under a key of 160 random bits; returns the key and the media type. CPU-bound: call it
-    from a worker thread."""
-    image, media, extension = sanitise_photo(content_type, data)
-    key = f"reports/{secrets.token_hex(20)}.{extension}"
-    objects.put(key, image, media)
-    return key, media
-
-
-async def record_report_photo(
-    *,
-    sessions: async_sessionmaker[AsyncSession],
-    intake: ReportIntake,
-    challenge: pow.Challenge,
-    key: str,
-    media: str,
-) -> None:
-    """Spend an upload of the challenge on the stored photo; on refusal the object is removed."""
-
-    async def work() -> None:
-        async with public_session(sessions) as session, session.begin():
-            now = intake.now()
-            await _spend(session, challenge, now, photo=True)
-            session.add(
-                ReportPhoto(
-                    key=key, media_type=media, uploaded_at=now, challenge_hash=challenge.digest
-                )
-            )
-
-    try:
-        await retry_lost_race(work, conflicts=(IntegrityError,))
-    except BaseException:
-        intake.objects.delete(key)
-        raise
-
-
-# --- submission --------------------------------------------------------------------------------
 
 
 async def handling_division(session: AsyncSession, division_code: str) -> str:
@@ -307,14 +130,14 @@ async def submit_report(
     """Store one report from the public; returns its receipt code. ``ReportRefused`` (with
     every bad field) stores nothing."""
     submission = parse_submission(body, intake.now())
-    challenge = _proof(intake, submission.challenge, submission.nonce)
+    challenge = verify_proof(intake, submission.challenge, submission.nonce)
     receipt = receipts.new_receipt()
     client = intake.client_hash(client_address or UNKNOWN_ADDRESS)
 
     async def work() -> None:
         async with public_session(sessions) as session, session.begin():
             now = intake.now()
-            await _spend(session, challenge, now, photo=False)
+            await spend_challenge(session, challenge, now, photo=False)
             report = _new_report(submission, receipt, client, now)
             report.handling_division_code = await handling_division(
                 session, submission.division_code
@@ -414,26 +237,6 @@ def masked_for_outsiders(text: str | None) -> str | None:
 
 
 # --- housekeeping ------------------------------------------------------------------------------
-
-
-async def delete_unclaimed_photos(
-    *, sessions: async_sessionmaker[AsyncSession], objects: ObjectStore, before: datetime
-) -> int:
-    """Delete photos uploaded before ``before`` that no report references, and the spent
-    challenges past their expiry; returns how many photos went. A report claiming a photo at
-    the same moment either wins (the photo stays) or is refused to upload it again."""
-    async with public_session(sessions) as session, session.begin():
-        gone = list(
-            await session.scalars(
-                delete(ReportPhoto)
-                .where(ReportPhoto.report_id.is_(None), ReportPhoto.uploaded_at < before)
-                .returning(ReportPhoto.key)
-            )
-        )
-        await session.execute(delete(ReportChallenge).where(ReportChallenge.expires_at < before))
-    for key in gone:
-        objects.delete(key)
-    return len(gone)
 
 
 async def erase_client_hashes(session: AsyncSession, before: datetime) -> int:
