@@ -66,10 +66,11 @@ def _refused(what: str, exc: AnjianError, field: str | None = None) -> Response[
     return response
 
 
-async def _body(request: Request[Any, Any, State], limit: int, what: str) -> bytes:
+async def _body(request: Request[Any, Any, State], limit: int, zh: str, en: str) -> bytes:
+    """The body, read against ``limit`` as it arrives (``PayloadTooLarge`` past it)."""
     announced = request.headers.get("content-length")
     too_large = PayloadTooLarge(
-        f"{what}最大 {limit // 1024} KiB / {what} is at most {limit:,} bytes"
+        f"{zh}最大 {limit // 1024:,} KiB / {en} is at most {limit // 1024:,} KiB"
     )
     if announced is not None and announced.isdigit() and int(announced) > limit:
         raise too_large
@@ -92,10 +93,9 @@ async def report_challenge(request: Request[Any, Any, State]) -> Response[bytes]
     except AnjianError as exc:
         return _refused("report challenge", exc)
     challenge = service.new_challenge(runtime.report_intake)
-    return json_reply(
-        200,
-        {"challenge": challenge.text, "difficulty": challenge.difficulty},
-    )
+    response = json_reply(200, {"challenge": challenge.text, "difficulty": challenge.difficulty})
+    response.headers.update(_NO_STORE)  # every form gets a challenge of its own
+    return response
 
 
 @get("/api/v1/reports/categories")
@@ -129,7 +129,7 @@ async def report_photo(request: Request[Any, Any, State]) -> Response[bytes]:
         challenge = await service.check_photo_proof(
             sessions=runtime.sessions, intake=intake, header=request.headers.get("x-anjian-pow")
         )
-        body = await _body(request, MAX_PHOTO_BYTES, "照片 / a photo ")
+        body = await _body(request, MAX_PHOTO_BYTES, "照片", "a photo")
         # Decoding and face detection take up to a few hundred milliseconds: off the loop.
         key, media = await anyio.to_thread.run_sync(
             service.store_report_photo, intake.objects, content_type, body
@@ -156,7 +156,7 @@ async def submit_report(request: Request[Any, Any, State]) -> Response[bytes]:
         media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if media != "application/json":
             raise UnsupportedMediaType("举报须以 JSON 提交 / send the report as application/json")
-        raw = await _body(request, MAX_REPORT_BODY, "举报 / a report ")
+        raw = await _body(request, MAX_REPORT_BODY, "举报内容", "a report")
         try:
             body = decode_request_json(raw)
         except (UnreadableJson, json.JSONDecodeError) as exc:
