@@ -13,7 +13,7 @@ from backend.auth.context import Info
 from backend.auth.permissions import IsAuthenticated
 from backend.core.ids import parse_id
 from backend.reports import queue
-from backend.reports.models import HazardReport, ReportStatus
+from backend.reports.models import MAX_PHOTOS, HazardReport, ReportStatus
 
 HazardReportStatus = strawberry.enum(
     ReportStatus,
@@ -79,7 +79,10 @@ class HazardReportType:
             anonymous=row.contact_mobile_enc is None,
         )
 
-    @strawberry.field(description="Keys of the report's photos (sanitised on upload).")
+    @strawberry.field(
+        description="Keys of the report's photos (sanitised on upload).",
+        metadata={"list_size": MAX_PHOTOS},
+    )
     async def photos(self, info: Info) -> list[str]:
         ctx = info.context
 

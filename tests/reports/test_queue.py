@@ -80,3 +80,10 @@ async def test_pages_and_status(api: GraphQLClient, world: World) -> None:
     assert closed.data == {"hazardReports": []}
     too_many = await api.query(QUEUE, {"first": 501}, as_user=suzhou)
     assert too_many.code == "BAD_USER_INPUT", too_many.body
+
+
+async def test_a_full_page_with_photos_fits_the_cost_budget(
+    api: GraphQLClient, world: World
+) -> None:
+    listed = await api.query(QUEUE, {"first": 500}, as_user=world.regulators["320000"])
+    assert listed.data is not None, listed.body

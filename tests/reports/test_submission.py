@@ -298,3 +298,35 @@ async def test_one_proof_sent_twice_at_once_stores_one_report(
     assert all(fields(body) == {"pow"} for status, body in answers if status == 400)
     after = await stored(runtime)
     assert after["hazard_reports"] == before["hazard_reports"] + 1
+
+
+async def test_a_proof_spent_in_one_process_is_refused_in_another(
+    api: GraphQLClient, runtime: Runtime
+) -> None:
+    """Two server processes share only the store: a second runtime on it stands for one."""
+    from backend.reports import service
+    from backend.reports._input import ReportRefused
+
+    proof = await solved(api)
+    status, _ = await submit(api, report_body(proof))
+    assert status == 201
+    other = Runtime(runtime.settings)
+    try:
+        with pytest.raises(ReportRefused) as refused:
+            await service.submit_report(
+                sessions=other.sessions,
+                intake=other.report_intake,
+                body=report_body(proof),
+                client_address="192.0.2.10",
+            )
+        assert [field for field, _ in refused.value.errors] == ["pow"]
+        # A fresh proof from this process is good in the other one.
+        receipt = await service.submit_report(
+            sessions=other.sessions,
+            intake=other.report_intake,
+            body=report_body(await solved(api)),
+            client_address="192.0.2.10",
+        )
+        assert receipts.canonical(receipt) is not None
+    finally:
+        await other.close()
