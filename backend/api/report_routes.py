@@ -35,7 +35,7 @@ from backend.reports._input import ReportRefused
 from backend.reports.blocklist import refuse_blocked
 from backend.reports.categories import CATEGORIES
 from privacy.images import MAX_PHOTO_BYTES
-from tenants.divisions import children, provinces
+from tenants.divisions import children, english_name, provinces
 
 log = logging.getLogger("anjian.api")
 
@@ -107,13 +107,21 @@ async def report_categories() -> Response[bytes]:
 
 @get("/api/v1/reports/divisions")
 async def report_divisions(request: Request[Any, Any, State]) -> Response[bytes]:
-    """The divisions directly inside ``parent`` (GB/T 2260), or the provinces without it."""
+    """The divisions directly inside ``parent`` (GB/T 2260), or the provinces without it;
+    ``nameEn`` where the data has one (the provinces)."""
     parent = request.query_params.get("parent")
     try:
         found = provinces() if parent in (None, "") else children(str(parent))
     except BadInput as exc:
         return _refused("division list", ReportRefused([("parent", exc.message)]))
-    return json_reply(200, [{"code": d.code, "name": d.name, "level": d.level} for d in found])
+    listed = []
+    for d in found:
+        entry = {"code": d.code, "name": d.name, "level": d.level}
+        name_en = english_name(d.code)
+        if name_en is not None:
+            entry["nameEn"] = name_en
+        listed.append(entry)
+    return json_reply(200, listed)
 
 
 @post("/api/v1/reports/photos", status_code=201, request_max_body_size=None)

@@ -50,8 +50,11 @@ async def test_the_picker_lists_provinces_then_children(api: GraphQLClient) -> N
     answer = await api.http.get("/api/v1/reports/divisions")
     assert answer.status_code == 200
     provinces = answer.json()
-    assert {"code": "320000", "name": "江苏省", "level": "province"} in provinces
-    assert all(p["level"] == "province" for p in provinces)
+    assert {"code": "320000", "name": "江苏省", "level": "province", "nameEn": "Jiangsu"} in (
+        provinces
+    )
+    assert len(provinces) == 34
+    assert all(p["level"] == "province" and p["nameEn"] for p in provinces)
     cities = (await api.http.get("/api/v1/reports/divisions?parent=320000")).json()
     assert {"code": "320100", "name": "南京市", "level": "city"} in cities
     counties = (await api.http.get("/api/v1/reports/divisions?parent=320100")).json()
