@@ -1,8 +1,8 @@
 """The Litestar app factory: GraphQL, health, the built portals, the embedded workers.
 
 The lifespan starts the jobs (``backend/jobs``) on the runtime's pieces: the alarm pipeline
-and the outbox relay, the mail relay, the daily retention run, and the MQTT consumer when one
-is configured. Every timer reads ``runtime.clock``.
+and the outbox relay, the mail relay, the daily retention run, the clean-up of unclaimed
+report photos, and the MQTT consumer when one is configured. Every timer reads ``runtime.clock``.
 
 A test process (``ANJIAN_ENV=test`` with ``ANJIAN_TEST_CLOCK=1``, refused otherwise by the
 settings) also mounts ``POST /api/v1/test/clock``: ``{"seconds": n}`` moves the clock n seconds
@@ -40,6 +40,7 @@ from backend.api.http_body import StrictRequestBody
 from backend.api.ingest_routes import ROUTES as ingest_routes
 from backend.api.notice_routes import ROUTES as notice_routes
 from backend.api.photo_routes import ROUTES as photo_routes
+from backend.api.report_routes import ROUTES as report_routes
 from backend.api.schema import build_schema
 from backend.auth import service as auth_service
 from backend.auth.browser import origin_is_own, unscoped_caller
@@ -54,6 +55,7 @@ from backend.jobs.broker import start_worker
 from backend.jobs.mail_outbox import MailRelay
 from backend.jobs.notice_overdue import OverdueNotices
 from backend.jobs.outbox_relay import OutboxRelay
+from backend.jobs.report_photos import UnclaimedReportPhotos
 from backend.runtime import Runtime
 from backend.telemetry.mqtt import DynsecError, MqttConsumer, sync_from_registry
 from backend.telemetry.store import ping
@@ -292,6 +294,8 @@ def create_app(
             runtime.sessions, runtime.clock, queued_mail=mail_relay.wake
         )
         overdue_notices.loop.start()
+        report_photos = UnclaimedReportPhotos(runtime.sessions, runtime.objects, runtime.clock)
+        report_photos.loop.start()
         app.state.alarms = alarms
         retention = asyncio.create_task(runtime.retention.loop(), name="retention")
         consumer = await _start_mqtt(runtime)
@@ -312,6 +316,7 @@ def create_app(
             await alarms.stop()
             await relay.stop()
             await overdue_notices.loop.stop()
+            await report_photos.loop.stop()
             await mail_relay.stop()
             if worker is not None:
                 worker.stop()
@@ -325,6 +330,7 @@ def create_app(
             *ingest_routes,
             *photo_routes,
             *notice_routes,
+            *report_routes,
             audit_csv,
             portal_router(),
             create_static_files_router(path="/static", directories=[STATIC_DIR]),

@@ -35,6 +35,13 @@ from backend.oversight.notices.models import (
     RectificationNotice,
 )
 from backend.oversight.supervision.models import AlarmSupervision, SupervisionEvent
+from backend.reports.models import (
+    HazardReport,
+    ReportBlock,
+    ReportChallenge,
+    ReportEvent,
+    ReportPhoto,
+)
 from backend.response.models import Handover, WorkOrder, WorkOrderEvent
 from backend.telemetry.models import Device, Sensor
 from privacy.audit import AuditEntry, AuditHead
@@ -58,6 +65,7 @@ __all__ = [
     "Device",
     "EscalationNotice",
     "Handover",
+    "HazardReport",
     "HazardSubstance",
     "HazardUnit",
     "Inspection",
@@ -75,6 +83,10 @@ __all__ = [
     "Plan",
     "PlatformDataKey",
     "RectificationNotice",
+    "ReportBlock",
+    "ReportChallenge",
+    "ReportEvent",
+    "ReportPhoto",
     "RuleRevision",
     "Sensor",
     "Silence",

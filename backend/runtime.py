@@ -26,6 +26,7 @@ from backend.core.objects import FileObjectStore
 from backend.core.settings import Settings
 from backend.jobs.broker import Jobs, declare_actors, make_broker
 from backend.jobs.retention import RetentionJob
+from backend.reports.service import ReportIntake
 from backend.telemetry.batches import BatchLedger
 from backend.telemetry.flusher import Flusher
 from backend.telemetry.ingest import Ingest
@@ -124,6 +125,16 @@ class Runtime:
     def objects(self) -> FileObjectStore:
         """Stored files: camera snapshots and the photos people attach."""
         return FileObjectStore(self.settings.objects_dir)
+
+    @cached_property
+    def report_intake(self) -> ReportIntake:
+        """Public hazard reports: proofs of work, photos, rate limits (state in the store)."""
+        return ReportIntake(
+            keyring=self.keyring,
+            objects=self.objects,
+            difficulty=self.settings.report_pow_difficulty,
+            clock=self.clock,
+        )
 
     @cached_property
     def flusher(self) -> Flusher:

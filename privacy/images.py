@@ -27,7 +27,12 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageFilter, ImageOps
 
-from backend.core.errors import BadInput, ConfigurationError
+from backend.core.errors import (
+    BadInput,
+    ConfigurationError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 log = logging.getLogger("anjian.privacy.images")
 
@@ -62,6 +67,11 @@ _WEBP_QUALITY = 90
 # Decoding holds width × height × 4 bytes and a few copies: a bounded number at once keeps a
 # burst of uploads from exhausting memory, whatever the size of the thread pool calling us.
 _DECODING = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+# Photos people attach (work orders, notices, public hazard reports): what is taken.
+PHOTO_TYPES = {_JPEG: "jpg", _PNG: "png"}
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+MAX_PHOTO_PIXELS = 25_000_000
 
 Box = tuple[int, int, int, int]
 """A face: left, top, width, height in pixels of the full-size image."""
@@ -281,3 +291,26 @@ def _encode(image: Image.Image, content_type: str) -> bytes:
     else:
         image.save(buffer, "WEBP", quality=_WEBP_QUALITY)
     return buffer.getvalue()
+
+
+def photo_media_type(content_type: str) -> tuple[str, str]:
+    """The media type a photo upload declares and the extension it is stored with;
+    ``UnsupportedMediaType`` for anything but JPEG and PNG."""
+    declared = content_type.split(";")[0].strip().lower()
+    extension = PHOTO_TYPES.get(declared)
+    if extension is None:
+        raise UnsupportedMediaType("photos are image/jpeg or image/png")
+    return declared, extension
+
+
+def sanitise_photo(content_type: str, data: bytes) -> tuple[bytes, str, str]:
+    """The upload as it is kept: re-encoded from its pixels (no EXIF, no GPS) with every face
+    pixelated; with its media type and extension. Refused when it is not the JPEG or PNG it
+    says it is, or is over 8 MiB. CPU-bound: call it from a worker thread."""
+    declared, extension = photo_media_type(content_type)
+    if len(data) > MAX_PHOTO_BYTES:
+        raise PayloadTooLarge("a photo is at most 8 MiB")
+    if sniff(data) != declared:
+        raise BadInput(f"the body is not a {declared} image")
+    image = sanitize(data, max_bytes=MAX_PHOTO_BYTES, max_pixels=MAX_PHOTO_PIXELS)
+    return image.redacted, declared, extension

@@ -30,6 +30,7 @@ RULES = (
     RetentionRule("notification and escalation receipts", timedelta(days=90), "platform policy"),
     RetentionRule("ended sign-in sessions", timedelta(days=30), "platform policy"),
     RetentionRule("unaccepted expired invitations", timedelta(days=30), "platform policy"),
+    RetentionRule("hazard reporters' client address hashes", timedelta(days=30), "platform policy"),
     RetentionRule("audit entries (behind a signed checkpoint)", timedelta(days=365), "CSL art. 21"),
 )
 KEEP = {rule.data: rule.keep for rule in RULES}

@@ -35,7 +35,7 @@ async def signed_in_user(request: Request[Any, Any, State]) -> Principal:
 
 
 def json_reply(
-    status: int, body: dict[str, Any], retry_after: int | None = None
+    status: int, body: dict[str, Any] | list[Any], retry_after: int | None = None
 ) -> Response[bytes]:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return Response(

@@ -51,6 +51,7 @@ from backend.oversight.supervision.schema import (
     SupervisionQuery,
     supervisions_of_alarm,
 )
+from backend.reports.schema import ReportsQuery
 from backend.response.schema import (
     HandoversMutation,
     HandoversQuery,
@@ -79,6 +80,7 @@ Query = merge_types(
         NoticesQuery,
         SupervisionQuery,
         InspectionsQuery,
+        ReportsQuery,
     ),
 )
 Mutation = merge_types(

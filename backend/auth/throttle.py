@@ -171,6 +171,21 @@ class Throttle:
         await session.flush()
         return attempt
 
+    async def count(
+        self, session: AsyncSession, *, kind: str, subject: str, policy: Policy, message: str
+    ) -> None:
+        """One action of a single subject (a public report from one client address) under
+        ``policy``: refused while the subject is locked (``RateLimited`` with ``message``,
+        where ``{seconds}`` is the wait), else counted, which may start a lock. Subjects are
+        sealed like the sign-in ones; ``kind`` keeps them apart from those."""
+        now = self.now()
+        row = await self._row(session, kind, f"{kind}:{subject}", now)
+        wait = self._remaining(row, now)
+        if wait > 0:
+            raise RateLimited(message.format(seconds=wait), retry_after_seconds=wait)
+        self._count(row, policy, now)
+        await session.flush()
+
     async def reload(self, session: AsyncSession, attempt: Attempt) -> Attempt:
         """The attempt's rows again, locked, in ``session``: other attempts may have moved
         them since they were counted, and settling must not write stale levels back."""

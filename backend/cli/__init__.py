@@ -19,6 +19,7 @@ from backend.cli.bench import bench
 from backend.cli.devices import device
 from backend.cli.keys import keys
 from backend.cli.mqtt import mqtt_group
+from backend.cli.reports import reports
 from backend.cli.serve import demo, dev_cert, migrate, serve, worker
 from backend.cli.sites import site
 from backend.cli.tenants import tenant
@@ -51,6 +52,7 @@ for command in (
     migrate,
     mqtt_group,
     regulator,
+    reports,
     retention_run,
     serve,
     site,

@@ -1,7 +1,7 @@
 """Objects (camera snapshots, report photos) behind a small store interface.
 
 The embedded store keeps files under the data dir; an S3-compatible store implements the same
-three methods. Keys are relative, slash-separated and chosen by the server, never by clients.
+four methods. Keys are relative, slash-separated and chosen by the server, never by clients.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
 
     def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None: ...
 
 
 class FileObjectStore:
@@ -51,3 +53,7 @@ class FileObjectStore:
             return self._path(key).is_file()
         except BadInput:
             return False
+
+    def delete(self, key: str) -> None:
+        """Remove the object; one that is not there is already gone."""
+        self._path(key).unlink(missing_ok=True)

@@ -75,6 +75,10 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     # What one request may cost the server (backend/core/limits.py says why each number).
     limits: Limits = field(default_factory=Limits)
+    # Leading zero bits of the proof of work a public hazard report needs (SHA-256; each bit
+    # doubles the work). 18 bits is ~260,000 hashes on average: a second or two for the
+    # portal's bundled JavaScript SHA-256 on a low-end phone, ~0.2 s in a native loop.
+    report_pow_difficulty: int = 18
     # ``production`` or ``test`` (ANJIAN_ENV); only a test process may use the test settings.
     environment: str = "production"
     # Test only: the server's timers read a clock that ``POST /api/v1/test/clock`` moves ahead.
@@ -168,6 +172,10 @@ def _check_scheme(name: str, url: str, allowed: set[str]) -> None:
 
 # The idle timeouts an owner (or the platform's default) may choose: from five minutes to a day.
 IDLE_TIMEOUT_MINUTES = (5, 24 * 60)
+
+
+# The proof-of-work difficulties a deployment may choose (CONTRACT.md: at most 22 bits).
+REPORT_POW_DIFFICULTY = (1, 22)
 
 
 def _positive_int(name: str, raw: str | None, default: int) -> int:
@@ -337,6 +345,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         trusted_proxies=_networks("ANJIAN_TRUSTED_PROXIES", values.get("ANJIAN_TRUSTED_PROXIES")),
         limits=load_limits(values),
+        report_pow_difficulty=_bounded(
+            "ANJIAN_REPORT_POW_DIFFICULTY",
+            values.get("ANJIAN_REPORT_POW_DIFFICULTY"),
+            18,
+            *REPORT_POW_DIFFICULTY,
+        ),
         environment=environment,
         test_clock=test_clock,
         public_url=_public_url(values.get("ANJIAN_PUBLIC_URL")),

@@ -35,6 +35,7 @@ from backend.auth.models import AuthSession, Invitation, Membership, User, suspe
 from backend.core import counters
 from backend.core.clock import WALL_CLOCK, Clock
 from backend.core.db import Base
+from backend.reports.service import erase_client_hashes
 from backend.telemetry import erasure
 from backend.telemetry.store import ClickHouseClient
 from privacy import retention
@@ -108,6 +109,9 @@ async def _purge_relational(session: AsyncSession, now: datetime) -> dict[str, i
             Invitation.accepted_at.is_(None),
             Invitation.expires_at < now - keep["unaccepted expired invitations"],
         ),
+    )
+    counts["hazard reporters' client address hashes"] = await erase_client_hashes(
+        session, now - keep["hazard reporters' client address hashes"]
     )
     return counts
 

@@ -16,16 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.authz import Authorizer
 from backend.auth.principal import Principal
 from backend.auth.service import require
-from backend.core.errors import BadInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from backend.core.errors import BadInput, NotFound
 from backend.core.objects import ObjectStore
-from privacy import images
 from privacy.audit import record
+from privacy.images import MAX_PHOTO_BYTES as MAX_PHOTO_BYTES
+from privacy.images import PHOTO_TYPES, sanitise_photo
 from tenants.service import tenant_domain
 
-PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png"}
 MEDIA_TYPES = {extension: media for media, extension in PHOTO_TYPES.items()}
-MAX_PHOTO_BYTES = 8 * 1024 * 1024
-MAX_PHOTO_PIXELS = 25_000_000
 # Attaching a photo is part of working on an order; seeing one is reading the order.
 UPLOAD_PERMISSION = ("work_order", "update")
 READ_PERMISSION = ("work_order", "read")
@@ -71,18 +69,10 @@ def store_photo(
 ) -> str:
     """Sanitise and store one upload; returns its key, under the site when one is named (a
     regulator's). CPU-bound (decoding, face detection): call it from a worker thread."""
-    declared = content_type.split(";")[0].strip().lower()
-    extension = PHOTO_TYPES.get(declared)
-    if extension is None:
-        raise UnsupportedMediaType("photos are image/jpeg or image/png")
-    if len(data) > MAX_PHOTO_BYTES:
-        raise PayloadTooLarge("a photo is at most 8 MiB")
-    if images.sniff(data) != declared:
-        raise BadInput(f"the body is not a {declared} image")
-    image = images.sanitize(data, max_bytes=MAX_PHOTO_BYTES, max_pixels=MAX_PHOTO_PIXELS)
+    image, declared, extension = sanitise_photo(content_type, data)
     where = f"{tenant_id}" if site_id is None else f"{tenant_id}/{site_id}"
     key = f"photos/{where}/{uuid.uuid4()}.{extension}"
-    objects.put(key, image.redacted, declared)
+    objects.put(key, image, declared)
     return key
 
 

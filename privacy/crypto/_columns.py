@@ -220,8 +220,12 @@ def _on_load(target: Any, context: QueryContext) -> None:
 
 
 @event.listens_for(SealedRecord, "refresh", propagate=True)
-def _on_refresh(target: Any, context: QueryContext, _attrs: Iterable[str] | None) -> None:
-    _note_loaded(context.session, target)
+def _on_refresh(target: Any, context: QueryContext | None, _attrs: Iterable[str] | None) -> None:
+    # An ORM ``update()`` that writes its values into rows already loaded refreshes them
+    # without a query context; the row's own session is the one it was loaded in.
+    session = context.session if context is not None else object_session(target)
+    if session is not None:
+        _note_loaded(session, target)
 
 
 @event.listens_for(Session, "do_orm_execute")

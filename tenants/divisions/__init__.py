@@ -61,6 +61,51 @@ def _table() -> _Table:
     return _Table(by_code, {k: tuple(v) for k, v in kids.items()})
 
 
+# English names of the provincial-level divisions (the dataset names divisions in Chinese
+# only; prefectures and counties have no English name here).
+_PROVINCES_EN = {
+    "110000": "Beijing",
+    "120000": "Tianjin",
+    "130000": "Hebei",
+    "140000": "Shanxi",
+    "150000": "Inner Mongolia",
+    "210000": "Liaoning",
+    "220000": "Jilin",
+    "230000": "Heilongjiang",
+    "310000": "Shanghai",
+    "320000": "Jiangsu",
+    "330000": "Zhejiang",
+    "340000": "Anhui",
+    "350000": "Fujian",
+    "360000": "Jiangxi",
+    "370000": "Shandong",
+    "410000": "Henan",
+    "420000": "Hubei",
+    "430000": "Hunan",
+    "440000": "Guangdong",
+    "450000": "Guangxi",
+    "460000": "Hainan",
+    "500000": "Chongqing",
+    "510000": "Sichuan",
+    "520000": "Guizhou",
+    "530000": "Yunnan",
+    "540000": "Tibet",
+    "610000": "Shaanxi",
+    "620000": "Gansu",
+    "630000": "Qinghai",
+    "640000": "Ningxia",
+    "650000": "Xinjiang",
+    "710000": "Taiwan",
+    "810000": "Hong Kong",
+    "820000": "Macao",
+}
+
+
+def english_name(code: str) -> str | None:
+    """The English name of a provincial-level division; None for the others."""
+    return _PROVINCES_EN.get(code)
+
+
 def is_valid(code: object) -> bool:
     """Whether ``code`` is a division of the dataset."""
     return isinstance(code, str) and code in _table().by_code

@@ -23,6 +23,7 @@ RANK = {
     "backend.alarms": 5,
     "backend.oversight": 6,
     "backend.response": 6,
+    "backend.reports": 6,
     "backend.models": 7,
     "backend.migrate": 7,
     "backend.demo": 7,
