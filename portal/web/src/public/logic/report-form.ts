@@ -87,27 +87,27 @@ export function localInputValue(now: Date): string {
 
 export function draftProblems(draft: ReportDraft, photoCount: number, now: Date = new Date()): DraftProblems {
   const problems: DraftProblems = {}
-  if (!draft.category) problems.category = 'report.errors.categoryMissing'
+  if (!draft.category) problems.category = 'errors.categoryMissing'
   const description = draft.description.trim()
-  if (!description) problems.description = 'report.errors.descriptionMissing'
-  else if (description.length > DESCRIPTION_MAX) problems.description = 'report.errors.descriptionLong'
+  if (!description) problems.description = 'errors.descriptionMissing'
+  else if (description.length > DESCRIPTION_MAX) problems.description = 'errors.descriptionLong'
   if (draft.observedAt.trim()) {
     const at = observedInstant(draft.observedAt)
-    if (at === null) problems.observedAt = 'report.errors.observedAtBad'
-    else if (Date.parse(at) > now.getTime() + CLOCK_SLACK_MS) problems.observedAt = 'report.errors.observedAtFuture'
+    if (at === null) problems.observedAt = 'errors.observedAtBad'
+    else if (Date.parse(at) > now.getTime() + CLOCK_SLACK_MS) problems.observedAt = 'errors.observedAtFuture'
   }
-  if (photoCount > 5) problems.photos = 'report.errors.photosTooMany'
-  if (draft.subject.trim().length > SUBJECT_MAX) problems.subject = 'report.errors.subjectLong'
-  if (!draft.divisionCode) problems.divisionCode = 'report.errors.divisionMissing'
-  if (!draft.address.trim() && !draft.location) problems.where = 'report.errors.whereMissing'
-  else if (draft.address.trim().length > ADDRESS_MAX) problems.where = 'report.errors.addressLong'
+  if (photoCount > 5) problems.photos = 'errors.photosTooMany'
+  if (draft.subject.trim().length > SUBJECT_MAX) problems.subject = 'errors.subjectLong'
+  if (!draft.divisionCode) problems.divisionCode = 'errors.divisionMissing'
+  if (!draft.address.trim() && !draft.location) problems.where = 'errors.whereMissing'
+  else if (draft.address.trim().length > ADDRESS_MAX) problems.where = 'errors.addressLong'
   if (!draft.anonymous) {
     const name = draft.name.trim()
-    if (!name) problems.name = 'report.errors.nameMissing'
-    else if (name.length > NAME_MAX) problems.name = 'report.errors.nameLong'
+    if (!name) problems.name = 'errors.nameMissing'
+    else if (name.length > NAME_MAX) problems.name = 'errors.nameLong'
     const mobile = normaliseMobile(draft.mobile)
-    if (!mobile) problems.mobile = 'report.errors.mobileMissing'
-    else if (!MOBILE.test(mobile)) problems.mobile = 'report.errors.mobileBad'
+    if (!mobile) problems.mobile = 'errors.mobileMissing'
+    else if (!MOBILE.test(mobile)) problems.mobile = 'errors.mobileBad'
   }
   return problems
 }
