@@ -330,3 +330,28 @@ async def test_tracking_in_english_and_an_unknown_code(server: str, browser: Any
     phone.errors = [e for e in phone.errors if "404" not in e]
     await phone.assert_clean(server)
     await page.context.close()
+
+
+async def test_the_bundled_worker_solves_a_challenge_under_the_pages_csp(
+    server: str, browser: Any
+) -> None:
+    """The searcher itself, started as the page starts it (a same-origin module worker under
+    ``script-src 'self'``), answers with a nonce that Python's SHA-256 accepts."""
+    [worker] = [p.name for p in (DIST_DIR / "assets").glob("pow.worker-*.js")]
+    phone = await _phone(browser, f"{server}/")
+    challenge_text = "worker-check.汉字.1764756000"
+    found = await phone.page.evaluate(
+        """([url, challenge]) => new Promise((resolve, reject) => {
+            const worker = new Worker(url, { type: 'module' })
+            worker.onerror = (e) => reject(new Error('worker failed: ' + e.message))
+            worker.onmessage = (e) => {
+                if (e.data.kind === 'found') { worker.terminate(); resolve(e.data.nonce) }
+            }
+            worker.postMessage({ challenge, difficulty: 16, start: 0, step: 1 })
+        })""",
+        [f"/assets/{worker}", challenge_text],
+    )
+    digest = hashlib.sha256((challenge_text + found).encode()).digest()
+    assert int.from_bytes(digest, "big") >> (256 - 16) == 0
+    await phone.assert_clean(server)
+    await phone.page.context.close()
