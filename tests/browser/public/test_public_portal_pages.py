@@ -329,6 +329,18 @@ async def test_tracking_in_english_and_an_unknown_code(server: str, browser: Any
     # A 404 is an answer here, not a page error: only the browser's own network line is logged.
     phone.errors = [e for e in phone.errors if "404" not in e]
     await phone.assert_clean(server)
+
+    # The form in English fits the phone as well.
+    await page.get_by_role("link", name="Report", exact=True).click()
+    await page.get_by_role("heading", name="Report a safety hazard").wait_for()
+    await page.get_by_label("Kind of hazard").select_option("OTHER")
+    await page.get_by_label("Province").select_option("320000")
+    await page.get_by_label("City").select_option("320100")
+    await page.get_by_label("County / district").wait_for()
+    await page.get_by_label("With my name").check()
+    await page.get_by_role("textbox", name="Mobile number").wait_for()
+    await _screenshot(page, "public-report-form-en-375.png")
+    await phone.assert_clean(server)
     await page.context.close()
 
 

@@ -13,9 +13,10 @@ export default {
   },
   nav: {
     label: 'Public services',
-    home: 'Home',
     report: 'Report a hazard',
     track: 'Track a report',
+    reportShort: 'Report',
+    trackShort: 'Track',
   },
   home: {
     intro: 'Seen a safety hazard at work or in your neighbourhood? Report it in a few minutes — no account needed, and you may stay anonymous.',
@@ -37,8 +38,6 @@ export default {
   report: {
     heading: 'Report a safety hazard',
     intro: 'Fields marked * are required. Please do not put personal details in the description.',
-    required: 'required',
-    optional: 'optional',
     category: 'Kind of hazard',
     choose: 'Choose…',
     loading: 'Loading…',

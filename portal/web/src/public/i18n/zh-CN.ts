@@ -13,9 +13,10 @@ export default {
   },
   nav: {
     label: '公众服务',
-    home: '首页',
     report: '我要举报',
     track: '查询进度',
+    reportShort: '我要举报',
+    trackShort: '查询进度',
   },
   home: {
     intro: '发现安全生产隐患？无需注册，几分钟即可举报，可以匿名。',
@@ -35,8 +36,6 @@ export default {
   report: {
     heading: '举报安全生产隐患',
     intro: '带 * 的为必填项。请勿在描述中填写个人信息。',
-    required: '必填',
-    optional: '选填',
     category: '隐患类别',
     choose: '请选择',
     loading: '加载中…',
