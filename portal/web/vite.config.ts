@@ -1,7 +1,7 @@
 /// <reference types="vitest/config" />
-// Three pages in one build: the public landing page `/`, the enterprise console `/app/` and the
+// Three pages in one build: the public portal `/`, the enterprise console `/app/` and the
 // government portal `/gov/`. Each has its own entry, so an anonymous visitor of `/` loads no
-// console code. Element Plus components are imported where they are used (not the whole
+// console code (the public portal has its own message catalogue, too). Element Plus components are imported where they are used (not the whole
 // library), and every asset gets a hashed name under `assets/` for a year-long cache.
 import { fileURLToPath, URL } from 'node:url'
 
@@ -41,6 +41,9 @@ export default defineConfig({
     __INTLIFY_PROD_DEVTOOLS__: false,
     __VUE_PROD_DEVTOOLS__: false,
   },
+  // The proof-of-work searcher (src/public/logic/pow.worker.ts) is a module worker: a
+  // same-origin bundled file, as the CSP's script-src 'self' allows (no blob: or data: worker).
+  worker: { format: 'es' },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
@@ -49,14 +52,14 @@ export default defineConfig({
     sourcemap: false,
     rolldownOptions: {
       input: {
-        landing: page('./index.html'),
+        public: page('./index.html'),
         app: page('./app/index.html'),
         gov: page('./gov/index.html'),
       },
       output: {
         codeSplitting: {
-          // Vue and vue-i18n, which every page loads, in one chunk of their own: the landing
-          // page shares it with the portals and it stays cached when a portal's code changes.
+          // Vue and vue-i18n, which every page loads, in one chunk of their own: the public
+          // portal shares it with the others and it stays cached when a portal's code changes.
           groups: [{ name: 'vue', test: /node_modules[\\/](@vue|vue|vue-i18n|@intlify)[\\/]/ }],
         },
       },

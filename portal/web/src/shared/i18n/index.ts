@@ -1,72 +1,11 @@
-// The language of a page: `?lang=en` (or `?lang=zh-CN`) in the address wins, then the choice
-// remembered from the language switch, then Chinese. The choice is kept in localStorage; it
-// is a preference, not a secret.
-import { computed, type ComputedRef } from 'vue'
-import { createI18n, useI18n } from 'vue-i18n'
+// The portals' i18n: the language machinery of `./locale` over the portals' catalogue.
+import { createI18n } from 'vue-i18n'
 
-import { DEFAULT_LOCALE, type Locale, messages } from './messages'
+import { type Locale, localeOptions } from './locale'
+import { messages } from './messages'
 
-export { DEFAULT_LOCALE, LOCALES, type Locale } from './messages'
+export { DEFAULT_LOCALE, LOCALES, type Locale, normaliseLocale, pickLocale, useLocale } from './locale'
 
-const STORAGE_KEY = 'anjian.lang'
-
-/** A locale for what a person or a URL may write (`en`, `en-US`, `zh`, `zh-cn`), or null. */
-export function normaliseLocale(value: string | null | undefined): Locale | null {
-  const lowered = value?.trim().toLowerCase()
-  if (!lowered) return null
-  if (lowered === 'en' || lowered.startsWith('en-')) return 'en'
-  if (lowered === 'zh' || lowered.startsWith('zh-')) return 'zh-CN'
-  return null
-}
-
-export function pickLocale(search: string, stored: string | null): Locale {
-  const asked = normaliseLocale(new URLSearchParams(search).get('lang'))
-  return asked ?? normaliseLocale(stored) ?? DEFAULT_LOCALE
-}
-
-function storedLocale(): string | null {
-  try {
-    return window.localStorage.getItem(STORAGE_KEY)
-  } catch {
-    return null // storage disabled (private mode, policy): the address and the default remain
-  }
-}
-
-function remember(locale: Locale): void {
-  try {
-    window.localStorage.setItem(STORAGE_KEY, locale)
-  } catch {
-    // not remembered; the page still switches
-  }
-}
-
-export function createPortalI18n(locale: Locale = pickLocale(window.location.search, storedLocale())) {
-  document.documentElement.lang = locale
-  if (new URLSearchParams(window.location.search).has('lang')) remember(locale)
-  return createI18n({
-    legacy: false,
-    locale,
-    fallbackLocale: DEFAULT_LOCALE,
-    messages,
-    missingWarn: import.meta.env.DEV,
-    fallbackWarn: import.meta.env.DEV,
-  })
-}
-
-/** The page's language and a way to change it (for the language switch). */
-export function useLocale(): { locale: ComputedRef<Locale>; setLocale: (next: Locale) => void } {
-  const i18n = useI18n()
-  const locale = computed(() => normaliseLocale(i18n.locale.value) ?? DEFAULT_LOCALE)
-  function setLocale(next: Locale): void {
-    i18n.locale.value = next
-    document.documentElement.lang = next
-    remember(next)
-    // An address with ?lang= keeps saying the language now shown, so a reload shows it too.
-    const url = new URL(window.location.href)
-    if (url.searchParams.has('lang')) {
-      url.searchParams.set('lang', next)
-      window.history.replaceState(window.history.state, '', url)
-    }
-  }
-  return { locale, setLocale }
+export function createPortalI18n(locale?: Locale) {
+  return createI18n({ ...localeOptions(locale), messages })
 }

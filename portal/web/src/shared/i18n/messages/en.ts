@@ -18,16 +18,6 @@ export default {
     zhCN: '中文',
     en: 'English',
   },
-  landing: {
-    intro: 'Safety-production monitoring and early warning for enterprises and regulators.',
-    appLink: 'Enterprise console',
-    appDescription:
-      'For shift operators, safety managers and owners: live monitoring, alarm handling, work orders and audit.',
-    govLink: 'Government portal',
-    govDescription:
-      'For emergency-management departments: risk across the jurisdiction, supervision of alarms and statistics.',
-    apiLink: 'GraphQL API',
-  },
   signIn: {
     heading: '{portal}: sign in',
     email: 'Email',

@@ -17,14 +17,6 @@ export default {
     zhCN: '中文',
     en: 'English',
   },
-  landing: {
-    intro: '面向企业与监管部门的安全生产监测预警平台。',
-    appLink: '企业端',
-    appDescription: '企业的值班员、安全管理员和负责人：实时监测、报警处置、工单与审计。',
-    govLink: '政府端',
-    govDescription: '应急管理部门：辖区企业的风险态势、报警督办与统计分析。',
-    apiLink: 'GraphQL 接口',
-  },
   signIn: {
     heading: '{portal}登录',
     email: '邮箱',
