@@ -75,20 +75,26 @@ def bench_alarms(devices: int, rate: float, leaks: int, duration: float) -> None
     help="Measured calls of each query per level.",
 )
 @click.option("--keep", is_flag=True, help="Keep the scratch data dir.")
+@click.option(
+    "--feed",
+    is_flag=True,
+    help="The world's devices keep reporting over the device API while the queries run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
-def bench_oversight(scale: float, repeat: int, keep: bool, as_json: bool) -> None:
+def bench_oversight(scale: float, repeat: int, keep: bool, feed: bool, as_json: bool) -> None:
     """Government portal queries of a province, a city and a county regulator (p50/p95/p99)."""
     from backend.bench.oversight import as_dict, run, table
 
-    figures = run(scale=scale, repeat=repeat, keep=keep)
+    figures = run(scale=scale, repeat=repeat, keep=keep, feed=feed)
     if as_json:
         click.echo(json.dumps(as_dict(figures), ensure_ascii=False))
     else:
         click.echo(table(figures))
     mismatched = [
-        level
+        f"{level} {key} {figures.reported[level][key]:,} (built {value:,})"
         for level, built in figures.built.items()
-        if any(figures.reported[level][k] != v for k, v in built.items())
+        for key, value in built.items()
+        if figures.reported[level][key] != value
     ]
     click.echo(
         f"{figures.enterprises:,} enterprises, {figures.sites:,} sites, {figures.sensors:,} "
@@ -96,10 +102,12 @@ def bench_oversight(scale: float, repeat: int, keep: bool, as_json: bool) -> Non
         f"build {sum(figures.build_s.values()):,.0f} s; server RSS {figures.server_rss_mib} MiB "
         f"(peak {figures.server_peak_rss_mib}); targets "
         f"{'met' if figures.meets_targets else 'MISSED'}"
-        + (f"; counts differ from those built at {', '.join(mismatched)}" if mismatched else ""),
+        + (f"; counts differ from those built: {', '.join(mismatched)}" if mismatched else ""),
         err=True,
     )
     fed = figures.feed
+    if fed is None:
+        return
     click.echo(
         f"while timing, {fed.devices:,} devices posted {fed.batches:,} batches "
         f"({fed.readings:,} readings accepted, {fed.refused:,} refused) once every "

@@ -16,7 +16,7 @@ QUERIES = {"jurisdiction", "siteRisks", "enterpriseRankings", "dataQuality", "on
 
 def test_a_tiny_province_is_built_served_and_measured() -> None:
     result = CliRunner().invoke(
-        main, ["bench", "oversight", "--scale", "0.002", "--repeat", "2", "--json"]
+        main, ["bench", "oversight", "--scale", "0.002", "--repeat", "2", "--feed", "--json"]
     )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
