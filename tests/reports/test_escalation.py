@@ -16,13 +16,13 @@ from sqlalchemy import select
 from backend.auth.mail_outbox import MailOutboxMessage
 from backend.core.clock import WALL_CLOCK, SimulatedClock
 from backend.jobs.report_escalation import ReportEscalation
-from backend.reports.models import ACCEPT_WITHIN
+from backend.reports.models import ACCEPT_WITHIN, CLOSE_WITHIN
 from backend.reports.service import ReportIntake
 from backend.runtime import Runtime
 from tenants.scope import unscoped_session
 from tests.graphql import GraphQLClient
 from tests.reports.conftest import Staff
-from tests.reports.helpers import ACCEPT, REPORT, audit_actions, submitted, tracked
+from tests.reports.helpers import ACCEPT, EXTEND, REPORT, audit_actions, submitted, tracked
 
 MINUTE = timedelta(minutes=1)
 
@@ -160,3 +160,34 @@ async def test_an_accepted_report_is_not_moved(
     seen = await api.query(REPORT, {"id": report}, as_user=anhui.email["inspector"])
     assert seen.data is not None
     assert seen.data["hazardReport"]["handlingDivisionCode"] == "340102"
+
+
+async def test_a_missed_closing_deadline_is_mailed_once_per_deadline(
+    api: GraphQLClient,
+    runtime: Runtime,
+    anhui: Staff,
+    intake: ReportIntake,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report, _, clock = await back_in_time(api, runtime, intake, 200, "340102")
+    monkeypatch.setitem(runtime.__dict__, "clock", clock)  # what the resolvers read
+    inspector, city = anhui.email["inspector"], anhui.email["city_director"]
+    accepted = await api.query(ACCEPT, {"id": report}, as_user=inspector)
+    assert accepted.data is not None, accepted.body
+    job = ReportEscalation(runtime.sessions, clock)
+    clock.advance((CLOSE_WITHIN - MINUTE).total_seconds())
+    await job.run()
+    assert await overdue_mails(runtime, report) == []
+    clock.advance((2 * MINUTE).total_seconds())
+    await job.run()
+    await job.run()
+    (mail,) = await overdue_mails(runtime, report)  # 瑶海区 has no director: its inspector
+    assert mail.recipient == inspector and "办结" in mail.subject
+    # The city director approves no extension here (not the handling division); the county
+    # has no director to, so the report stays overdue and is not mailed about again.
+    refused = await api.query(EXTEND, {"id": report, "reason": "待鉴定"}, as_user=city)
+    assert refused.code == "FORBIDDEN", refused.body
+    clock.advance(timedelta(days=1).total_seconds())
+    await job.run()
+    assert len(await overdue_mails(runtime, report)) == 1
+    assert await audit_actions(runtime, report) == ["report.accept", "report.overdue"]
