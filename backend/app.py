@@ -55,6 +55,7 @@ from backend.jobs.broker import start_worker
 from backend.jobs.mail_outbox import MailRelay
 from backend.jobs.notice_overdue import OverdueNotices
 from backend.jobs.outbox_relay import OutboxRelay
+from backend.jobs.report_escalation import ReportEscalation
 from backend.jobs.report_photos import UnclaimedReportPhotos
 from backend.runtime import Runtime
 from backend.telemetry.mqtt import DynsecError, MqttConsumer, sync_from_registry
@@ -296,6 +297,10 @@ def create_app(
         overdue_notices.loop.start()
         report_photos = UnclaimedReportPhotos(runtime.sessions, runtime.objects, runtime.clock)
         report_photos.loop.start()
+        report_escalation = ReportEscalation(
+            runtime.sessions, runtime.clock, queued_mail=mail_relay.wake
+        )
+        report_escalation.loop.start()
         app.state.alarms = alarms
         retention = asyncio.create_task(runtime.retention.loop(), name="retention")
         consumer = await _start_mqtt(runtime)
@@ -317,6 +322,7 @@ def create_app(
             await relay.stop()
             await overdue_notices.loop.stop()
             await report_photos.loop.stop()
+            await report_escalation.loop.stop()
             await mail_relay.stop()
             if worker is not None:
                 worker.stop()

@@ -1,7 +1,10 @@
 """Public hazard reports over REST (CONTRACT.md, public hazard reports), no account needed:
 ``GET /api/v1/reports/challenge``, ``POST /api/v1/reports/photos``, ``GET
 /api/v1/reports/categories``, ``POST /api/v1/reports``, ``GET /api/v1/reports/{receipt}``, and
-for the public portal's picker ``GET /api/v1/reports/divisions?parent=<code>``.
+for the public portal's picker ``GET /api/v1/reports/divisions?parent=<code>``; and for the
+regulators ``GET /api/v1/reports/photos/{key}``, a report's photo (signed in, the session and
+CSRF rules of every REST route; only a regulator whose jurisdiction covers the report, anyone
+else 404).
 
 Every refusal answers ``{"errors": [{"field", "message"}]}`` (``field`` null when it concerns
 the request as a whole): 400 for bad input, 403 for a blocked network, 404 for an unknown
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,7 +25,7 @@ from litestar.datastructures import State
 
 from backend.api.errors import http_status_for, retry_after_for
 from backend.api.http_body import UnreadableJson, decode_request_json
-from backend.api.rest import json_reply, runtime_of
+from backend.api.rest import json_reply, runtime_of, signed_in_user
 from backend.auth.throttle import client_address
 from backend.core.errors import (
     AnjianError,
@@ -30,12 +34,13 @@ from backend.core.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from backend.reports import service
+from backend.reports import handling, service
 from backend.reports._input import ReportRefused
 from backend.reports.blocklist import refuse_blocked
 from backend.reports.categories import CATEGORIES
 from privacy.images import MAX_PHOTO_BYTES
 from tenants.divisions import children, english_name, provinces
+from tenants.scope import scoped_session
 
 log = logging.getLogger("anjian.api")
 
@@ -181,6 +186,38 @@ async def submit_report(request: Request[Any, Any, State]) -> Response[bytes]:
     return json_reply(201, {"receipt": receipt})
 
 
+@get("/api/v1/reports/photos/{key:path}")
+async def report_photo_for_regulators(
+    request: Request[Any, Any, State], key: Path
+) -> Response[bytes]:
+    """A report's photo, by the key ``HazardReport.photos`` lists (``reports/<hex>.jpg``; the
+    ``reports/`` may be left out). Only keys a report claimed are served."""
+    runtime = runtime_of(request)
+    name = str(key).lstrip("/")
+    if not name.startswith("reports/"):
+        name = f"reports/{name}"
+    try:
+        principal = await signed_in_user(request)
+        if not principal.scope.jurisdictions:
+            raise NotFound(f"photo {name} not found")
+        async with scoped_session(runtime.sessions, principal.scope) as session:
+            media = await handling.readable_photo(
+                session=session, authz=runtime.authz, principal=principal, key=name
+            )
+        if not runtime.objects.exists(name):
+            raise NotFound(f"photo {name} not found")
+        data = await anyio.to_thread.run_sync(runtime.objects.get, name)
+    except AnjianError as exc:
+        status = http_status_for(exc)
+        log.info("report photo read refused %s: %s", status, exc.message)
+        return json_reply(status, {"error": exc.message})
+    return Response(
+        data,
+        media_type=media,
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 @get("/api/v1/reports/{receipt:str}")
 async def track_report(request: Request[Any, Any, State], receipt: str) -> Response[bytes]:
     runtime = runtime_of(request)
@@ -202,6 +239,7 @@ ROUTES = [
     report_categories,
     report_divisions,
     report_photo,
+    report_photo_for_regulators,
     submit_report,
     track_report,
 ]

@@ -51,7 +51,7 @@ from backend.oversight.supervision.schema import (
     SupervisionQuery,
     supervisions_of_alarm,
 )
-from backend.reports.schema import ReportsQuery
+from backend.reports.schema import ReportsMutation, ReportsQuery
 from backend.response.schema import (
     HandoversMutation,
     HandoversQuery,
@@ -100,6 +100,7 @@ Mutation = merge_types(
         NoticesMutation,
         SupervisionMutation,
         InspectionsMutation,
+        ReportsMutation,
     ),
 )
 Subscription = merge_types("Subscription", (AlarmsSubscription,))

@@ -49,6 +49,11 @@ ALL_ROLES = ENTERPRISE_ROLES + GOVERNMENT_ROLES + PLATFORM_ROLES
 # notice and supervision (government workflows): regulators create them; "update" is the
 # enterprise's answer or report and the regulator's verdict on it. inspection: regulators
 # record them ("update" is issuing the notice from one); the enterprise reads its own.
+# report (public hazard reports, regulators only): "read" is the jurisdiction's queue;
+# "update" is handling one (accept, reject, investigate, close, feedback, draft a summary,
+# merge, confirm its subject); "approve" is the director's part (assign, extend the deadline,
+# publish the summary); "contact" is reading the reporter's contact, which the service further
+# limits to the handling division's director and the assigned inspector.
 _READ_OPERATIONS = ["site", "zone", "device", "sensor", "telemetry", "alarm", "alarm_rule"]
 ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
     "owner": [("*", "*")],
@@ -104,6 +109,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         *(("notice", a) for a in ("read", "create", "update")),
         *(("supervision", a) for a in ("read", "create", "update")),
         *(("inspection", a) for a in ("read", "create", "update")),
+        *(("report", a) for a in ("read", "update", "approve", "contact")),
         ("worker", "read"),
         ("membership", "read"),
         ("membership", "create"),
@@ -116,6 +122,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         *(("notice", a) for a in ("read", "create", "update")),
         *(("supervision", a) for a in ("read", "create", "update")),
         *(("inspection", a) for a in ("read", "create", "update")),
+        *(("report", a) for a in ("read", "update", "contact")),
     ],
     "analyst": [
         ("site", "read"),
@@ -125,6 +132,7 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         ("notice", "read"),
         ("supervision", "read"),
         ("inspection", "read"),
+        ("report", "read"),
     ],
     "platform_admin": [
         ("tenant", "*"),

@@ -393,6 +393,9 @@ def build_plan() -> DemoPlan:
             ("320000", "analyst", "江苏省应急管理厅"),
             ("320100", "director", "南京市应急管理局"),
             ("320100", "inspector", "南京市应急管理局"),
+            # 玄武区: reports in the district are handled at county level.
+            ("320102", "director", "南京市玄武区应急管理局"),
+            ("320102", "inspector", "南京市玄武区应急管理局"),
             ("320500", "director", "苏州市应急管理局"),
         )
     )

@@ -12,6 +12,9 @@ need no key to be unguessable, and nothing stored can be turned back into a code
 Deadlines follow the national rules: a report is accepted or refused within
 ``ACCEPT_WITHIN`` of its arrival, closed within 60 days of acceptance (30 more with
 approval), and the reporter is told within 10 days of completion.
+
+The timeline holds public entries, what the reporter reads when tracking the report, and
+internal ones (the investigation's notes, assignments, extensions), which only regulators read.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import enum
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Base, IdMixin, string_enum
@@ -50,6 +53,20 @@ class ReportStatus(enum.StrEnum):
     INVESTIGATING = "INVESTIGATING"  # 核查中
     CLOSED = "CLOSED"  # 办结: the outcome is published to the reporter
     MERGED = "MERGED"  # a duplicate of another report, handled with it
+
+
+# Handled: nothing more happens to it but the feedback and the published summary.
+OPEN_STATUSES = (ReportStatus.RECEIVED, ReportStatus.ACCEPTED, ReportStatus.INVESTIGATING)
+# Accepted and not yet closed: the 60-day deadline runs.
+IN_HAND = (ReportStatus.ACCEPTED, ReportStatus.INVESTIGATING)
+
+
+class RejectReason(enum.StrEnum):
+    """Why a report is not accepted (不予受理), published to the reporter with a note."""
+
+    DUPLICATE = "DUPLICATE"  # 重复举报
+    OUT_OF_SCOPE = "OUT_OF_SCOPE"  # 不属于安全生产监管范围
+    INSUFFICIENT_INFORMATION = "INSUFFICIENT_INFORMATION"  # 信息不足，无法核查
 
 
 class HazardReport(SealedRecord, IdMixin, Base):
@@ -92,11 +109,24 @@ class HazardReport(SealedRecord, IdMixin, Base):
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("hazard_reports.id", ondelete="SET NULL")
     )
-    # What the reporter reads once closed, and the moderated summary published to everyone
-    # (Open311's public listing); neither may carry personal data.
+    # The result recorded at closing (internal), and the summary the handler drafts and the
+    # director publishes: what the tracking page shows once closed and Open311's public
+    # listing shows. The summary is refused while it carries personal data.
     outcome: Mapped[str | None] = mapped_column(String(MAX_OUTCOME))
     public_summary: Mapped[str | None] = mapped_column(String(MAX_OUTCOME))
     summary_published_at: Mapped[datetime | None]
+    reject_reason: Mapped[RejectReason | None] = mapped_column(string_enum(RejectReason))
+    # 举报奖励: whether a real-name report qualifies, decided at closing (null until then).
+    reward_eligible: Mapped[bool | None]
+    # The registered site the regulator confirmed the report is about (not tenant data: a
+    # reference only, read through the regulator's own scope).
+    subject_site_id: Mapped[uuid.UUID | None]
+    # The inspection and the rectification notice the investigation led to.
+    linked_inspection_id: Mapped[uuid.UUID | None]
+    linked_notice_id: Mapped[uuid.UUID | None]
+    # The deadline the handling division's directors were last mailed about as missed (each
+    # missed deadline is told once; a new one, after an extension or a move, again).
+    overdue_notified_due: Mapped[datetime | None]
     # HMAC of the client's address (its /64 for IPv6), for abuse review; erased after 30 days.
     client_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), index=True)
 
@@ -108,7 +138,8 @@ class HazardReport(SealedRecord, IdMixin, Base):
 
 
 class ReportEvent(IdMixin, Base):
-    """One entry of a report's public timeline: what the reporter reads when tracking it."""
+    """One entry of a report's timeline: public (the reporter reads it when tracking the
+    report) or internal (regulators only)."""
 
     __tablename__ = "hazard_report_events"
 
@@ -117,8 +148,11 @@ class ReportEvent(IdMixin, Base):
     )
     at: Mapped[datetime]
     status: Mapped[ReportStatus] = mapped_column(string_enum(ReportStatus))
-    # Shown to the reporter: identifiers PII detection finds are masked on write.
+    # Identifiers PII detection finds are masked on write.
     note: Mapped[str | None] = mapped_column(String(MAX_NOTE))
+    internal: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The regulator who acted; none for the reporter and the system (escalation).
+    actor_id: Mapped[uuid.UUID | None]
 
 
 class ReportPhoto(IdMixin, Base):

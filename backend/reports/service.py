@@ -189,15 +189,16 @@ def _no_such_receipt() -> NotFound:
 
 
 async def track_report(*, sessions: async_sessionmaker[AsyncSession], code: str) -> dict[str, Any]:
-    """What the reporter reads by the receipt code: status, the public timeline and the
-    outcome once closed — never personal data. An unknown code and a code that cannot be one
-    are the same 404, after the same look-up."""
+    """What the reporter reads by the receipt code: status, the public timeline (never the
+    internal entries) and, once closed, the summary the director published — never personal
+    data. A report merged into another shows the other's summary once that is closed. An
+    unknown code and a code that cannot be one are the same 404, after the same look-up."""
     symbols = receipts.canonical(code[:64])
     digest = receipts.receipt_hash(symbols or "-")
     async with public_session(sessions) as session:
         row = (
             await session.execute(
-                select(HazardReport.id, HazardReport.status, HazardReport.outcome).where(
+                select(HazardReport.id, HazardReport.status, HazardReport.merged_into_id).where(
                     HazardReport.receipt_hash == digest
                 )
             )
@@ -207,10 +208,20 @@ async def track_report(*, sessions: async_sessionmaker[AsyncSession], code: str)
         events = (
             await session.execute(
                 select(ReportEvent.at, ReportEvent.status, ReportEvent.note)
-                .where(ReportEvent.report_id == row.id)
+                .where(ReportEvent.report_id == row.id, ReportEvent.internal.is_(False))
                 .order_by(ReportEvent.at, ReportEvent.created_at)
             )
         ).all()
+        handled_with = row.merged_into_id if row.status is ReportStatus.MERGED else row.id
+        outcome = None
+        if handled_with is not None:
+            outcome = await session.scalar(
+                select(HazardReport.public_summary).where(
+                    HazardReport.id == handled_with,
+                    HazardReport.status == ReportStatus.CLOSED,
+                    HazardReport.summary_published_at.is_not(None),
+                )
+            )
     return {
         "receipt": receipts.format_receipt(symbols),
         "status": row.status.value,
@@ -222,11 +233,7 @@ async def track_report(*, sessions: async_sessionmaker[AsyncSession], code: str)
             }
             for event in events
         ],
-        "outcome": (
-            pii.mask_text(row.outcome)
-            if row.outcome is not None and row.status is ReportStatus.CLOSED
-            else None
-        ),
+        "outcome": None if outcome is None else pii.mask_text(outcome),
     }
 
 

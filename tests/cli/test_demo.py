@@ -42,6 +42,7 @@ from backend.demo.world import PASSWORD, build_plan
 from backend.migrate import migrate
 from backend.oversight.hazards.models import HazardResponsible, HazardUnit, ResponsibleRole
 from backend.oversight.service import create_regulator_in_own_transaction
+from backend.reports.service import handling_division, public_session
 from backend.runtime import Runtime
 from backend.telemetry import readings
 from backend.telemetry.ingest import Ingest
@@ -386,6 +387,17 @@ async def test_regulators_see_their_jurisdiction(demo: Demo) -> None:
     assert {s["id"] for s in seen_nanjing} == in_nanjing
     assert all(s["divisionCode"].startswith("3201") for s in seen_nanjing)
     assert sum(len(s["sensors"]) for s in seen_province) == demo.first.sensors
+
+
+async def test_reports_in_xuanwu_are_handled_by_the_county(demo: Demo) -> None:
+    """玄武区 (320102) has its own director and inspector among the printed logins, so a
+    report there is handled at county level; the rest of Nanjing by the city."""
+    logins = {(x.role, x.domain) for x in demo.first.logins}
+    assert {("director", "gov:320102"), ("inspector", "gov:320102")} <= logins
+    async with public_session(demo.rt.sessions) as session:
+        assert await handling_division(session, "320102") == "320102"
+        assert await handling_division(session, "320116") == "320100"
+        assert await handling_division(session, "320505") == "320500"
 
 
 # ------------------------------------------------------------------ the simulator

@@ -9,9 +9,10 @@ from typing import Any
 from PIL import Image
 from sqlalchemy import func, select
 
-from backend.reports import pow
+from backend.reports import pow, receipts
 from backend.reports.models import HazardReport, ReportChallenge, ReportEvent, ReportPhoto
 from backend.runtime import Runtime
+from privacy.audit import AuditEntry
 from tenants.scope import unscoped_session
 from tests.graphql import GraphQLClient
 from tests.privacy.test_images import face_scene, gps_exif
@@ -102,3 +103,93 @@ def report_files(runtime: Runtime) -> list[Path]:
 
 def fields(body: dict[str, Any]) -> set[str | None]:
     return {error["field"] for error in body["errors"]}
+
+
+# --- handling ---------------------------------------------------------------------------------
+
+
+async def submitted(api: GraphQLClient, runtime: Runtime, **changes: Any) -> tuple[str, str]:
+    """Submit a report through the public route; its id and receipt code."""
+    status, body = await submit(api, report_body(await solved(api), **changes))
+    assert status == 201, body
+    symbols = receipts.canonical(body["receipt"])
+    assert symbols is not None
+    async with unscoped_session(runtime.sessions) as session:
+        report_id = await session.scalar(
+            select(HazardReport.id).where(
+                HazardReport.receipt_hash == receipts.receipt_hash(symbols)
+            )
+        )
+    assert report_id is not None
+    return str(report_id), body["receipt"]
+
+
+async def tracked(api: GraphQLClient, receipt: str) -> dict[str, Any]:
+    answer = await api.http.get(f"{REPORTS}/{receipt}")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def audit_actions(runtime: Runtime, report_id: str) -> list[str]:
+    """The audit trail's actions on one report, oldest first."""
+    async with unscoped_session(runtime.sessions) as session:
+        rows = await session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.object_type == "report", AuditEntry.object_id == report_id)
+            .order_by(AuditEntry.seq)
+        )
+        return list(rows)
+
+
+REPORT_FIELDS = """id status description address location { lat lon } divisionCode
+  handlingDivisionCode acceptedAt closeDueAt closedAt feedbackDueAt feedbackAt closeExtended
+  overdue outcome publicSummary summaryPublishedAt rewardEligible rejectReason contactGiven
+  contactReadable anonymous mergedIntoId linkedInspectionId linkedNoticeId
+  assignee { userId email } subjectSite { id name }
+  timeline { at status note internal actorEmail }"""
+REPORT = f"query($id: ID!) {{ hazardReport(id: $id) {{ {REPORT_FIELDS} }} }}"
+CONTACT = "query($id: ID!) { hazardReportContact(id: $id) { name mobile } }"
+ASSIGNEES = "query($id: ID!) { reportAssignees(reportId: $id) { userId email } }"
+QUEUE = """query($d: String, $s: HazardReportStatus, $o: Boolean, $m: Boolean) {
+  hazardReports(divisionCode: $d, status: $s, overdue: $o, assignedToMe: $m, first: 500) {
+    id status overdue handlingDivisionCode assignee { userId } } }"""
+
+
+def mutation(name: str, args: str, params: str) -> str:
+    """``mutation(...) { name(...) { the report's fields } }``."""
+    return f"mutation({params}) {{ {name}({args}) {{ {REPORT_FIELDS} }} }}"
+
+
+ACCEPT = mutation(
+    "acceptHazardReport",
+    "id: $id, note: $note, subjectSiteId: $site",
+    "$id: ID!, $note: String, $site: ID",
+)
+REJECT = mutation(
+    "rejectHazardReport",
+    "id: $id, reason: $reason, note: $note",
+    "$id: ID!, $reason: ReportRejectReason!, $note: String!",
+)
+ASSIGN = mutation("assignHazardReport", "id: $id, assigneeUserId: $to", "$id: ID!, $to: ID!")
+INVESTIGATE = mutation(
+    "recordHazardReportInvestigation",
+    "id: $id, note: $note, inspectionId: $inspection, noticeId: $notice",
+    "$id: ID!, $note: String!, $inspection: ID, $notice: ID",
+)
+CLOSE = mutation(
+    "closeHazardReport",
+    "id: $id, outcome: $outcome, rewardEligible: $reward",
+    "$id: ID!, $outcome: String!, $reward: Boolean",
+)
+FEEDBACK = mutation(
+    "recordHazardReportFeedback", "id: $id, note: $note", "$id: ID!, $note: String!"
+)
+EXTEND = mutation(
+    "extendHazardReportDeadline", "id: $id, reason: $reason", "$id: ID!, $reason: String!"
+)
+DRAFT = mutation(
+    "draftHazardReportSummary", "id: $id, summary: $summary", "$id: ID!, $summary: String!"
+)
+PUBLISH = mutation("publishHazardReportSummary", "id: $id", "$id: ID!")
+MERGE = mutation("mergeHazardReport", "id: $id, intoId: $into", "$id: ID!, $into: ID!")
+CONFIRM = mutation("confirmHazardReportSubject", "id: $id, siteId: $site", "$id: ID!, $site: ID")

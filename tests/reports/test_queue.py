@@ -1,5 +1,6 @@
 """GraphQL ``hazardReports``: the regulators of a jurisdiction read its reports (never the
-reporter's contact, free text masked), other jurisdictions and enterprises read none."""
+reporter's contact; free text masked for all but the handling division's directors and the
+assigned inspector), other jurisdictions and enterprises read none."""
 
 from __future__ import annotations
 
@@ -37,14 +38,19 @@ async def test_regulators_read_their_jurisdictions_reports_without_the_contact(
     assert report["divisionCode"] == "320505" and report["handlingDivisionCode"] == "320500"
     assert report["status"] == "RECEIVED" and report["anonymous"] is False
     assert report["category"] == "major_accident_hazard"
+    # The handling division's director reads the description as written, not the contact.
+    assert report["description"] == description
     shown = json.dumps(listed.body, ensure_ascii=False)
+    for secret in ("13800138000", "孙先生"):
+        assert secret not in shown, secret
+    # The province reads it too, masked; Nanjing does not, and may not ask for Suzhou.
+    province = await api.query(QUEUE, {"d": "320505"}, as_user=world.regulators["320000"])
+    assert province.data is not None
+    (seen,) = [r for r in province.data["hazardReports"] if r["id"] == report["id"]]
+    assert "液化气瓶" in seen["description"]
+    shown = json.dumps(province.body, ensure_ascii=False)
     for secret in (MOBILE, "13800138000", "孙先生"):
         assert secret not in shown, secret
-    # The province reads it too; Nanjing does not, and may not ask for Suzhou.
-    province = await api.query(QUEUE, {"d": "320505"}, as_user=world.regulators["320000"])
-    assert province.data is not None and any(
-        r["id"] == report["id"] for r in province.data["hazardReports"]
-    )
     nanjing = await api.query(QUEUE, {}, as_user=world.regulators["320100"])
     assert nanjing.data is not None
     assert all(r["id"] != report["id"] for r in nanjing.data["hazardReports"])

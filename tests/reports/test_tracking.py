@@ -104,8 +104,8 @@ async def test_tracking_shows_no_personal_data(api: GraphQLClient, runtime: Runt
     assert status == 201
     symbols = receipts.canonical(body["receipt"])
     assert symbols is not None
-    # The report is closed with an outcome (as the handling work will write it), a handler's
-    # note naming a mobile included: the mobile is masked on the way in.
+    # The report is closed with a published summary, a handler's public note naming a mobile
+    # (masked on the way in) and an internal note (never shown).
     async with unscoped_session(runtime.sessions) as session, session.begin():
         report = await session.scalar(
             select(HazardReport).where(HazardReport.receipt_hash == receipts.receipt_hash(symbols))
@@ -117,13 +117,24 @@ async def test_tracking_shows_no_personal_data(api: GraphQLClient, runtime: Runt
             .where(HazardReport.id == report.id)
             .values(status=ReportStatus.CLOSED, closed_at=now)
         )
-        report.outcome = "经核查情况属实，已责令停产整改。"
+        report.outcome = "内部结论：钱记五金无证焊接属实"
+        report.public_summary = "经核查情况属实，已责令停产整改。"
+        report.summary_published_at = now
         session.add(
             ReportEvent(
                 report_id=report.id,
                 at=now,
                 status=ReportStatus.CLOSED,
                 note=f"已联系举报人 {MOBILE} 反馈结果",
+            )
+        )
+        session.add(
+            ReportEvent(
+                report_id=report.id,
+                at=now,
+                status=ReportStatus.CLOSED,
+                note="内部：钱记五金老板承认无证焊接",
+                internal=True,
             )
         )
     answer = await api.http.get(f"/api/v1/reports/{body['receipt']}")
