@@ -51,6 +51,7 @@ from backend.oversight.supervision.schema import (
     SupervisionQuery,
     supervisions_of_alarm,
 )
+from backend.reports.open311.schema import Open311Mutation, Open311Query
 from backend.reports.schema import ReportsQuery
 from backend.response.schema import (
     HandoversMutation,
@@ -81,6 +82,7 @@ Query = merge_types(
         SupervisionQuery,
         InspectionsQuery,
         ReportsQuery,
+        Open311Query,
     ),
 )
 Mutation = merge_types(
@@ -100,6 +102,7 @@ Mutation = merge_types(
         NoticesMutation,
         SupervisionMutation,
         InspectionsMutation,
+        Open311Mutation,
     ),
 )
 Subscription = merge_types("Subscription", (AlarmsSubscription,))
