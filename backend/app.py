@@ -39,6 +39,7 @@ from backend.api.headers import security_headers
 from backend.api.http_body import StrictRequestBody
 from backend.api.ingest_routes import ROUTES as ingest_routes
 from backend.api.notice_routes import ROUTES as notice_routes
+from backend.api.open311_routes import ROUTES as open311_routes
 from backend.api.photo_routes import ROUTES as photo_routes
 from backend.api.report_routes import ROUTES as report_routes
 from backend.api.schema import build_schema
@@ -337,6 +338,7 @@ def create_app(
             *photo_routes,
             *notice_routes,
             *report_routes,
+            *open311_routes,
             audit_csv,
             portal_router(),
             create_static_files_router(path="/static", directories=[STATIC_DIR]),

@@ -42,6 +42,7 @@ from backend.reports.models import (
     ReportEvent,
     ReportPhoto,
 )
+from backend.reports.open311.models import Open311Key, Open311Request
 from backend.response.models import Handover, WorkOrder, WorkOrderEvent
 from backend.telemetry.models import Device, Sensor
 from privacy.audit import AuditEntry, AuditHead
@@ -79,6 +80,8 @@ __all__ = [
     "NoticeResponse",
     "NotificationChannel",
     "NotificationDelivery",
+    "Open311Key",
+    "Open311Request",
     "OutboxMessage",
     "Plan",
     "PlatformDataKey",

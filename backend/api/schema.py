@@ -51,6 +51,7 @@ from backend.oversight.supervision.schema import (
     SupervisionQuery,
     supervisions_of_alarm,
 )
+from backend.reports.open311.schema import Open311Mutation, Open311Query
 from backend.reports.schema import ReportsMutation, ReportsQuery
 from backend.response.schema import (
     HandoversMutation,
@@ -81,6 +82,7 @@ Query = merge_types(
         SupervisionQuery,
         InspectionsQuery,
         ReportsQuery,
+        Open311Query,
     ),
 )
 Mutation = merge_types(
@@ -101,6 +103,7 @@ Mutation = merge_types(
         SupervisionMutation,
         InspectionsMutation,
         ReportsMutation,
+        Open311Mutation,
     ),
 )
 Subscription = merge_types("Subscription", (AlarmsSubscription,))

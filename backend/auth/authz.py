@@ -143,6 +143,8 @@ ROLE_TEMPLATES: dict[str, list[tuple[str, str]]] = {
         # own administrators.
         ("user", "update"),
         ("membership", "read"),
+        # The API keys of Open311 clients (city apps, hotline systems).
+        ("open311_key", "*"),
     ],
 }
 

@@ -19,6 +19,7 @@ from backend.cli.bench import bench
 from backend.cli.devices import device
 from backend.cli.keys import keys
 from backend.cli.mqtt import mqtt_group
+from backend.cli.open311 import open311
 from backend.cli.reports import reports
 from backend.cli.serve import demo, dev_cert, migrate, serve, worker
 from backend.cli.sites import site
@@ -51,6 +52,7 @@ for command in (
     member,
     migrate,
     mqtt_group,
+    open311,
     regulator,
     reports,
     retention_run,

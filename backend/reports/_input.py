@@ -219,8 +219,9 @@ def _contact(check: _Checker) -> Contact | None:
     return Contact(name, mobile)
 
 
-def parse_submission(body: object, now: datetime) -> Submission:
-    """The submission, or ``ReportRefused`` naming every bad field."""
+def parse_submission(body: object, now: datetime, *, proof: bool = True) -> Submission:
+    """The submission, or ``ReportRefused`` naming every bad field. ``proof=False``: a
+    submission authorised otherwise (an Open311 client's key), which carries no ``pow``."""
     if not isinstance(body, dict):
         raise ReportRefused([(None, "请求体须为 JSON 对象 / the body must be a JSON object")])
     check = _Checker(body)
@@ -256,14 +257,18 @@ def parse_submission(body: object, now: datetime) -> Submission:
     observed_at = _observed_at(check, now)
     photos = _photos(check)
     contact = _contact(check)
-    proof = body.get("pow")
-    if not isinstance(proof, dict) or set(proof) != {"challenge", "nonce"}:
+    pow_given = body.get("pow")
+    if not proof:
+        if pow_given is not None:
+            check.fail("pow", "此处无需工作量证明 / pow is not taken here")
+        pow_given = {"challenge": None, "nonce": None}
+    elif not isinstance(pow_given, dict) or set(pow_given) != {"challenge", "nonce"}:
         check.fail(
             "pow",
             '需要工作量证明 / pow must be {"challenge": …, "nonce": …} from '
             "GET /api/v1/reports/challenge",
         )
-        proof = {"challenge": None, "nonce": None}
+        pow_given = {"challenge": None, "nonce": None}
     if check.errors:
         raise ReportRefused(check.errors)
     assert description is not None and division_code is not None
@@ -278,6 +283,6 @@ def parse_submission(body: object, now: datetime) -> Submission:
         photos=photos,
         contact=contact,
         subject=subject,
-        challenge=proof["challenge"],
-        nonce=proof["nonce"],
+        challenge=pow_given["challenge"],
+        nonce=pow_given["nonce"],
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from backend.auth.throttle import UNKNOWN_ADDRESS
 from backend.core.db import retry_lost_race
 from backend.core.errors import NotFound
 from backend.core.timestamps import serialize_datetime
-from backend.reports import receipts
+from backend.reports import pow, receipts
 from backend.reports._input import ReportRefused, Submission, parse_submission
 from backend.reports.intake import (
     PHOTO,
@@ -68,6 +68,7 @@ __all__ = [
     "public_session",
     "record_report_photo",
     "store_report_photo",
+    "store_submission",
     "submit_report",
     "track_report",
 ]
@@ -131,14 +132,40 @@ async def submit_report(
     every bad field) stores nothing."""
     submission = parse_submission(body, intake.now())
     challenge = verify_proof(intake, submission.challenge, submission.nonce)
+    receipt, _ = await store_submission(
+        sessions=sessions,
+        intake=intake,
+        submission=submission,
+        challenge=challenge,
+        client_address=client_address,
+    )
+    return receipt
+
+
+async def store_submission(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    intake: ReportIntake,
+    submission: Submission,
+    challenge: pow.Challenge | None,
+    client_address: str | None,
+    also: Callable[[AsyncSession, HazardReport], Awaitable[None]] | None = None,
+) -> tuple[str, uuid.UUID]:
+    """Store a checked submission in one transaction — the challenge spent (None: the caller
+    was authorised otherwise, an Open311 client by its key), the report, its photos, the
+    first timeline entry, and whatever ``also`` adds beside it; returns the receipt code and
+    the report's id. A refusal at any step stores nothing."""
     receipt = receipts.new_receipt()
     client = intake.client_hash(client_address or UNKNOWN_ADDRESS)
+    report_id = uuid.uuid4()
 
     async def work() -> None:
         async with public_session(sessions) as session, session.begin():
             now = intake.now()
-            await spend_challenge(session, challenge, now, photo=False)
+            if challenge is not None:
+                await spend_challenge(session, challenge, now, photo=False)
             report = _new_report(submission, receipt, client, now)
+            report.id = report_id
             report.handling_division_code = await handling_division(
                 session, submission.division_code
             )
@@ -150,10 +177,12 @@ async def submit_report(
                     report_id=report.id, at=now, status=ReportStatus.RECEIVED, note=RECEIVED_NOTE
                 )
             )
+            if also is not None:
+                await also(session, report)
 
     await retry_lost_race(work, conflicts=(IntegrityError,))
     log.info("hazard report received for division %s", submission.division_code)
-    return receipt
+    return receipt, report_id
 
 
 def _new_report(submission: Submission, receipt: str, client: bytes, now: datetime) -> HazardReport:
