@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,8 +33,9 @@ class BenchmarkFailed(StoreUnavailable):
     code = "BENCHMARK_FAILED"
 
 
-def scratch_env(data_dir: Path) -> dict[str, str]:
-    """This process's environment without its ANJIAN_* settings, pointed at ``data_dir``."""
+def scratch_env(data_dir: Path, settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without its ANJIAN_* settings, pointed at ``data_dir``, with
+    the benchmark's own ``settings`` (ANJIAN_* names) on top."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANJIAN_")}
     env.update(
         {
@@ -43,6 +44,7 @@ def scratch_env(data_dir: Path) -> dict[str, str]:
             "ANJIAN_PASSWORD_SCRYPT_LOG2N": "12",
         }
     )
+    env.update(settings or {})
     return env
 
 
@@ -80,16 +82,19 @@ def peak_rss_mib(pid: int) -> float:
 
 @contextmanager
 def serving(
-    scratch: Path, command: str = "serve", start_up_s: float = 60
+    scratch: Path,
+    command: str = "serve",
+    start_up_s: float = 60,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``anjian serve`` (or ``anjian demo``, which seeds first) on the scratch data dir, logging
-    to ``server.log`` there, once it answers ``/healthz``: (url, process). Stopped with SIGTERM
-    when the block ends."""
+    to ``server.log`` there, once it answers ``/healthz``: (url, process); ``settings`` are
+    ANJIAN_* values for the server alone. Stopped with SIGTERM when the block ends."""
     url = f"http://127.0.0.1:{free_port()}"
     with (scratch / "server.log").open("wb") as log:
         server = subprocess.Popen(
             [ANJIAN, command, "--port", url.rsplit(":", 1)[1]],
-            env=scratch_env(scratch),
+            env=scratch_env(scratch, settings),
             stdout=log,
             stderr=log,
         )

@@ -115,3 +115,106 @@ def bench_oversight(scale: float, repeat: int, keep: bool, feed: bool, as_json: 
         + (f"; first refusal: {fed.first_refusal}" if fed.first_refusal else ""),
         err=True,
     )
+
+
+@bench.command("reports")
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Fraction of the province's year of reports (100,000) built in the store.",
+)
+@click.option(
+    "--reports",
+    default=2_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Submissions without a photo.",
+)
+@click.option(
+    "--photo-reports",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Submissions with one ~1 MB JPEG each.",
+)
+@click.option(
+    "--clients",
+    default=16,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Concurrent reporters.",
+)
+@click.option(
+    "--difficulty",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 22),
+    help="Proof-of-work bits the server asks for (ANJIAN_REPORT_POW_DIFFICULTY).",
+)
+@click.option(
+    "--repeat",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Measured calls of each queue query.",
+)
+@click.option(
+    "--track-rate",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Tracking-page reads a second while submissions run.",
+)
+@click.option("--keep", is_flag=True, help="Keep the scratch data dir.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
+def bench_reports(
+    scale: float,
+    reports: int,
+    photo_reports: int,
+    clients: int,
+    difficulty: int,
+    repeat: int,
+    track_rate: float,
+    keep: bool,
+    as_json: bool,
+) -> None:
+    """Public hazard reports: submissions/s with and without a photo, tracking p95 under that
+    load, and a provincial regulator's queue on a year of reports (p50/p95/p99)."""
+    from backend.bench.reports import as_dict, run, table
+
+    figures = run(
+        scale=scale,
+        reports=reports,
+        photo_reports=photo_reports,
+        clients=clients,
+        difficulty=difficulty,
+        repeat=repeat,
+        track_rate=track_rate,
+        keep=keep,
+    )
+    if as_json:
+        click.echo(json.dumps(as_dict(figures), ensure_ascii=False))
+    else:
+        click.echo(table(figures))
+    refused = {f"{p.phase}: {k}": v for p in figures.phases for k, v in p.refused.items()}
+    tracking_errors = sum(p.tracking_errors for p in figures.phases)
+    click.echo(
+        f"{figures.reports_built:,} reports in the store ({figures.events_built:,} timeline "
+        f"entries), built in {figures.build_s['reports']:,.0f} s; proof of work at "
+        f"{figures.difficulty} bits; {figures.clients} reporters, "
+        f"{figures.submissions_per_address} submissions per client address; server RSS "
+        f"{figures.server_rss_mib} MiB (peak {figures.server_peak_rss_mib}); queue target "
+        f"{'met' if figures.meets_targets else 'MISSED'}; counts "
+        f"{'match' if figures.consistent else 'DIFFER'}"
+        + (f"; refused {refused}" if refused else "")
+        + (f"; {tracking_errors} tracking errors" if tracking_errors else ""),
+        err=True,
+    )
+    if not figures.consistent:
+        click.echo(
+            f"stored {figures.stored}, expected {figures.expected}; waiting reports listed "
+            f"{figures.queue_received_listed} of {figures.queue_received_built}",
+            err=True,
+        )
