@@ -14,6 +14,13 @@ startPortal('gov', [
       { path: 'divisions/:code', name: 'division', component: DivisionPage, meta: { govMenu: 'home' } },
       { path: 'sites/:id', name: 'site', component: () => import('./pages/SitePage.vue'), meta: { govMenu: 'home' } },
       { path: 'alarms', name: 'alarms', component: () => import('./pages/AlarmsPage.vue') },
+      { path: 'reports', name: 'reports', component: () => import('./pages/ReportsPage.vue') },
+      {
+        path: 'reports/:id',
+        name: 'report',
+        component: () => import('./pages/ReportDetailPage.vue'),
+        meta: { govMenu: 'reports' },
+      },
       { path: 'rankings', name: 'rankings', component: () => import('./pages/RankingsPage.vue') },
       { path: 'quality', name: 'quality', component: () => import('./pages/DataQualityPage.vue') },
       { path: 'supervisions', name: 'supervisions', component: () => import('./pages/SupervisionsPage.vue') },

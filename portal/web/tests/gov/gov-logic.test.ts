@@ -127,7 +127,7 @@ describe('divisions', () => {
 describe('government roles', () => {
   it('shows the overview to each government role', () => {
     for (const role of ['director', 'inspector', 'analyst'] as const) {
-      expect(govMenuFor([role]).map((item) => item.key)).toEqual(['overview', 'alarms', 'rankings', 'quality', 'inspections', 'notices', 'supervisions'])
+      expect(govMenuFor([role]).map((item) => item.key)).toEqual(['overview', 'alarms', 'reports', 'rankings', 'quality', 'inspections', 'notices', 'supervisions'])
     }
   })
 

@@ -112,6 +112,7 @@ async function mountAt(component: Component, path: string, memberships: Membersh
       { path: '/divisions/:code', name: 'division', component: stub },
       { path: '/sites/:id', name: 'site', component: stub },
       { path: '/alarms', name: 'alarms', component: stub },
+      { path: '/reports', name: 'reports', component: stub },
       { path: '/rankings', name: 'rankings', component: stub },
       { path: '/quality', name: 'quality', component: stub },
       { path: '/notices', name: 'notices', component: stub },
@@ -190,7 +191,7 @@ describe('SitePage', () => {
 describe('GovShell', () => {
   it('gives each government role the overview and names the role', async () => {
     const wrapper = await mountAt(GovShell, '/', [{ domain: 'gov:320100', role: 'inspector' }])
-    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['一张图', '辖区报警', '企业排名', '数据质量', '检查记录', '整改通知', '督办'])
+    expect(wrapper.findAll('nav a').map((a) => a.text())).toEqual(['一张图', '辖区报警', '举报处理', '企业排名', '数据质量', '检查记录', '整改通知', '督办'])
     expect(wrapper.text()).toContain('执法检查员')
   })
 
@@ -207,7 +208,7 @@ describe('GovShell', () => {
       { domain: 'gov:320500', role: 'analyst' },
     ])
     const links = wrapper.findAll('nav a')
-    expect(links.map((a) => a.text())).toEqual(['一张图', '辖区报警', '企业排名', '数据质量', '检查记录', '整改通知', '督办', '苏州市'])
-    expect(links[7]!.attributes('href')).toBe('/divisions/320500')
+    expect(links.map((a) => a.text())).toEqual(['一张图', '辖区报警', '举报处理', '企业排名', '数据质量', '检查记录', '整改通知', '督办', '苏州市'])
+    expect(links[8]!.attributes('href')).toBe('/divisions/320500')
   })
 })

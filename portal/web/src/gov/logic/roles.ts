@@ -23,6 +23,7 @@ export interface GovMenuItem {
 const MENU: readonly GovMenuItem[] = [
   { key: 'overview', route: 'home', label: 'govNav.overview', roles: GOV_ROLES },
   { key: 'alarms', route: 'alarms', label: 'govNav.alarms', roles: GOV_ROLES },
+  { key: 'reports', route: 'reports', label: 'govNav.reports', roles: GOV_ROLES },
   { key: 'rankings', route: 'rankings', label: 'govNav.rankings', roles: GOV_ROLES },
   { key: 'quality', route: 'quality', label: 'govNav.quality', roles: GOV_ROLES },
   { key: 'inspections', route: 'inspections', label: 'govNav.inspections', roles: GOV_ROLES },

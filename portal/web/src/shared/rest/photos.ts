@@ -47,8 +47,10 @@ export function photoUploadUrl(tenantId: string | null, siteId: string | null = 
   return tenantId ? `${PHOTOS_PATH}?tenant=${encodeURIComponent(tenantId)}` : PHOTOS_PATH
 }
 
-export function photoUrl(key: string): string {
-  return `${PHOTOS_PATH}/${key.split('/').map(encodeURIComponent).join('/')}`
+/** Where a photo is read: under `/api/v1/photos` unless another route serves it (a public
+ * report's photos are under `/api/v1/reports/photos`). */
+export function photoUrl(key: string, base: string = PHOTOS_PATH): string {
+  return `${base}/${key.split('/').map(encodeURIComponent).join('/')}`
 }
 
 export interface UploadOptions {
@@ -98,8 +100,8 @@ export function uploadPhoto(file: Blob, options: UploadOptions): Promise<string>
 }
 
 /** The photo at `key` as an object URL for an <img>; the caller revokes it. */
-export async function fetchPhotoUrl(key: string, fetcher: typeof fetch = fetch): Promise<string> {
-  const response = await fetcher(photoUrl(key), { credentials: 'same-origin', headers: { [CSRF_HEADER]: '1' } })
+export async function fetchPhotoUrl(key: string, fetcher: typeof fetch = fetch, base: string = PHOTOS_PATH): Promise<string> {
+  const response = await fetcher(photoUrl(key, base), { credentials: 'same-origin', headers: { [CSRF_HEADER]: '1' } })
   if (!response.ok) throw new PhotoError(await refusal(response), response.status)
   return URL.createObjectURL(await response.blob())
 }
