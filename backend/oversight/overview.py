@@ -24,6 +24,7 @@ ClickHouse query for the sensors online (``backend.telemetry.status.online_senso
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -277,9 +278,10 @@ async def online_sensors_meanwhile(
     the site no longer has them."""
     retired = await retired_sensors(session=session, prefix=prefix)
     online = OnlineSensors()
-
-    async def count() -> None:
-        online.reported = await anyio.to_thread.run_sync(
+    # A plain task, awaited after the block: the store's refusals (a query over its limit, an
+    # engine away) reach the caller as themselves, not wrapped in a task group's ExceptionGroup.
+    counting = asyncio.create_task(
+        anyio.to_thread.run_sync(
             partial(
                 online_sensors_by_site,
                 client,
@@ -289,10 +291,13 @@ async def online_sensors_meanwhile(
                 leaving_out=retired,
             )
         )
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(count)
+    )
+    try:
         yield online
+    except BaseException:
+        counting.cancel()
+        raise
+    online.reported = await counting
 
 
 async def site_figures(
