@@ -210,12 +210,16 @@ async def jurisdiction(api: GraphQLClient, user: str, code: str | None = None) -
     return dict(result.data["jurisdiction"])
 
 
-async def all_site_risks(api: GraphQLClient, user: str, code: str | None = None) -> list[Any]:
-    """Every page of ``siteRisks`` (pages of 7, to cross page boundaries)."""
+async def all_site_risks(
+    api: GraphQLClient, user: str, code: str | None = None, page_size: int = 7
+) -> list[Any]:
+    """Every page of ``siteRisks`` (pages of 7 by default, to cross page boundaries). Sites are
+    ordered worst first, and colours change while readings age: counting the whole province
+    takes one page, so that no site moves across a boundary between two of them."""
     rows: list[Any] = []
     after = None
     while True:
-        variables: dict[str, Any] = {"first": 7}
+        variables: dict[str, Any] = {"first": page_size}
         if after is not None:
             variables["after"] = after
         if code is not None:
@@ -225,7 +229,7 @@ async def all_site_risks(api: GraphQLClient, user: str, code: str | None = None)
         assert result.data is not None
         page = result.data["siteRisks"]
         rows.extend(page)
-        if len(page) < 7:
+        if len(page) < page_size:
             return rows
         after = page[-1]["site"]["id"]
 
@@ -310,7 +314,7 @@ async def test_the_province_sees_both_cities_and_figures_that_add_up(
     assert len(children) == 13
     assert children["320100"]["name"] == "南京市" and children["320500"]["name"] == "苏州市"
     assert children["321300"]["sites"] == 0 and children["321300"]["riskColor"] is None
-    risks = await all_site_risks(api, director)
+    risks = await all_site_risks(api, director, page_size=500)
     coded_here = [r for r in risks if r["site"]["divisionCode"] == "320000"]
     assert str(sites.province_level) in {r["site"]["id"] for r in coded_here}
     assert_adds_up(top, coded_here)
